@@ -1,0 +1,254 @@
+package sluice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/dataset"
+	"github.com/sluicehq/sluice/internal/lineage"
+	"github.com/sluicehq/sluice/internal/runtime"
+)
+
+// Clock is the time source of a streaming context. The wall clock is the
+// default; sluicetest.ManualClock drives batches in tests without sleeping.
+type Clock interface {
+	Now() time.Time
+	// WaitUntil blocks until the clock reaches t or ctx is done.
+	WaitUntil(ctx context.Context, t time.Time) error
+}
+
+// BatchInfo reports one processed batch.
+type BatchInfo = runtime.BatchInfo
+
+// Context is a streaming job: its configuration, its stream graph and the
+// engine that runs it. Build the graph (sources, transformations, outputs),
+// then Start it; the graph cannot change after Start.
+type Context struct {
+	cfg config
+	reg *lineage.Registry
+	env *env
+
+	mu      sync.Mutex
+	nodes   []*node
+	inputs  []*node
+	outputs []*node
+	names   map[string]*node
+	err     error // first construction error
+	state   int   // created, started, stopped
+	cancel  context.CancelFunc
+	done    chan struct{}
+	runErr  error
+	static  *lineage.Scope
+	first   time.Time // first batch time, set by Start
+	// receivers are the push sources' goroutines, run between Start and Stop.
+	receivers []func(ctx context.Context)
+	recvWG    sync.WaitGroup
+	recvStop  context.CancelFunc
+	onStart   []func() // run by Start before the first batch
+}
+
+const (
+	created = iota
+	started
+	stopped
+)
+
+type config struct {
+	batch       time.Duration
+	master      string
+	workers     int
+	checkpoint  string
+	parallelism int
+	clock       Clock
+	logger      *slog.Logger
+	out         io.Writer
+	onBatch     func(BatchInfo)
+	onError     func(error)
+	remember    time.Duration
+}
+
+// Option configures a Context.
+type Option func(*config) error
+
+// Batch sets the batch interval (default 1s; at least 1ms).
+func Batch(d time.Duration) Option {
+	return func(c *config) error {
+		if d < time.Millisecond {
+			return fmt.Errorf("sluice: batch interval %v is below 1ms", d)
+		}
+		c.batch = d
+		return nil
+	}
+}
+
+// Master sets where the job runs: "local" (one worker), "local[N]" (N
+// workers in this process) or "local[*]" (one per CPU). Default local[*].
+func Master(m string) Option { return func(c *config) error { c.master = m; return nil } }
+
+// Checkpoint sets the directory for checkpoints.
+func Checkpoint(dir string) Option { return func(c *config) error { c.checkpoint = dir; return nil } }
+
+// Parallelism sets the default number of partitions of shuffles and
+// inputs (default: the number of workers).
+func Parallelism(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("sluice: parallelism %d is below 1", n)
+		}
+		c.parallelism = n
+		return nil
+	}
+}
+
+// WithClock replaces the wall clock (tests use sluicetest.ManualClock).
+func WithClock(cl Clock) Option { return func(c *config) error { c.clock = cl; return nil } }
+
+// Logger sets the structured logger (default: slog.Default()).
+func Logger(l *slog.Logger) Option { return func(c *config) error { c.logger = l; return nil } }
+
+// Output sets where Print writes (default os.Stdout).
+func Output(w io.Writer) Option { return func(c *config) error { c.out = w; return nil } }
+
+// OnBatch registers a function called after every batch with its figures.
+func OnBatch(f func(BatchInfo)) Option { return func(c *config) error { c.onBatch = f; return nil } }
+
+// OnError registers a function called with every input error a source
+// reports and skips (an unreadable file, a malformed line); they are
+// logged too.
+func OnError(f func(error)) Option { return func(c *config) error { c.onError = f; return nil } }
+
+// Remember keeps every stream's batches for at least d (for ad-hoc
+// queries on recent batches).
+func Remember(d time.Duration) Option { return func(c *config) error { c.remember = d; return nil } }
+
+// ParseMaster returns the number of in-process workers of a local master.
+func ParseMaster(m string) (int, error) {
+	switch {
+	case m == "local":
+		return 1, nil
+	case m == "local[*]":
+		return goruntime.NumCPU(), nil
+	case strings.HasPrefix(m, "local[") && strings.HasSuffix(m, "]"):
+		n, err := strconv.Atoi(m[len("local[") : len(m)-1])
+		if err != nil || n < 1 {
+			return 0, fmt.Errorf("sluice: master %q: want local[N] with N >= 1", m)
+		}
+		return n, nil
+	case strings.HasPrefix(m, "local-cluster["):
+		return 0, fmt.Errorf("sluice: master %q: multi-process clusters are not available in this build; use local[N]", m)
+	default:
+		return 0, fmt.Errorf("sluice: unknown master %q (want local, local[N] or local[*])", m)
+	}
+}
+
+// NewContext makes a streaming context. Stop it when done.
+func NewContext(opts ...Option) (*Context, error) {
+	cfg := config{batch: time.Second, master: "local[*]", clock: runtime.WallClock{}, out: os.Stdout}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	n, err := ParseMaster(cfg.master)
+	if err != nil {
+		return nil, err
+	}
+	cfg.workers = n
+	if cfg.parallelism == 0 {
+		cfg.parallelism = n
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	c := &Context{cfg: cfg, reg: lineage.NewRegistry(), names: make(map[string]*node), done: make(chan struct{})}
+	c.static = c.reg.Scope(0, 0)
+	local, err := runtime.NewLocal(n, c.reg, runtime.Config{})
+	if err != nil {
+		return nil, err
+	}
+	c.env = &env{local: local, parallelism: cfg.parallelism}
+	return c, nil
+}
+
+// BatchInterval returns the batch interval.
+func (c *Context) BatchInterval() time.Duration { return c.cfg.batch }
+
+// Err returns the first error met while building the graph (a nil
+// function, a window that is not a multiple of the batch interval, a
+// change after Start). Start returns it too.
+func (c *Context) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// fail records a construction error, naming the operation and the caller.
+func (c *Context) fail(op string, err error) {
+	_, file, line, _ := goruntime.Caller(3)
+	e := fmt.Errorf("sluice: %s (at %s:%d): %w", op, shortFile(file), line, err)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = e
+	}
+}
+
+func shortFile(f string) string {
+	if i := strings.LastIndex(f, "/"); i >= 0 {
+		if j := strings.LastIndex(f[:i], "/"); j >= 0 {
+			return f[j+1:]
+		}
+	}
+	return f
+}
+
+// ErrGraphStarted is returned (through Err and by the running job) when an
+// operation is added after Start.
+var ErrGraphStarted = errors.New("the stream graph cannot change after Start")
+
+// env is the engine datasets run on.
+type env struct {
+	local       *runtime.Local
+	parallelism int
+}
+
+func (e *env) RunJob(ctx context.Context, d *lineage.Dataset, action runtime.Action) ([]any, error) {
+	return e.local.Driver.RunJob(ctx, d, d.ID.Time, action)
+}
+
+func (e *env) Parallelism() int { return e.parallelism }
+
+// Parallelize makes a static dataset of records in parts partitions
+// (parts <= 0: the context's parallelism), e.g. a model or a table to join
+// a stream with in Transform.
+func Parallelize[T any](c *Context, records []T, parts int) Dataset[T] {
+	return dataset.Parallelize(c.env, c.static, records, parts)
+}
+
+// Dataset is an immutable, partitioned collection with lineage: each batch
+// of a stream is one. See package dataset for its operations.
+type Dataset[T any] = dataset.Dataset[T]
+
+// KV is a key/value pair, the record type of keyed operations.
+type KV[K comparable, V any] = dataset.KV[K, V]
+
+// Pair builds a KV.
+func Pair[K comparable, V any](k K, v V) KV[K, V] { return KV[K, V]{Key: k, Value: v} }
+
+// Joined holds the two sides of a joined record.
+type Joined[L, R any] = dataset.Joined[L, R]
+
+// Optional is a value that may be absent (an outer join's missing side).
+type Optional[V any] = dataset.Optional[V]
+
+// Partitioner places keys in partitions (see dataset.Partitioner).
+type Partitioner[K any] = dataset.Partitioner[K]

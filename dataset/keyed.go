@@ -1,0 +1,211 @@
+package dataset
+
+import (
+	"github.com/sluicehq/sluice/internal/lineage"
+)
+
+// shuffled makes a dataset whose partition r reads bucket r of every
+// partition of d: split puts each map partition's records in buckets,
+// merge turns one reduce partition's buckets into records.
+func shuffled[T, B, U any](d Dataset[T], op string, parts int,
+	split func(in []T, n int) [][]B, merge func(buckets [][]B) []U) Dataset[U] {
+	parent := d.must()
+	id := d.sc.Alloc()
+	dep := &lineage.ShuffleDep{
+		P: parent, ID: lineage.ShuffleID{Child: id}, Parts: parts, Bucket: recordType[B](),
+		Split: func(part any, n int) []any {
+			bs := split(slice[T](part), n)
+			out := make([]any, n)
+			for i, b := range bs {
+				out[i] = b
+			}
+			return out
+		},
+	}
+	ld := d.sc.NewWithID(id, op, recordType[U](), parts, func(tc lineage.TaskContext, r int) (any, error) {
+		raw, err := tc.Fetch(dep, r)
+		if err != nil {
+			return nil, err
+		}
+		bs := make([][]B, len(raw))
+		for i, b := range raw {
+			bs[i] = slice[B](b)
+		}
+		return merge(bs), nil
+	}, dep)
+	return Dataset[U]{ld: ld, sc: d.sc, env: d.env}
+}
+
+// bucketByKey splits records by their key's partition.
+func bucketByKey[K comparable, V any](p Partitioner[K]) func([]KV[K, V], int) [][]KV[K, V] {
+	return func(in []KV[K, V], n int) [][]KV[K, V] {
+		out := make([][]KV[K, V], n)
+		for _, kv := range in {
+			b := p.Partition(kv.Key)
+			out[b] = append(out[b], kv)
+		}
+		return out
+	}
+}
+
+func concat[T any](bs [][]T) []T {
+	n := 0
+	for _, b := range bs {
+		n += len(b)
+	}
+	out := make([]T, 0, n)
+	for _, b := range bs {
+		out = append(out, b...)
+	}
+	return out
+}
+
+// PartitionBy places records by key with p.
+func PartitionBy[K comparable, V any](d Dataset[KV[K, V]], p Partitioner[K]) Dataset[KV[K, V]] {
+	if d.must().Partitioning == placement(p) {
+		return d
+	}
+	out := shuffled(d, "partitionBy", p.Partitions(), bucketByKey[K, V](p), concat[KV[K, V]])
+	out.ld.Partitioning = placement(p)
+	return out
+}
+
+// Repartition spreads the records evenly over n partitions (a shuffle).
+func (d Dataset[T]) Repartition(n int) Dataset[T] {
+	if n < 1 {
+		panic("dataset: Repartition to fewer than 1 partition")
+	}
+	return shuffled(d, "repartition", n, func(in []T, n int) [][]T {
+		out := make([][]T, n)
+		for i, x := range in {
+			out[i%n] = append(out[i%n], x)
+		}
+		return out
+	}, concat[T])
+}
+
+// Repartition spreads the records evenly over n partitions (a shuffle).
+func Repartition[T any](d Dataset[T], n int) Dataset[T] { return d.Repartition(n) }
+
+// CombineByKey merges the values of each key: create makes a combiner
+// from a key's first value, merge adds a value to a combiner, mergeC
+// merges two combiners. Values are combined before the shuffle (map
+// side), so only one combiner per key and map partition crosses it.
+func CombineByKey[K comparable, V, C any](d Dataset[KV[K, V]], create func(V) C, merge func(C, V) C,
+	mergeC func(C, C) C, opts ...Option) Dataset[KV[K, C]] {
+	if create == nil || merge == nil || mergeC == nil {
+		mustFunc("CombineByKey", nil)
+	}
+	p := partitionerFor[K](d.env, d.must().Partitioning, opts)
+	combine := func(in []KV[K, V]) []KV[K, C] {
+		m := newKeyIndex[K, C](len(in))
+		for _, kv := range in {
+			c, fresh := m.slot(kv.Key)
+			if fresh {
+				*c = create(kv.Value)
+			} else {
+				*c = merge(*c, kv.Value)
+			}
+		}
+		return m.kvs
+	}
+	if d.ld.Partitioning == placement(p) {
+		out := narrow(d, "combineByKey", combine)
+		out.ld.Partitioning = placement(p)
+		return out
+	}
+	split := func(in []KV[K, V], n int) [][]KV[K, C] {
+		return bucketByKey[K, C](p)(combine(in), n)
+	}
+	mergeBuckets := func(bs [][]KV[K, C]) []KV[K, C] {
+		m := newKeyIndex[K, C](0)
+		for _, b := range bs {
+			for _, kv := range b {
+				c, fresh := m.slot(kv.Key)
+				if fresh {
+					*c = kv.Value
+				} else {
+					*c = mergeC(*c, kv.Value)
+				}
+			}
+		}
+		return m.kvs
+	}
+	out := shuffled(d, "combineByKey", p.Partitions(), split, mergeBuckets)
+	out.ld.Partitioning = placement(p)
+	return out
+}
+
+// ReduceByKey merges the values of each key with f, which must be
+// associative and commutative.
+func ReduceByKey[K comparable, V any](d Dataset[KV[K, V]], f func(V, V) V, opts ...Option) Dataset[KV[K, V]] {
+	if f == nil {
+		mustFunc("ReduceByKey", nil)
+	}
+	return CombineByKey(d, func(v V) V { return v }, f, f, opts...)
+}
+
+// GroupByKey gathers the values of each key. Nothing is combined before
+// the shuffle; prefer ReduceByKey or CombineByKey when values can be merged.
+func GroupByKey[K comparable, V any](d Dataset[KV[K, V]], opts ...Option) Dataset[KV[K, []V]] {
+	p := partitionerFor[K](d.env, d.must().Partitioning, opts)
+	group := func(bs [][]KV[K, V]) []KV[K, []V] {
+		m := newKeyIndex[K, []V](0)
+		for _, b := range bs {
+			for _, kv := range b {
+				vs, _ := m.slot(kv.Key)
+				*vs = append(*vs, kv.Value)
+			}
+		}
+		return m.kvs
+	}
+	var out Dataset[KV[K, []V]]
+	if d.ld.Partitioning == placement(p) {
+		out = narrow(d, "groupByKey", func(in []KV[K, V]) []KV[K, []V] { return group([][]KV[K, V]{in}) })
+	} else {
+		out = shuffled(d, "groupByKey", p.Partitions(), bucketByKey[K, V](p), group)
+	}
+	out.ld.Partitioning = placement(p)
+	return out
+}
+
+// CountByValue counts the occurrences of each distinct record.
+func CountByValue[T comparable](d Dataset[T], opts ...Option) Dataset[KV[T, int64]] {
+	ones := Map(d, func(x T) KV[T, int64] { return KV[T, int64]{x, 1} })
+	return ReduceByKey(ones, func(a, b int64) int64 { return a + b }, opts...)
+}
+
+// MapValues applies f to every value, keeping keys and their placement.
+func MapValues[K comparable, V, W any](d Dataset[KV[K, V]], f func(V) W) Dataset[KV[K, W]] {
+	if f == nil {
+		mustFunc("MapValues", nil)
+	}
+	out := narrow(d, "mapValues", func(in []KV[K, V]) []KV[K, W] {
+		out := make([]KV[K, W], len(in))
+		for i, kv := range in {
+			out[i] = KV[K, W]{kv.Key, f(kv.Value)}
+		}
+		return out
+	})
+	out.ld.Partitioning = d.ld.Partitioning
+	return out
+}
+
+// FlatMapValues applies f to every value and pairs each result with the
+// key, keeping the placement.
+func FlatMapValues[K comparable, V, W any](d Dataset[KV[K, V]], f func(V) []W) Dataset[KV[K, W]] {
+	if f == nil {
+		mustFunc("FlatMapValues", nil)
+	}
+	out := narrow(d, "flatMapValues", func(in []KV[K, V]) []KV[K, W] {
+		var out []KV[K, W]
+		for _, kv := range in {
+			for _, w := range f(kv.Value) {
+				out = append(out, KV[K, W]{kv.Key, w})
+			}
+		}
+		return out
+	})
+	out.ld.Partitioning = d.ld.Partitioning
+	return out
+}

@@ -1,0 +1,59 @@
+package dataset
+
+import (
+	"reflect"
+	"sync"
+
+	"github.com/sluicehq/sluice/internal/codec"
+)
+
+// KV is a key/value pair: the record type of keyed operations.
+type KV[K comparable, V any] struct {
+	Key   K
+	Value V
+}
+
+// Pair builds a KV.
+func Pair[K comparable, V any](k K, v V) KV[K, V] { return KV[K, V]{Key: k, Value: v} }
+
+// SluiceCodec gives the record codec a fast encoding for pairs.
+func (KV[K, V]) SluiceCodec() any {
+	return codec.Pair(codec.For[K](), codec.For[V](),
+		func(kv KV[K, V]) (K, V) { return kv.Key, kv.Value },
+		func(k K, v V) KV[K, V] { return KV[K, V]{k, v} })
+}
+
+// Joined holds the two sides of a joined record.
+type Joined[L, R any] struct {
+	Left  L
+	Right R
+}
+
+// Optional is a value that may be absent: the missing side of an outer
+// join, or a state that does not exist yet.
+type Optional[V any] struct {
+	Value V
+	Valid bool
+}
+
+// Some returns a present Optional.
+func Some[V any](v V) Optional[V] { return Optional[V]{Value: v, Valid: true} }
+
+// typeOf describes []T partitions to the engine.
+type typeOf[T any] struct{ name string }
+
+var typeNames sync.Map // reflect.Type -> *typeOf (built once per type)
+
+func recordType[T any]() *typeOf[T] {
+	rt := reflect.TypeFor[T]()
+	if v, ok := typeNames.Load(rt); ok {
+		return v.(*typeOf[T])
+	}
+	v, _ := typeNames.LoadOrStore(rt, &typeOf[T]{name: rt.String()})
+	return v.(*typeOf[T])
+}
+
+func (t *typeOf[T]) Name() string   { return t.name }
+func (t *typeOf[T]) Len(p any) int  { return len(p.([]T)) }
+func (t *typeOf[T]) Empty() any     { return []T(nil) }
+func (t *typeOf[T]) String() string { return t.name }

@@ -1,0 +1,296 @@
+package sluice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/dataset"
+	"github.com/sluicehq/sluice/internal/lineage"
+	"github.com/sluicehq/sluice/internal/runtime"
+)
+
+// node is one stream of the graph, untyped.
+type node struct {
+	c       *Context
+	id      int32
+	kind    string
+	name    string // user-given name (required on stateful operators)
+	typ     string // record type, for fingerprints and messages
+	parents []*node
+	slide   time.Duration
+	// lookback is how far back, beyond the current time, compute reads
+	// its parents' batches (windows), and selfLookback its own (state).
+	lookback     time.Duration
+	selfLookback time.Duration
+	persist      bool
+	// truncateEvery, when > 0, cuts the lineage of this node's datasets
+	// every that many batches once computed (state and incremental
+	// windows).
+	truncateEvery int
+	compute       func(t time.Time) (*lineage.Dataset, error)
+	// plan, for inputs, fixes batch t's input (driver side) and returns
+	// its record count (-1 if unknown until read).
+	plan func(t time.Time) (int64, error)
+	// output, for output operations, runs the operation on batch t.
+	output func(ctx context.Context, d *lineage.Dataset, t time.Time) error
+
+	remember time.Duration
+	mu       sync.Mutex
+	gen      map[int64]*lineage.Dataset
+}
+
+// Stream is a discretized stream: a sequence of datasets, one per batch
+// interval (or per slide, for windowed streams). Streams are built with
+// the functions of this package and run when the Context starts.
+type Stream[T any] struct {
+	n *node
+}
+
+// Context returns the stream's context.
+func (s *Stream[T]) Context() *Context { return s.n.c }
+
+// Slide returns the interval between the stream's datasets.
+func (s *Stream[T]) Slide() time.Duration { return s.n.slide }
+
+func (s *Stream[T]) String() string { return fmt.Sprintf("%s#%d(%s)", s.n.kind, s.n.id, s.n.typ) }
+
+// addNode adds a node to the graph, unless the graph already started.
+func (c *Context) addNode(n *node) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != created {
+		if c.err == nil {
+			c.err = fmt.Errorf("sluice: %s: %w", n.kind, ErrGraphStarted)
+		}
+		return false
+	}
+	n.c = c
+	n.id = int32(len(c.nodes) + 1) // 0 is the static scope
+	n.gen = make(map[int64]*lineage.Dataset)
+	if n.slide == 0 {
+		n.slide = c.cfg.batch
+	}
+	c.nodes = append(c.nodes, n)
+	if n.plan != nil {
+		c.inputs = append(c.inputs, n)
+	}
+	if n.output != nil {
+		c.outputs = append(c.outputs, n)
+	}
+	return true
+}
+
+// zero is the time before the first batch; batch times are zero + k·B.
+func (c *Context) zero() time.Time { return c.first.Add(-c.cfg.batch) }
+
+// valid reports whether n has a dataset at t.
+func (n *node) valid(t time.Time) bool {
+	d := t.Sub(n.c.zero())
+	return d > 0 && d%n.slide == 0
+}
+
+// at returns n's dataset at t, computing it once; ok is false when n has
+// no dataset at t (t is not on its slide, or before the first batch).
+func (n *node) at(t time.Time) (*lineage.Dataset, bool, error) {
+	if !n.valid(t) {
+		return nil, false, nil
+	}
+	n.mu.Lock()
+	d := n.gen[t.UnixNano()]
+	n.mu.Unlock()
+	if d != nil {
+		return d, true, nil
+	}
+	d, err := n.compute(t)
+	if err != nil {
+		return nil, false, err
+	}
+	if n.persist {
+		d.Persist()
+	}
+	n.mu.Lock()
+	if prev := n.gen[t.UnixNano()]; prev != nil {
+		d = prev
+	} else {
+		n.gen[t.UnixNano()] = d
+	}
+	n.mu.Unlock()
+	return d, true, nil
+}
+
+// slice returns n's datasets at its valid times in [from, to].
+func (n *node) slice(from, to time.Time) ([]*lineage.Dataset, error) {
+	var out []*lineage.Dataset
+	for t := from; !t.After(to); t = t.Add(n.c.cfg.batch) {
+		d, ok, err := n.at(t)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// scope is where n names the datasets it makes at t.
+func (n *node) scope(t time.Time) *lineage.Scope { return n.c.reg.Scope(n.id, t.UnixNano()) }
+
+// view wraps one of n's datasets for typed code running in scope sc.
+func view[T any](n *node, d *lineage.Dataset, sc *lineage.Scope) dataset.Dataset[T] {
+	return dataset.Wrap[T](d, n.c.env).InScope(sc)
+}
+
+// Start validates the graph and starts generating batches. The first batch
+// is at the next multiple of the batch interval.
+func (c *Context) Start() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	if c.state != created {
+		return errors.New("sluice: context already started")
+	}
+	if len(c.outputs) == 0 {
+		return errors.New("sluice: no output operations: add Print, ForeachBatch, ForeachPartition or SaveAsTextFiles")
+	}
+	c.computeRemember()
+	now := c.cfg.clock.Now()
+	c.first = now.Truncate(c.cfg.batch).Add(c.cfg.batch)
+	for _, f := range c.onStart {
+		f()
+	}
+	rctx, rcancel := context.WithCancel(context.Background())
+	c.recvStop = rcancel
+	for _, run := range c.receivers {
+		c.recvWG.Add(1)
+		go func() {
+			defer c.recvWG.Done()
+			run(rctx)
+		}()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	c.state = started
+	cfg := runtime.StreamConfig{Interval: c.cfg.batch, First: c.first, Clock: c.cfg.clock, OnBatch: c.cfg.onBatch}
+	go func() {
+		err := runtime.RunStream(ctx, cfg, (*generator)(c))
+		c.mu.Lock()
+		c.runErr = err
+		c.mu.Unlock()
+		close(c.done)
+	}()
+	return nil
+}
+
+// computeRemember sets how long each node keeps its datasets: long enough
+// for every window and state that reads them.
+func (c *Context) computeRemember() {
+	for i := len(c.nodes) - 1; i >= 0; i-- { // children come after parents
+		n := c.nodes[i]
+		n.remember = max(n.remember, n.slide, n.selfLookback+n.slide, c.cfg.remember)
+		for _, p := range n.parents {
+			p.remember = max(p.remember, n.remember+n.lookback)
+		}
+	}
+}
+
+// Stop stops generating batches, lets the batch in flight finish, and
+// releases the engine. It returns the error that stopped the job, if any.
+func (c *Context) Stop() error {
+	c.mu.Lock()
+	st := c.state
+	c.state = stopped
+	c.mu.Unlock()
+	if st == started {
+		c.cancel()
+		<-c.done
+		c.recvStop()
+		c.recvWG.Wait()
+	}
+	if st != stopped {
+		c.env.local.Close()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.runErr
+}
+
+// AwaitTermination blocks until the job stops (by Stop or an error) or
+// ctx is done, and returns the job's error.
+func (c *Context) AwaitTermination(ctx context.Context) error {
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.runErr
+}
+
+// generator adapts the graph to runtime.Generator.
+type generator Context
+
+func (g *generator) Generate(t time.Time) (*runtime.Batch, error) {
+	c := (*Context)(g)
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	b := &runtime.Batch{Time: t}
+	for _, in := range c.inputs {
+		n, err := in.plan(t)
+		if err != nil {
+			return nil, fmt.Errorf("sluice: input %s#%d at %v: %w", in.kind, in.id, t, err)
+		}
+		b.Records += max(n, 0)
+	}
+	for _, out := range c.outputs {
+		d, ok, err := out.parents[0].at(t)
+		if err != nil {
+			return nil, fmt.Errorf("sluice: %s#%d at %v: %w", out.kind, out.id, t, err)
+		}
+		if !ok {
+			continue
+		}
+		out := out
+		b.Jobs = append(b.Jobs, func(ctx context.Context) error {
+			if err := out.output(ctx, d, t); err != nil {
+				return fmt.Errorf("sluice: %s#%d at %v: %w", out.kind, out.id, t, err)
+			}
+			return nil
+		})
+	}
+	return b, nil
+}
+
+// Completed forgets what no later batch needs: datasets older than each
+// node's remember duration, with their blocks and shuffle outputs, and
+// cuts the lineage of state that is now cached.
+func (g *generator) Completed(t time.Time) {
+	c := (*Context)(g)
+	var ids []lineage.ID
+	for _, n := range c.nodes {
+		before := t.Add(-n.remember).UnixNano() + 1
+		n.mu.Lock()
+		for bt, d := range n.gen {
+			if bt < before {
+				delete(n.gen, bt)
+			} else if n.truncateEvery > 0 && bt <= t.UnixNano() && !d.Truncated() {
+				k := time.Unix(0, bt).Sub(c.zero()) / n.slide
+				if int(k)%n.truncateEvery == 0 {
+					d.Truncate(runtime.ReadCached(d))
+				}
+			}
+		}
+		n.mu.Unlock()
+		ids = append(ids, c.reg.Forget(n.id, before)...)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
+	_ = c.env.local.Driver.Free(ids)
+}

@@ -1,0 +1,448 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/blockstore"
+	"github.com/sluicehq/sluice/internal/lineage"
+	"github.com/sluicehq/sluice/internal/scheduler"
+)
+
+// Transport carries the driver's commands to workers. Local mode calls the
+// workers directly; the cluster runtime sends them over the network.
+type Transport interface {
+	Launch(worker string, d *TaskDesc) error
+	Cancel(worker string, t scheduler.Task)
+	Free(worker string, ds map[lineage.ID]bool)
+}
+
+// Config holds the driver's tunables.
+type Config struct {
+	Scheduler scheduler.Config
+	// EventQueue bounds the driver's event queue (default 4096); senders
+	// block when it is full.
+	EventQueue int
+}
+
+// ErrStopped is returned by RunJob once the driver is closed.
+var ErrStopped = errors.New("runtime: driver stopped")
+
+// Driver runs jobs: it splits lineage into stages, feeds the scheduler's
+// state machine and carries out its actions through a Transport.
+//
+// Goroutines: one event loop, started by NewDriver and stopped by Close.
+// It alone owns the scheduler and the registries below; everything else
+// talks to it through its bounded event queue.
+type Driver struct {
+	transport Transport
+	events    chan any
+	quit      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+	jobSeq    atomic.Int64
+
+	// Owned by the loop goroutine.
+	sched     *scheduler.Scheduler
+	jobs      map[scheduler.JobID]*job
+	stages    map[scheduler.StageID]*stage
+	byShuffle map[lineage.ShuffleID]scheduler.StageID
+	mapOut    map[lineage.ShuffleID][]string
+	blocks    map[blockstore.ID][]string
+	running   map[scheduler.Task]string
+	workers   map[string]int
+	nextStage scheduler.StageID
+	stats     Stats
+}
+
+// Stats counts the driver's work since it started.
+type Stats struct {
+	Jobs, TasksLaunched, TasksFailed, StaleResults int64
+	Workers                                        int
+	CachedBlocks                                   int
+	Shuffles                                       int
+}
+
+type job struct {
+	id      scheduler.JobID
+	batch   int64
+	action  Action
+	final   *lineage.Dataset
+	results []any
+	reply   chan jobResult
+	// resultStage is forgotten when the job ends.
+	resultStage scheduler.StageID
+}
+
+type jobResult struct {
+	values []any
+	err    error
+}
+
+// stage is the runtime's side of a scheduler stage.
+type stage struct {
+	id      scheduler.StageID
+	ds      *lineage.Dataset    // dataset whose partitions the tasks compute
+	shuffle *lineage.ShuffleDep // set for map stages
+	job     *job                // set for result stages
+	reads   []*lineage.ShuffleDep
+	cached  []*lineage.Dataset // persisted datasets in the pipeline
+}
+
+type submitReq struct{ j *job }
+type joinReq struct {
+	name  string
+	slots int
+}
+type lostReq struct{ name string }
+type freeReq struct{ ids []lineage.ID }
+type statsReq struct{ reply chan Stats }
+
+// NewDriver starts a driver's event loop.
+func NewDriver(cfg Config, t Transport) *Driver {
+	if cfg.EventQueue <= 0 {
+		cfg.EventQueue = 4096
+	}
+	d := &Driver{
+		transport: t,
+		events:    make(chan any, cfg.EventQueue),
+		quit:      make(chan struct{}),
+		done:      make(chan struct{}),
+		sched:     scheduler.New(cfg.Scheduler),
+		jobs:      make(map[scheduler.JobID]*job),
+		stages:    make(map[scheduler.StageID]*stage),
+		byShuffle: make(map[lineage.ShuffleID]scheduler.StageID),
+		mapOut:    make(map[lineage.ShuffleID][]string),
+		blocks:    make(map[blockstore.ID][]string),
+		running:   make(map[scheduler.Task]string),
+		workers:   make(map[string]int),
+	}
+	go d.loop()
+	return d
+}
+
+// Close stops the event loop; pending jobs fail with ErrStopped.
+func (d *Driver) Close() {
+	d.closeOnce.Do(func() { close(d.quit) })
+	<-d.done
+}
+
+func (d *Driver) send(ev any) error {
+	select {
+	case d.events <- ev:
+		return nil
+	case <-d.quit:
+		return ErrStopped
+	}
+}
+
+// AddWorker registers a worker with the given task slots.
+func (d *Driver) AddWorker(name string, slots int) error {
+	return d.send(joinReq{name, slots})
+}
+
+// WorkerLost tells the driver a worker is gone.
+func (d *Driver) WorkerLost(name string) error { return d.send(lostReq{name}) }
+
+// Report delivers a task result; workers (or the transport) call it.
+func (d *Driver) Report(r TaskResult) { _ = d.send(r) }
+
+// Free drops the blocks and shuffle outputs of datasets nothing needs any more.
+func (d *Driver) Free(ids []lineage.ID) error { return d.send(freeReq{ids}) }
+
+// Stats returns counters from the event loop.
+func (d *Driver) Stats() Stats {
+	r := make(chan Stats, 1)
+	if d.send(statsReq{r}) != nil {
+		return Stats{}
+	}
+	select {
+	case s := <-r:
+		return s
+	case <-d.quit:
+		return Stats{}
+	}
+}
+
+// RunJob computes every partition of ds and applies action to each on the
+// workers; it returns the actions' results in partition order.
+func (d *Driver) RunJob(ctx context.Context, ds *lineage.Dataset, batch int64, action Action) ([]any, error) {
+	if ds.NumParts == 0 {
+		return nil, nil
+	}
+	j := &job{id: scheduler.JobID(d.jobSeq.Add(1)), batch: batch, action: action, final: ds, results: make([]any, ds.NumParts), reply: make(chan jobResult, 1)}
+	if err := d.send(submitReq{j}); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-j.reply:
+		return r.values, r.err
+	case <-ctx.Done():
+		_ = d.send(scheduler.CancelJob{Job: j.id, Reason: ctx.Err().Error()})
+		return nil, ctx.Err()
+	case <-d.quit:
+		return nil, ErrStopped
+	}
+}
+
+func (d *Driver) loop() {
+	defer close(d.done)
+	for {
+		select {
+		case ev := <-d.events:
+			d.handle(ev)
+		case <-d.quit:
+			d.failAll(ErrStopped)
+			return
+		}
+	}
+}
+
+func (d *Driver) failAll(err error) {
+	for id, j := range d.jobs {
+		j.reply <- jobResult{err: err}
+		delete(d.jobs, id)
+	}
+}
+
+func (d *Driver) handle(ev any) {
+	switch e := ev.(type) {
+	case submitReq:
+		d.submit(e.j)
+	case TaskResult:
+		d.taskResult(e)
+	case joinReq:
+		d.workers[e.name] = e.slots
+		d.step(scheduler.WorkerJoined{Worker: scheduler.WorkerID(e.name), Slots: e.slots})
+	case lostReq:
+		d.workerLost(e.name)
+	case freeReq:
+		d.free(e.ids)
+	case scheduler.CancelJob:
+		if d.jobs[e.Job] != nil {
+			d.step(e)
+		}
+	case statsReq:
+		d.stats.Workers = len(d.workers)
+		d.stats.CachedBlocks = len(d.blocks)
+		d.stats.Shuffles = len(d.mapOut)
+		e.reply <- d.stats
+	default:
+		panic(fmt.Sprintf("runtime: unknown driver event %T", ev))
+	}
+}
+
+// step feeds one event to the scheduler and carries out its actions.
+func (d *Driver) step(ev scheduler.Event) {
+	if err := d.sched.Step(ev); err != nil {
+		// Events built by the runtime are valid by construction; a
+		// rejected one is a bug in the runtime.
+		panic(fmt.Sprintf("runtime: scheduler refused %T: %v", ev, err))
+	}
+	for _, a := range d.sched.Ready() {
+		d.perform(a)
+	}
+}
+
+func (d *Driver) perform(a scheduler.Action) {
+	switch a := a.(type) {
+	case scheduler.Launch:
+		d.launch(a)
+	case scheduler.Cancel:
+		delete(d.running, a.Task)
+		d.transport.Cancel(string(a.Worker), a.Task)
+	case scheduler.JobDone:
+		if j := d.jobs[a.Job]; j != nil {
+			d.endJob(j)
+			j.reply <- jobResult{values: j.results}
+		}
+	case scheduler.JobFailed:
+		if j := d.jobs[a.Job]; j != nil {
+			d.endJob(j)
+			j.reply <- jobResult{err: fmt.Errorf("runtime: job %d failed: %s", a.Job, a.Reason)}
+		}
+	}
+}
+
+func (d *Driver) endJob(j *job) {
+	delete(d.jobs, j.id)
+	delete(d.stages, j.resultStage)
+}
+
+func (d *Driver) launch(a scheduler.Launch) {
+	st := d.stages[a.Task.Stage]
+	if st == nil {
+		panic(fmt.Sprintf("runtime: launch for unknown stage %d", a.Task.Stage))
+	}
+	desc := &TaskDesc{Task: a.Task, Dataset: st.ds.ID, ShuffleLocs: d.shuffleLocs(st), BlockLocs: d.blockLocs(st)}
+	if st.shuffle != nil {
+		id := st.shuffle.ID
+		desc.Shuffle = &id
+		desc.BatchTime = st.ds.ID.Time
+	} else {
+		desc.Action = st.job.action
+		desc.BatchTime = st.job.batch
+	}
+	w := string(a.Worker)
+	d.running[a.Task] = w
+	d.stats.TasksLaunched++
+	if err := d.transport.Launch(w, desc); err != nil {
+		delete(d.running, a.Task)
+		d.step(scheduler.TaskFailed{Task: a.Task, Worker: a.Worker, Reason: err.Error()})
+	}
+}
+
+func (d *Driver) shuffleLocs(st *stage) map[lineage.ShuffleID][]string {
+	m := make(map[lineage.ShuffleID][]string, len(st.reads))
+	for _, dep := range st.reads {
+		m[dep.ID] = append([]string(nil), d.mapOut[dep.ID]...)
+	}
+	return m
+}
+
+func (d *Driver) blockLocs(st *stage) map[blockstore.ID][]string {
+	if len(st.cached) == 0 {
+		return nil
+	}
+	m := make(map[blockstore.ID][]string)
+	for _, ds := range st.cached {
+		for p := 0; p < ds.NumParts; p++ {
+			id := blockstore.ID{Dataset: ds.ID, Part: p}
+			if locs := d.blocks[id]; len(locs) > 0 {
+				m[id] = locs
+			}
+		}
+	}
+	return m
+}
+
+func (d *Driver) taskResult(r TaskResult) {
+	if w, ok := d.running[r.Task]; !ok || w != r.Worker {
+		d.stats.StaleResults++
+		return
+	}
+	delete(d.running, r.Task)
+	for _, id := range r.Cached {
+		d.addBlock(id, r.Worker)
+	}
+	st := d.stages[r.Task.Stage]
+	wid := scheduler.WorkerID(r.Worker)
+	if r.Err == nil {
+		if st.shuffle != nil {
+			d.setMapOut(st.shuffle, r.Task.Partition, r.Worker)
+		} else if st.job != nil {
+			st.job.results[r.Task.Partition] = r.Value
+		}
+		d.step(scheduler.TaskFinished{Task: r.Task, Worker: wid})
+		return
+	}
+	d.stats.TasksFailed++
+	var fe *FetchError
+	if errors.As(r.Err, &fe) {
+		if sid, ok := d.byShuffle[fe.Shuffle]; ok {
+			d.clearMapOut(fe.Shuffle, fe.MapPart, fe.Worker)
+			d.step(scheduler.TaskFailed{Task: r.Task, Worker: wid, Reason: r.Err.Error(),
+				Fetch: &scheduler.FetchFailure{Stage: sid, Partition: fe.MapPart, Worker: scheduler.WorkerID(fe.Worker)}})
+			return
+		}
+	}
+	d.step(scheduler.TaskFailed{Task: r.Task, Worker: wid, Reason: r.Err.Error()})
+}
+
+func (d *Driver) addBlock(id blockstore.ID, w string) {
+	for _, x := range d.blocks[id] {
+		if x == w {
+			return
+		}
+	}
+	d.blocks[id] = append(d.blocks[id], w)
+}
+
+func (d *Driver) setMapOut(dep *lineage.ShuffleDep, p int, w string) {
+	locs := d.mapOut[dep.ID]
+	if locs == nil {
+		locs = make([]string, dep.P.NumParts)
+		d.mapOut[dep.ID] = locs
+	}
+	locs[p] = w
+}
+
+func (d *Driver) clearMapOut(id lineage.ShuffleID, p int, w string) {
+	if locs := d.mapOut[id]; p < len(locs) && locs[p] == w {
+		locs[p] = ""
+	}
+}
+
+func (d *Driver) workerLost(name string) {
+	if _, ok := d.workers[name]; !ok {
+		return
+	}
+	delete(d.workers, name)
+	for t, w := range d.running {
+		if w == name {
+			delete(d.running, t)
+		}
+	}
+	for id, locs := range d.mapOut {
+		for p, w := range locs {
+			if w == name {
+				d.mapOut[id][p] = ""
+			}
+		}
+	}
+	for id, locs := range d.blocks {
+		d.blocks[id] = without(locs, name)
+		if len(d.blocks[id]) == 0 {
+			delete(d.blocks, id)
+		}
+	}
+	d.step(scheduler.WorkerLost{Worker: scheduler.WorkerID(name)})
+}
+
+func without(xs []string, x string) []string {
+	out := xs[:0:0]
+	for _, y := range xs {
+		if y != x {
+			out = append(out, y)
+		}
+	}
+	return out
+}
+
+func (d *Driver) free(ids []lineage.ID) {
+	if len(ids) == 0 {
+		return
+	}
+	set := make(map[lineage.ID]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+	}
+	names := make([]string, 0, len(d.workers))
+	for w := range d.workers {
+		names = append(names, w)
+	}
+	sort.Strings(names)
+	for _, w := range names {
+		d.transport.Free(w, set)
+	}
+	for id := range d.blocks {
+		if set[id.Dataset] {
+			delete(d.blocks, id)
+		}
+	}
+	for sh, sid := range d.byShuffle {
+		if set[sh.Child] {
+			delete(d.byShuffle, sh)
+			delete(d.mapOut, sh)
+			delete(d.stages, sid)
+		}
+	}
+}
+
+// now is used for scheduler ticks; the scheduler itself never reads time.
+var now = time.Now

@@ -1,0 +1,170 @@
+package runtime
+
+import (
+	"github.com/sluicehq/sluice/internal/blockstore"
+	"github.com/sluicehq/sluice/internal/lineage"
+	"github.com/sluicehq/sluice/internal/scheduler"
+)
+
+// maxPreferDepth bounds the walk up narrow dependencies when looking for a
+// partition's preferred workers.
+const maxPreferDepth = 32
+
+// submit splits a job's lineage into stages and hands it to the scheduler.
+func (d *Driver) submit(j *job) {
+	d.stats.Jobs++
+	b := &jobBuilder{d: d, seen: make(map[scheduler.StageID]bool)}
+	d.nextStage++
+	rs := &stage{id: d.nextStage, ds: j.final, job: j}
+	d.stages[rs.id] = rs
+	parents := b.pipeline(rs)
+	b.order = append(b.order, scheduler.Stage{
+		ID: rs.id, Parents: parents, NumTasks: j.final.NumParts, Result: true,
+		Prefer: d.prefer(j.final),
+	})
+	d.jobs[j.id] = j
+	j.resultStage = rs.id
+	d.step(scheduler.SubmitJob{Job: scheduler.Job{ID: j.id, Stages: b.order}})
+}
+
+type jobBuilder struct {
+	d     *Driver
+	seen  map[scheduler.StageID]bool
+	order []scheduler.Stage
+}
+
+// pipeline walks the narrow lineage of st.ds, recording the shuffles it
+// reads and the persisted datasets in it, and returns the parent stages.
+// It does not walk above a persisted dataset whose partitions are all
+// cached: those are read, not recomputed.
+func (b *jobBuilder) pipeline(st *stage) []scheduler.StageID {
+	st.reads, st.cached = st.reads[:0], st.cached[:0]
+	var parents []scheduler.StageID
+	visited := make(map[*lineage.Dataset]bool)
+	var walk func(ds *lineage.Dataset)
+	walk = func(ds *lineage.Dataset) {
+		if visited[ds] {
+			return
+		}
+		visited[ds] = true
+		if ds.Persisted() {
+			st.cached = append(st.cached, ds)
+			if b.d.allCached(ds) {
+				return
+			}
+		}
+		for _, dep := range ds.Dependencies() {
+			if sd, ok := dep.(*lineage.ShuffleDep); ok {
+				st.reads = append(st.reads, sd)
+				parents = appendUnique(parents, b.mapStage(sd))
+				continue
+			}
+			walk(dep.Parent())
+		}
+	}
+	walk(st.ds)
+	return parents
+}
+
+func appendUnique(xs []scheduler.StageID, x scheduler.StageID) []scheduler.StageID {
+	for _, y := range xs {
+		if y == x {
+			return xs
+		}
+	}
+	return append(xs, x)
+}
+
+// mapStage returns the stage that writes a shuffle, adding it (and its
+// parents, first) to the job being built.
+func (b *jobBuilder) mapStage(dep *lineage.ShuffleDep) scheduler.StageID {
+	d := b.d
+	sid, ok := d.byShuffle[dep.ID]
+	if !ok {
+		d.nextStage++
+		sid = d.nextStage
+		d.byShuffle[dep.ID] = sid
+		d.stages[sid] = &stage{id: sid, ds: dep.P, shuffle: dep}
+	}
+	if b.seen[sid] {
+		return sid
+	}
+	b.seen[sid] = true
+	st := d.stages[sid]
+	parents := b.pipeline(st)
+	b.order = append(b.order, scheduler.Stage{
+		ID: sid, Parents: parents, NumTasks: dep.P.NumParts,
+		Available: d.available(dep), Prefer: d.prefer(dep.P),
+	})
+	return sid
+}
+
+func (d *Driver) available(dep *lineage.ShuffleDep) []scheduler.WorkerID {
+	locs := d.mapOut[dep.ID]
+	if locs == nil {
+		return nil
+	}
+	av := make([]scheduler.WorkerID, len(locs))
+	for p, w := range locs {
+		av[p] = scheduler.WorkerID(w)
+	}
+	return av
+}
+
+func (d *Driver) allCached(ds *lineage.Dataset) bool {
+	for p := 0; p < ds.NumParts; p++ {
+		if len(d.blocks[blockstore.ID{Dataset: ds.ID, Part: p}]) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// prefer lists, per partition, the workers where its inputs live.
+func (d *Driver) prefer(ds *lineage.Dataset) [][]scheduler.WorkerID {
+	var out [][]scheduler.WorkerID
+	for p := 0; p < ds.NumParts; p++ {
+		locs := d.preferPart(ds, p, 0)
+		if len(locs) == 0 {
+			continue
+		}
+		if out == nil {
+			out = make([][]scheduler.WorkerID, ds.NumParts)
+		}
+		for _, w := range locs {
+			if _, live := d.workers[w]; live {
+				out[p] = append(out[p], scheduler.WorkerID(w))
+			}
+		}
+	}
+	return out
+}
+
+func (d *Driver) preferPart(ds *lineage.Dataset, p, depth int) []string {
+	if depth > maxPreferDepth {
+		return nil
+	}
+	if ds.Persisted() {
+		if locs := d.blocks[blockstore.ID{Dataset: ds.ID, Part: p}]; len(locs) > 0 {
+			return locs
+		}
+	}
+	if ds.Prefer != nil {
+		if locs := ds.Prefer(p); len(locs) > 0 {
+			return locs
+		}
+	}
+	for _, dep := range ds.Dependencies() {
+		switch dep := dep.(type) {
+		case lineage.OneToOne:
+			if locs := d.preferPart(dep.P, p, depth+1); len(locs) > 0 {
+				return locs
+			}
+		case lineage.Range:
+			if p >= dep.Offset && p < dep.Offset+dep.P.NumParts {
+				return d.preferPart(dep.P, p-dep.Offset, depth+1)
+			}
+		}
+	}
+	return nil
+}

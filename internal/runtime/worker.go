@@ -1,0 +1,234 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/blockstore"
+	"github.com/sluicehq/sluice/internal/lineage"
+	"github.com/sluicehq/sluice/internal/scheduler"
+	"github.com/sluicehq/sluice/internal/shuffle"
+)
+
+// Peers is how a worker reads from other workers: shuffle buckets and
+// cached blocks. In local mode it is a direct call into the other worker.
+type Peers interface {
+	FetchShuffle(worker string, id lineage.ShuffleID, mapPart, reduce int) (any, error)
+	FetchBlock(worker string, id blockstore.ID) (any, bool, error)
+}
+
+// Resolver finds datasets by ID: the worker's copy of the graph.
+type Resolver interface {
+	Lookup(id lineage.ID) (*lineage.Dataset, error)
+}
+
+// Worker runs tasks and keeps blocks and shuffle outputs.
+//
+// Goroutines: one per running task, started by Launch and waited for by
+// Close; the scheduler never gives a worker more tasks than its slots.
+type Worker struct {
+	Name    string
+	Slots   int
+	Blocks  *blockstore.Store
+	Shuffle *shuffle.Store
+
+	resolver Resolver
+	peers    Peers
+	report   func(TaskResult)
+
+	mu      sync.Mutex
+	running map[scheduler.Task]context.CancelFunc
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+// NewWorker returns a worker. report receives every task's result.
+func NewWorker(name string, slots int, r Resolver, peers Peers, report func(TaskResult)) *Worker {
+	return &Worker{
+		Name: name, Slots: slots, Blocks: blockstore.New(), Shuffle: shuffle.New(),
+		resolver: r, peers: peers, report: report,
+		running: make(map[scheduler.Task]context.CancelFunc),
+	}
+}
+
+// Launch starts a task attempt.
+func (w *Worker) Launch(d *TaskDesc) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return fmt.Errorf("runtime: worker %s is closed", w.Name)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.running[d.Task] = cancel
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		res := w.run(ctx, d)
+		w.mu.Lock()
+		delete(w.running, d.Task)
+		w.mu.Unlock()
+		cancel()
+		w.report(res)
+	}()
+	return nil
+}
+
+// Cancel stops a running attempt (its context is cancelled).
+func (w *Worker) Cancel(t scheduler.Task) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if c := w.running[t]; c != nil {
+		c()
+	}
+}
+
+// Free drops the blocks and shuffle outputs of the given datasets.
+func (w *Worker) Free(ds map[lineage.ID]bool) {
+	w.Blocks.Remove(ds)
+	w.Shuffle.Remove(ds)
+}
+
+// Close cancels running tasks and waits for them.
+func (w *Worker) Close() {
+	w.mu.Lock()
+	w.closed = true
+	for _, c := range w.running {
+		c()
+	}
+	w.mu.Unlock()
+	w.wg.Wait()
+}
+
+func (w *Worker) run(ctx context.Context, d *TaskDesc) (res TaskResult) {
+	start := time.Now()
+	res = TaskResult{Task: d.Task, Worker: w.Name}
+	tc := &taskCtx{ctx: ctx, w: w, desc: d}
+	defer func() {
+		if r := recover(); r != nil {
+			res.Err = fmt.Errorf("runtime: task %v panicked: %v", d.Task, r)
+		}
+		res.Cached = tc.cached
+		res.Duration = time.Since(start)
+	}()
+	ds, err := w.resolver.Lookup(d.Dataset)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	part, err := tc.Partition(ds, d.Task.Partition)
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	res.Records = ds.Type.Len(part)
+	if d.Shuffle != nil {
+		res.Err = w.writeShuffle(d, ds, part)
+		return res
+	}
+	res.Value, res.Err = d.Action(tc, d.Task.Partition, part)
+	return res
+}
+
+func (w *Worker) writeShuffle(d *TaskDesc, parent *lineage.Dataset, part any) error {
+	child, err := w.resolver.Lookup(d.Shuffle.Child)
+	if err != nil {
+		return err
+	}
+	deps := child.Dependencies()
+	if d.Shuffle.Index >= len(deps) {
+		return fmt.Errorf("runtime: %v has no dependency %d", child, d.Shuffle.Index)
+	}
+	dep, ok := deps[d.Shuffle.Index].(*lineage.ShuffleDep)
+	if !ok || dep.P != parent {
+		return fmt.Errorf("runtime: dependency %d of %v is not a shuffle of %v", d.Shuffle.Index, child, parent)
+	}
+	w.Shuffle.Put(dep.ID, d.Task.Partition, dep.Split(part, dep.Parts))
+	return nil
+}
+
+// taskCtx implements lineage.TaskContext for one attempt.
+type taskCtx struct {
+	ctx    context.Context
+	w      *Worker
+	desc   *TaskDesc
+	cached []blockstore.ID
+}
+
+func (tc *taskCtx) Context() context.Context { return tc.ctx }
+func (tc *taskCtx) BatchTime() int64         { return tc.desc.BatchTime }
+
+func (tc *taskCtx) Partition(d *lineage.Dataset, p int) (any, error) {
+	if err := tc.ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !d.Persisted() {
+		return d.Compute(tc, p)
+	}
+	id := blockstore.ID{Dataset: d.ID, Part: p}
+	if v, ok := tc.w.Blocks.Get(id); ok {
+		return v, nil
+	}
+	if v, ok := tc.remoteBlock(id); ok {
+		return v, nil
+	}
+	v, err := d.Compute(tc, p)
+	if err != nil {
+		return nil, err
+	}
+	tc.w.Blocks.Put(id, v, d.Type.Len(v))
+	tc.cached = append(tc.cached, id)
+	return v, nil
+}
+
+func (tc *taskCtx) remoteBlock(id blockstore.ID) (any, bool) {
+	for _, peer := range tc.desc.BlockLocs[id] {
+		if peer == tc.w.Name {
+			continue
+		}
+		if v, ok, err := tc.w.peers.FetchBlock(peer, id); err == nil && ok {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// ReadCached is the compute function of a truncated dataset: its
+// partitions exist only as cached blocks.
+func ReadCached(d *lineage.Dataset) lineage.ComputeFunc {
+	return func(tc lineage.TaskContext, p int) (any, error) {
+		return nil, fmt.Errorf("%w: partition %d of %v (truncated lineage)", ErrBlockLost, p, d)
+	}
+}
+
+func (tc *taskCtx) Fetch(dep *lineage.ShuffleDep, r int) ([]any, error) {
+	locs, ok := tc.desc.ShuffleLocs[dep.ID]
+	if !ok || len(locs) != dep.P.NumParts {
+		return nil, fmt.Errorf("runtime: task %v has no locations for %v", tc.desc.Task, dep.ID)
+	}
+	out := make([]any, len(locs))
+	for m, peer := range locs {
+		if err := tc.ctx.Err(); err != nil {
+			return nil, err
+		}
+		var b any
+		var err error
+		if peer == tc.w.Name {
+			b, err = tc.w.Shuffle.Get(dep.ID, m, r)
+		} else if peer == "" {
+			err = errors.New("no location")
+		} else {
+			b, err = tc.w.peers.FetchShuffle(peer, dep.ID, m, r)
+		}
+		if err != nil {
+			return nil, &FetchError{Shuffle: dep.ID, MapPart: m, Worker: peer, Err: err}
+		}
+		out[m] = b
+	}
+	return out, nil
+}

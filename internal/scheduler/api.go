@@ -1,0 +1,166 @@
+package scheduler
+
+import "time"
+
+// WorkerID names a worker. Workers are ordered by ID wherever the scheduler
+// must break a tie, which keeps every decision deterministic.
+type WorkerID string
+
+// JobID identifies a job; lower IDs have priority for free slots (FIFO).
+type JobID int64
+
+// StageID identifies a stage. The runtime gives a shuffle-map stage the same
+// ID in every job that needs that shuffle, so concurrent jobs share it.
+type StageID int64
+
+// Job is a DAG of stages submitted as one unit: the runtime's view of one
+// action (an output operation of one batch, or a user's Collect).
+type Job struct {
+	ID JobID
+	// Stages in topological order: parents before children. The last one
+	// is the result stage.
+	Stages []Stage
+}
+
+// Stage is a set of tasks, one per partition, that share parent stages.
+type Stage struct {
+	ID      StageID
+	Parents []StageID
+	// NumTasks is the number of partitions of the stage.
+	NumTasks int
+	// Result is true for the job's final stage; its tasks deliver results
+	// instead of shuffle output.
+	Result bool
+	// Available[p], when not empty, is the worker already holding partition
+	// p's output (a shuffle map output from an earlier job); that partition
+	// is not run unless the output is lost. Nil means nothing is available.
+	Available []WorkerID
+	// Prefer[p] lists the workers where partition p's inputs live (cached
+	// partitions, input blocks, state). Nil means no preference.
+	Prefer [][]WorkerID
+}
+
+// Task names one attempt of one partition of one stage.
+type Task struct {
+	Job       JobID
+	Stage     StageID
+	Partition int
+	// Attempt counts attempts of (Stage, Partition) from 0; together with
+	// Epoch it fences late results of superseded attempts.
+	Attempt int
+	// Epoch is the scheduler's incarnation (Config.Epoch).
+	Epoch       int64
+	Speculative bool
+}
+
+// Event is an input to the scheduler (see Step).
+type Event interface{ isEvent() }
+
+// Tick advances the scheduler's notion of time. The scheduler never reads a
+// clock: Now is the time since an arbitrary origin that the runtime or a
+// test chooses.
+type Tick struct{ Now time.Duration }
+
+// WorkerJoined adds a worker with Slots concurrent task slots.
+type WorkerJoined struct {
+	Worker WorkerID
+	Slots  int
+}
+
+// WorkerLost removes a worker: its running tasks are rescheduled elsewhere
+// (without counting as task failures) and its shuffle outputs of active
+// jobs are marked missing and recomputed.
+type WorkerLost struct{ Worker WorkerID }
+
+// SubmitJob submits a job.
+type SubmitJob struct{ Job Job }
+
+// CancelJob abandons a job: its running tasks are cancelled, JobFailed is emitted.
+type CancelJob struct {
+	Job    JobID
+	Reason string
+}
+
+// TaskFinished reports a successful attempt; for a shuffle-map task its
+// output now lives on Worker.
+type TaskFinished struct {
+	Task   Task
+	Worker WorkerID
+}
+
+// TaskFailed reports a failed attempt.
+type TaskFailed struct {
+	Task   Task
+	Worker WorkerID
+	Reason string
+	// Fetch, when set, says the task could not read a parent shuffle output:
+	// that output is marked missing and its map partition recomputed before
+	// the task is retried. A fetch failure does not count toward
+	// MaxTaskFailures.
+	Fetch *FetchFailure
+}
+
+// FetchFailure names a shuffle map output that could not be read.
+type FetchFailure struct {
+	Stage     StageID
+	Partition int
+	Worker    WorkerID
+}
+
+func (Tick) isEvent()         {}
+func (WorkerJoined) isEvent() {}
+func (WorkerLost) isEvent()   {}
+func (SubmitJob) isEvent()    {}
+func (CancelJob) isEvent()    {}
+func (TaskFinished) isEvent() {}
+func (TaskFailed) isEvent()   {}
+
+// Action is an output of the scheduler (see Ready).
+type Action interface{ isAction() }
+
+// Launch asks the runtime to run Task on Worker.
+type Launch struct {
+	Task   Task
+	Worker WorkerID
+}
+
+// Cancel asks the runtime to stop an attempt; its result, if any arrives,
+// is ignored by the scheduler anyway.
+type Cancel struct {
+	Task   Task
+	Worker WorkerID
+}
+
+// JobDone reports that every result task of the job has finished once.
+type JobDone struct{ Job JobID }
+
+// JobFailed reports that a job was abandoned.
+type JobFailed struct {
+	Job    JobID
+	Reason string
+}
+
+func (Launch) isAction()    {}
+func (Cancel) isAction()    {}
+func (JobDone) isAction()   {}
+func (JobFailed) isAction() {}
+
+// Config holds the scheduler's tunables. Zero values take the defaults.
+type Config struct {
+	// Epoch is stamped on every task; a restarted driver uses a higher one.
+	Epoch int64
+	// MaxTaskFailures is how many failed attempts of one partition fail the
+	// job (default 4). Worker loss and fetch failures do not count.
+	MaxTaskFailures int
+	// LocalityWait is how long a task with preferred workers waits for a
+	// free slot on one of them before running anywhere (default 0: it runs
+	// at once on a preferred worker if one has a free slot, elsewhere if not).
+	LocalityWait time.Duration
+	// MaxStageAttempts bounds fetch-failure resubmissions: how many times
+	// fetch failures may send one stage back to wait for recomputed parent
+	// outputs before its jobs fail (default 8). Without a bound a worker
+	// whose shuffle service keeps failing would livelock the job. Fetch
+	// failures reported by attempts launched before the last loss of a
+	// parent output do not count: that loss was already handled.
+	MaxStageAttempts int
+}

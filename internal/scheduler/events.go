@@ -1,0 +1,161 @@
+package scheduler
+
+import (
+	"fmt"
+	"slices"
+)
+
+func (s *Scheduler) workerJoined(ev WorkerJoined) error {
+	switch {
+	case ev.Worker == "":
+		return fmt.Errorf("%w: worker with an empty ID", ErrInvalidEvent)
+	case ev.Slots < 1 || ev.Slots > MaxSlotsPerWorker:
+		return fmt.Errorf("%w: worker %s has %d slots (want 1 to %d)", ErrInvalidEvent, ev.Worker, ev.Slots, MaxSlotsPerWorker)
+	case s.workers[ev.Worker] != nil:
+		return fmt.Errorf("%w: worker %s is already live", ErrInvalidEvent, ev.Worker)
+	}
+	s.workers[ev.Worker] = &worker{id: ev.Worker, slots: ev.Slots}
+	i, _ := slices.BinarySearch(s.order, ev.Worker)
+	s.order = slices.Insert(s.order, i, ev.Worker)
+	s.free += ev.Slots
+	return nil
+}
+
+// workerLost forgets a worker. Its running attempts go back to pending
+// without counting as failures (they are relaunched with new attempt
+// numbers), and every map output it held is marked missing; the scheduling
+// pass reruns the ones a stage still needs. Running tasks of child stages
+// are left alone: if they fetch from the lost worker they report fetch
+// failures. A loss of an unknown worker is stale and ignored.
+func (s *Scheduler) workerLost(ev WorkerLost) {
+	w := s.workers[ev.Worker]
+	if w == nil {
+		return
+	}
+	// Map order does not matter below: releasing attempts and losing
+	// outputs commute, and no action is emitted here.
+	for _, st := range s.stages {
+		for p := range st.parts {
+			if pt := &st.parts[p]; pt.running && pt.run.worker == w.id {
+				s.release(st, pt)
+			}
+		}
+	}
+	invariant(w.running == 0, "worker %s lost with %d attempts unaccounted for", w.id, w.running)
+	delete(s.workers, w.id)
+	i, _ := slices.BinarySearch(s.order, w.id)
+	s.order = slices.Delete(s.order, i, i+1)
+	s.free -= w.slots
+	for _, st := range s.stages {
+		if st.result {
+			continue // delivered results are not lost with the worker
+		}
+		for p := range st.parts {
+			if pt := &st.parts[p]; pt.done && pt.loc == w.id {
+				s.lose(st, p)
+			}
+		}
+	}
+}
+
+// cancelJob abandons an active job. Cancelling a job that is not active
+// (already done, failed or never submitted) is a race the runtime cannot
+// avoid, so it is ignored.
+func (s *Scheduler) cancelJob(ev CancelJob) {
+	j := s.jobs[ev.Job]
+	if j == nil {
+		return
+	}
+	reason := ev.Reason
+	if reason == "" {
+		reason = "cancelled"
+	}
+	s.endJob(j, false, reason)
+}
+
+// attemptOf returns the running attempt that t names on worker w, or nils
+// when the report is stale: another attempt or epoch, an unknown stage, a
+// partition not running, or a worker other than the one it was launched on.
+// t.Job is compared too, but a shared stage's attempt keeps running for the
+// other jobs after the job that launched it ended, so its report is still
+// accepted under that job's ID.
+func (s *Scheduler) attemptOf(t Task, w WorkerID) (*stage, *part) {
+	st := s.stages[t.Stage]
+	if st == nil || t.Partition < 0 || t.Partition >= st.numTasks {
+		return nil, nil
+	}
+	pt := &st.parts[t.Partition]
+	if !pt.running || pt.run.task != t || pt.run.worker != w {
+		return nil, nil
+	}
+	return st, pt
+}
+
+func (s *Scheduler) taskFinished(ev TaskFinished) {
+	st, pt := s.attemptOf(ev.Task, ev.Worker)
+	if st == nil {
+		return
+	}
+	s.release(st, pt)
+	pt.done = true
+	st.done++
+	if !st.result {
+		pt.loc = ev.Worker
+		pt.producedAt = s.step
+		return
+	}
+	if st.complete() {
+		s.endJob(st.owner, true, "")
+	}
+}
+
+func (s *Scheduler) taskFailed(ev TaskFailed) {
+	st, pt := s.attemptOf(ev.Task, ev.Worker)
+	if st == nil {
+		return
+	}
+	run := pt.run
+	s.release(st, pt)
+	reason := ev.Reason
+	if f := ev.Fetch; f != nil {
+		if s.validFetch(st, f) {
+			s.fetchFailed(st, run, f, reason)
+			return
+		}
+		// The report names no parent output of this stage: a bug in the
+		// runtime or the worker. Counting it as a plain failure keeps the
+		// partition bounded by MaxTaskFailures instead of stuck.
+		reason = fmt.Sprintf("%s (fetch failure names stage %d partition %d, not a parent output)", reason, f.Stage, f.Partition)
+	}
+	pt.failures++
+	if pt.failures >= s.cfg.MaxTaskFailures {
+		s.failStage(st, fmt.Sprintf("partition %d of stage %d failed %d times: %s", run.task.Partition, st.id, pt.failures, reason))
+	}
+}
+
+func (s *Scheduler) validFetch(st *stage, f *FetchFailure) bool {
+	par := s.stages[f.Stage]
+	return par != nil && slices.Contains(st.parents, par) && f.Partition >= 0 && f.Partition < par.numTasks
+}
+
+// fetchFailed handles a failed attempt of st that could not read map output
+// f. The attempt is already released: the partition reruns once the stage
+// is runnable again. The output is marked missing only if the attempt saw
+// it (it was produced no later than the launch) and it is still recorded on
+// f.Worker; otherwise it was already lost or replaced.
+func (s *Scheduler) fetchFailed(st *stage, run attempt, f *FetchFailure, reason string) {
+	par := s.stages[f.Stage]
+	ppt := &par.parts[f.Partition]
+	if !ppt.done || ppt.loc != f.Worker || ppt.producedAt > run.launchedAt {
+		return
+	}
+	counted := run.gen == st.gen
+	s.lose(par, f.Partition)
+	if !counted {
+		return
+	}
+	st.fetchFailures++
+	if st.fetchFailures >= s.cfg.MaxStageAttempts {
+		s.failStage(st, fmt.Sprintf("stage %d failed %d times fetching shuffle output: %s", st.id, st.fetchFailures, reason))
+	}
+}

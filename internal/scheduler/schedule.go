@@ -1,0 +1,134 @@
+package scheduler
+
+// schedule is the scheduling pass that ends every Step. It visits active
+// jobs by ascending ID and their stages in the job's order, and launches
+// the pending partitions of every stage that is needed and runnable, in
+// partition order, while slots are free. A shared stage is scheduled on
+// behalf of the first job that needs it; its tasks carry that job's ID.
+func (s *Scheduler) schedule() {
+	s.pass++
+	for _, id := range s.queue {
+		j := s.jobs[id]
+		mark := s.markNeeded(j)
+		for _, st := range j.stages {
+			if st.needMark != mark || st.visited == s.pass || !st.runnable() {
+				continue
+			}
+			st.visited = s.pass
+			st.active = true
+			s.scheduleStage(j, st)
+		}
+	}
+	// Stages that stopped being needed or runnable restart their locality
+	// clocks when they come back. Map order does not matter here.
+	for _, st := range s.stages {
+		if st.active && st.visited != s.pass {
+			st.active = false
+			for p := range st.parts {
+				st.parts[p].waiting = false
+			}
+		}
+	}
+}
+
+// markNeeded marks the stages of j that must run for j to finish: its
+// result stage unless complete, and every parent of a marked stage that is
+// not complete. A complete stage's parents are not needed even when some of
+// their outputs are missing, so only missing work that matters is redone.
+func (s *Scheduler) markNeeded(j *job) uint64 {
+	s.mark++
+	res := j.stages[len(j.stages)-1]
+	res.needMark = s.mark
+	for i := len(j.stages) - 1; i >= 0; i-- { // children before parents
+		st := j.stages[i]
+		if st.needMark != s.mark || st.complete() {
+			continue
+		}
+		for _, par := range st.parents {
+			par.needMark = s.mark
+		}
+	}
+	return s.mark
+}
+
+func (s *Scheduler) scheduleStage(j *job, st *stage) {
+	if st.done+st.running == st.numTasks {
+		return // nothing pending
+	}
+	clocked := s.cfg.LocalityWait > 0
+	for p := range st.parts {
+		pt := &st.parts[p]
+		if pt.done || pt.running {
+			continue
+		}
+		if clocked && !pt.waiting {
+			pt.waiting, pt.waitFrom = true, s.now
+		}
+		if s.free == 0 {
+			if !clocked {
+				return
+			}
+			continue // keep starting locality clocks
+		}
+		if w := s.place(st, p); w != nil {
+			s.launch(j, st, p, w)
+		}
+	}
+}
+
+// place picks the worker for pending partition p of st, or nil to leave it
+// pending. A preferred live worker with a free slot wins (the one with most
+// free slots, then the lowest ID). Failing that, a partition with a live
+// preferred worker waits up to LocalityWait since it became pending.
+// Otherwise the live worker with the most free slots (then the lowest ID)
+// takes it, which spreads tasks, and so recovery, over all workers.
+func (s *Scheduler) place(st *stage, p int) *worker {
+	if st.prefer != nil && len(st.prefer[p]) > 0 {
+		w, live := s.mostFree(st.prefer[p])
+		if w != nil {
+			return w
+		}
+		if live && s.now-st.parts[p].waitFrom < s.cfg.LocalityWait {
+			return nil
+		}
+	}
+	w, _ := s.mostFree(s.order)
+	return w
+}
+
+// mostFree returns the live worker among ids with the most free slots, ties
+// going to the lowest ID, or nil if none has a free slot; and whether any of
+// ids is live. It scans all of ids: a later optimisation could keep workers
+// in a heap by free slots.
+func (s *Scheduler) mostFree(ids []WorkerID) (best *worker, live bool) {
+	for _, id := range ids {
+		w := s.workers[id]
+		if w == nil {
+			continue
+		}
+		live = true
+		f := w.freeSlots()
+		if f == 0 {
+			continue
+		}
+		if best == nil || f > best.freeSlots() || f == best.freeSlots() && w.id < best.id {
+			best = w
+		}
+	}
+	return best, live
+}
+
+func (s *Scheduler) launch(j *job, st *stage, p int, w *worker) {
+	pt := &st.parts[p]
+	invariant(!pt.done && !pt.running, "launch of stage %d partition %d that is done or running", st.id, p)
+	invariant(w.running < w.slots && s.free > 0, "launch on worker %s with no free slot", w.id)
+	t := Task{Job: j.id, Stage: st.id, Partition: p, Attempt: pt.next, Epoch: s.cfg.Epoch}
+	pt.next++
+	pt.running = true
+	pt.run = attempt{task: t, worker: w.id, gen: st.gen, launchedAt: s.step}
+	pt.waiting = false
+	w.running++
+	st.running++
+	s.free--
+	s.emit(Launch{Task: t, Worker: w.id})
+}

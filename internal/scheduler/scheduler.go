@@ -1,0 +1,277 @@
+package scheduler
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Defaults for zero Config fields.
+const (
+	DefaultMaxTaskFailures  = 4
+	DefaultMaxStageAttempts = 8
+)
+
+// Limits on what one event may ask for (STYLE 7: a limit on everything). An
+// event beyond them is rejected with ErrInvalidEvent.
+const (
+	MaxStagesPerJob   = 1 << 12
+	MaxTasksPerStage  = 1 << 20
+	MaxSlotsPerWorker = 1 << 16
+)
+
+// ErrInvalidEvent is wrapped by every error Step returns. It promises that
+// the event was rejected as a whole: the scheduler's state is unchanged and
+// no action was produced. Stale or unknown task results are not invalid
+// events; they are ignored without an error (fencing).
+var ErrInvalidEvent = errors.New("scheduler: invalid event")
+
+// Scheduler is the driver's scheduling state machine. It is not safe for
+// concurrent use: one goroutine (the runtime loop) owns it.
+type Scheduler struct {
+	cfg Config
+	now time.Duration
+	// step counts Step calls; it orders map-output productions against task
+	// launches, so a late fetch failure cannot discard a newer output.
+	step    uint64
+	workers map[WorkerID]*worker
+	order   []WorkerID // live worker IDs, sorted: the tie-break order
+	free    int        // free slots over all live workers
+	jobs    map[JobID]*job
+	queue   []JobID // active job IDs, ascending: the priority order
+	stages  map[StageID]*stage
+	pass    uint64 // counts scheduling passes; see stage.visited
+	mark    uint64 // counts needed-stage walks; see stage.needMark
+	actions []Action
+}
+
+type worker struct {
+	id      WorkerID
+	slots   int
+	running int // attempts running here; never above slots
+}
+
+func (w *worker) freeSlots() int { return w.slots - w.running }
+
+type job struct {
+	id JobID
+	// stages in the job's topological order; the last is the result stage.
+	// Shuffle-map stages may be shared with other active jobs.
+	stages []*stage
+}
+
+// stage is the scheduler's state of one stage, shared by every active job
+// that lists its ID. It is forgotten when no active job lists it.
+type stage struct {
+	id       StageID
+	numTasks int
+	result   bool
+	owner    *job // the job whose result stage this is; nil for map stages
+	parents  []*stage
+	children []*stage // active stages that list this one as a parent
+	prefer   [][]WorkerID
+	parts    []part
+	done     int // partitions whose output is available (or result delivered)
+	running  int // partitions with a running attempt
+	jobs     int // active jobs that list this stage
+	// gen is bumped whenever a parent's output goes missing. An attempt
+	// launched under the current gen has seen only current parent outputs,
+	// so its fetch failure is news; older attempts' fetch failures are not
+	// counted against MaxStageAttempts.
+	gen           int
+	fetchFailures int    // counted fetch failures, bounded by MaxStageAttempts
+	needMark      uint64 // == Scheduler.mark: needed by the job being walked
+	visited       uint64 // == Scheduler.pass: scheduled in this pass
+	active        bool   // needed and runnable at the last pass
+}
+
+func (st *stage) complete() bool { return st.done == st.numTasks }
+
+func (st *stage) runnable() bool {
+	for _, p := range st.parents {
+		if !p.complete() {
+			return false
+		}
+	}
+	return true
+}
+
+// part is the state of one partition of a stage.
+type part struct {
+	done bool
+	loc  WorkerID // where a map partition's output lives, when done
+	// producedAt is the step at which the output at loc was produced.
+	producedAt uint64
+	running    bool
+	run        attempt // the running attempt, when running
+	next       int     // the next attempt number
+	failures   int     // failed attempts, bounded by MaxTaskFailures
+	// waiting and waitFrom say since when the partition has been pending in
+	// a runnable stage; LocalityWait is measured from waitFrom.
+	waiting  bool
+	waitFrom time.Duration
+}
+
+// attempt is a running attempt. There is at most one per partition: a
+// speculative copy (Task.Speculative) would be a second attempt here, which
+// is where speculative execution will plug in.
+type attempt struct {
+	task       Task
+	worker     WorkerID
+	gen        int    // the stage's gen at launch
+	launchedAt uint64 // the step at launch
+}
+
+// New returns a scheduler with no workers and no jobs.
+func New(cfg Config) *Scheduler {
+	if cfg.MaxTaskFailures <= 0 {
+		cfg.MaxTaskFailures = DefaultMaxTaskFailures
+	}
+	if cfg.MaxStageAttempts <= 0 {
+		cfg.MaxStageAttempts = DefaultMaxStageAttempts
+	}
+	if cfg.LocalityWait < 0 {
+		cfg.LocalityWait = 0
+	}
+	return &Scheduler{
+		cfg:     cfg,
+		workers: make(map[WorkerID]*worker),
+		jobs:    make(map[JobID]*job),
+		stages:  make(map[StageID]*stage),
+	}
+}
+
+// Step applies one event, then launches whatever the freed slots and newly
+// runnable tasks allow. The actions it produces are returned by Ready. It
+// returns an error wrapping ErrInvalidEvent for an invalid event, and then
+// changes nothing.
+func (s *Scheduler) Step(ev Event) error {
+	var err error
+	s.step++
+	switch ev := ev.(type) {
+	case Tick:
+		err = s.tick(ev)
+	case WorkerJoined:
+		err = s.workerJoined(ev)
+	case WorkerLost:
+		s.workerLost(ev)
+	case SubmitJob:
+		err = s.submit(ev.Job)
+	case CancelJob:
+		s.cancelJob(ev)
+	case TaskFinished:
+		s.taskFinished(ev)
+	case TaskFailed:
+		s.taskFailed(ev)
+	default:
+		err = fmt.Errorf("%w: unknown event type %T (events are passed by value)", ErrInvalidEvent, ev)
+	}
+	if err != nil {
+		return err
+	}
+	s.schedule()
+	return nil
+}
+
+// Ready drains the actions produced since the last call, in the order they
+// were produced. The runtime performs them in that order.
+func (s *Scheduler) Ready() []Action {
+	a := s.actions
+	s.actions = nil
+	return a
+}
+
+func (s *Scheduler) emit(a Action) { s.actions = append(s.actions, a) }
+
+func (s *Scheduler) tick(ev Tick) error {
+	if ev.Now < s.now {
+		return fmt.Errorf("%w: tick at %v is before the current time %v", ErrInvalidEvent, ev.Now, s.now)
+	}
+	s.now = ev.Now
+	return nil
+}
+
+// endJob forgets j and reports it: JobDone when reason is empty and done is
+// true, JobFailed otherwise. Attempts of stages no other active job lists
+// are cancelled first.
+func (s *Scheduler) endJob(j *job, done bool, reason string) {
+	delete(s.jobs, j.id)
+	if i, ok := slices.BinarySearch(s.queue, j.id); ok {
+		s.queue = slices.Delete(s.queue, i, i+1)
+	}
+	for _, st := range j.stages {
+		st.jobs--
+		if st.jobs == 0 {
+			s.dropStage(st)
+		}
+	}
+	if done {
+		s.emit(JobDone{Job: j.id})
+	} else {
+		s.emit(JobFailed{Job: j.id, Reason: reason})
+	}
+}
+
+// dropStage cancels the running attempts of a stage no active job lists
+// any more, and forgets it: its output locations are the runtime's to keep.
+func (s *Scheduler) dropStage(st *stage) {
+	for p := range st.parts {
+		pt := &st.parts[p]
+		if !pt.running {
+			continue
+		}
+		run := pt.run
+		s.release(st, pt)
+		s.emit(Cancel{Task: run.task, Worker: run.worker})
+	}
+	delete(s.stages, st.id)
+	for _, par := range st.parents {
+		par.children = slices.DeleteFunc(par.children, func(c *stage) bool { return c == st })
+	}
+}
+
+// failStage fails, in priority order, every active job that lists st.
+func (s *Scheduler) failStage(st *stage, reason string) {
+	var victims []*job
+	for _, id := range s.queue {
+		if j := s.jobs[id]; slices.Contains(j.stages, st) {
+			victims = append(victims, j)
+		}
+	}
+	for _, j := range victims {
+		s.endJob(j, false, reason)
+	}
+}
+
+// release ends the running attempt of pt and frees its slot.
+func (s *Scheduler) release(st *stage, pt *part) {
+	w := s.workers[pt.run.worker]
+	invariant(pt.running, "release of stage %d without a running attempt", st.id)
+	invariant(w != nil, "running attempt %v on unknown worker %q", pt.run.task, pt.run.worker)
+	invariant(w.running > 0 && st.running > 0, "running counts below zero for %v", pt.run.task)
+	w.running--
+	st.running--
+	s.free++
+	pt.running = false
+}
+
+// lose marks the output of map partition p of st missing.
+func (s *Scheduler) lose(st *stage, p int) {
+	pt := &st.parts[p]
+	invariant(pt.done && !st.result, "lose of stage %d partition %d that has no output", st.id, p)
+	pt.done = false
+	pt.loc = ""
+	st.done--
+	for _, c := range st.children {
+		c.gen++
+	}
+}
+
+// invariant panics when a cheap internal consistency check fails: that is a
+// bug in the scheduler, not an operational failure.
+func invariant(ok bool, format string, args ...any) {
+	if !ok {
+		panic("scheduler: invariant violated: " + fmt.Sprintf(format, args...))
+	}
+}

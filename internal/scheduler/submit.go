@@ -1,0 +1,133 @@
+package scheduler
+
+import (
+	"fmt"
+	"slices"
+)
+
+// submit validates a job, then adds it. A shuffle-map stage whose ID an
+// active job already lists is shared: the new job takes the existing
+// stage's state (outputs, running attempts, failure counts) and its
+// Available and Prefer are ignored, the scheduler's own view being newer.
+func (s *Scheduler) submit(jb Job) error {
+	if err := s.validate(jb); err != nil {
+		return err
+	}
+	j := &job{id: jb.ID, stages: make([]*stage, 0, len(jb.Stages))}
+	for _, sd := range jb.Stages {
+		st := s.stages[sd.ID]
+		if st == nil {
+			st = s.newStage(sd)
+			s.stages[sd.ID] = st
+		}
+		st.jobs++
+		j.stages = append(j.stages, st)
+	}
+	res := j.stages[len(j.stages)-1]
+	res.owner = j
+	s.jobs[j.id] = j
+	i, _ := slices.BinarySearch(s.queue, j.id)
+	s.queue = slices.Insert(s.queue, i, j.id)
+	if res.complete() { // a result stage with no partitions
+		s.endJob(j, true, "")
+	}
+	return nil
+}
+
+func (s *Scheduler) newStage(sd Stage) *stage {
+	st := &stage{
+		id:       sd.ID,
+		numTasks: sd.NumTasks,
+		result:   sd.Result,
+		parts:    make([]part, sd.NumTasks),
+	}
+	for _, id := range sd.Parents {
+		par := s.stages[id]
+		st.parents = append(st.parents, par)
+		par.children = append(par.children, st)
+	}
+	if sd.Prefer != nil {
+		st.prefer = make([][]WorkerID, len(sd.Prefer))
+		for p, ws := range sd.Prefer {
+			st.prefer[p] = slices.Clone(ws)
+		}
+	}
+	for p, w := range sd.Available {
+		// An output on a worker that is not live is as good as lost.
+		if w != "" && s.workers[w] != nil {
+			st.parts[p] = part{done: true, loc: w, producedAt: s.step}
+			st.done++
+		}
+	}
+	return st
+}
+
+func (s *Scheduler) validate(jb Job) error {
+	if s.jobs[jb.ID] != nil {
+		return fmt.Errorf("%w: job %d is already active", ErrInvalidEvent, jb.ID)
+	}
+	if n := len(jb.Stages); n == 0 || n > MaxStagesPerJob {
+		return fmt.Errorf("%w: job %d has %d stages (want 1 to %d)", ErrInvalidEvent, jb.ID, n, MaxStagesPerJob)
+	}
+	seen := make(map[StageID]bool, len(jb.Stages))
+	for i, sd := range jb.Stages {
+		if msg := s.checkStage(sd, i == len(jb.Stages)-1, seen); msg != "" {
+			return fmt.Errorf("%w: job %d: stage %d: %s", ErrInvalidEvent, jb.ID, sd.ID, msg)
+		}
+		seen[sd.ID] = true
+	}
+	return nil
+}
+
+// checkStage says what is wrong with a stage of a submitted job, or "".
+// seen holds the IDs of the job's earlier stages.
+func (s *Scheduler) checkStage(sd Stage, last bool, seen map[StageID]bool) string {
+	n := sd.NumTasks
+	switch {
+	case seen[sd.ID]:
+		return "listed twice"
+	case last && !sd.Result:
+		return "the last stage must be the result stage"
+	case !last && sd.Result:
+		return "only the last stage can be the result stage"
+	case n < 0 || n > MaxTasksPerStage:
+		return fmt.Sprintf("%d tasks (want 0 to %d)", n, MaxTasksPerStage)
+	case sd.Available != nil && len(sd.Available) != n:
+		return fmt.Sprintf("%d available entries for %d tasks", len(sd.Available), n)
+	case sd.Prefer != nil && len(sd.Prefer) != n:
+		return fmt.Sprintf("%d prefer entries for %d tasks", len(sd.Prefer), n)
+	case sd.Result && slices.ContainsFunc(sd.Available, func(w WorkerID) bool { return w != "" }):
+		return "a result stage has no shuffle output to be available"
+	}
+	for i, p := range sd.Parents {
+		if !seen[p] {
+			return fmt.Sprintf("unknown parent stage %d (parents must be earlier stages of the job)", p)
+		}
+		if slices.Contains(sd.Parents[:i], p) {
+			return fmt.Sprintf("parent stage %d listed twice", p)
+		}
+	}
+	return s.checkShared(sd)
+}
+
+// checkShared checks a stage against the active stage with the same ID, if
+// any: only shuffle-map stages are shared, and they must agree.
+func (s *Scheduler) checkShared(sd Stage) string {
+	st := s.stages[sd.ID]
+	switch {
+	case st == nil:
+		return ""
+	case st.result || sd.Result:
+		return "ID already used by an active job, and result stages are not shared"
+	case st.numTasks != sd.NumTasks:
+		return fmt.Sprintf("%d tasks but the active stage with this ID has %d", sd.NumTasks, st.numTasks)
+	}
+	same := len(st.parents) == len(sd.Parents)
+	for i := 0; same && i < len(sd.Parents); i++ {
+		same = st.parents[i].id == sd.Parents[i]
+	}
+	if !same {
+		return "parents differ from the active stage with this ID"
+	}
+	return ""
+}

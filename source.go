@@ -1,0 +1,152 @@
+package sluice
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/dataset"
+	"github.com/sluicehq/sluice/internal/gen"
+	"github.com/sluicehq/sluice/internal/lineage"
+)
+
+// newInput adds an input stream. plan runs on the driver once per batch,
+// in order, and fixes the batch's input (returning its record count, or
+// -1 when unknown until read); make builds the batch's dataset from it.
+func newInput[T any, P any](c *Context, kind string, plan func(t time.Time) (P, int64, error),
+	build func(t time.Time, sc *lineage.Scope, p P) Dataset[T]) *Stream[T] {
+	var mu sync.Mutex
+	plans := make(map[int64]P)
+	n := &node{kind: kind}
+	n.plan = func(t time.Time) (int64, error) {
+		p, count, err := plan(t)
+		if err != nil {
+			return 0, err
+		}
+		mu.Lock()
+		plans[t.UnixNano()] = p
+		mu.Unlock()
+		return count, nil
+	}
+	n.compute = func(t time.Time) (*lineage.Dataset, error) {
+		mu.Lock()
+		p, ok := plans[t.UnixNano()]
+		delete(plans, t.UnixNano())
+		mu.Unlock()
+		if !ok {
+			return nil, fmt.Errorf("sluice: %s has no input planned for %v", kind, t)
+		}
+		return build(t, n.scope(t), p).Lineage(), nil
+	}
+	return newStream[T](c, n)
+}
+
+// Queue holds the batches a QueueStream feeds, one per batch interval.
+type Queue[T any] struct {
+	mu      sync.Mutex
+	batches [][]T
+}
+
+// NewQueue makes a queue holding the given batches.
+func NewQueue[T any](batches ...[]T) *Queue[T] {
+	return &Queue[T]{batches: append([][]T(nil), batches...)}
+}
+
+// Push appends one batch.
+func (q *Queue[T]) Push(records ...T) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.batches = append(q.batches, append([]T(nil), records...))
+}
+
+// Len returns the number of batches not yet consumed.
+func (q *Queue[T]) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.batches)
+}
+
+func (q *Queue[T]) pop() []T {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.batches) == 0 {
+		return nil
+	}
+	b := q.batches[0]
+	q.batches = q.batches[1:]
+	return b
+}
+
+// QueueStream makes a stream whose every batch is the next batch of q (an
+// empty batch once q is empty), split into parts partitions (parts <= 0:
+// the context's parallelism). It is the input of tests.
+func QueueStream[T any](c *Context, q *Queue[T], parts int) *Stream[T] {
+	return newInput(c, "QueueStream", func(time.Time) ([]T, int64, error) {
+		b := q.pop()
+		return b, int64(len(b)), nil
+	}, func(_ time.Time, sc *lineage.Scope, b []T) Dataset[T] {
+		return dataset.Parallelize(c.env, sc, b, parts)
+	})
+}
+
+// Generator makes the records of a replayable generated stream: record i
+// is a pure function of i (and the generator's seed), so any range can be
+// made again, anywhere, with the same result.
+type Generator[T any] interface {
+	// Records returns records [from, to), with event times spread over
+	// [start, end).
+	Records(from, to int64, start, end time.Time) []T
+}
+
+// GeneratorFunc adapts a function to Generator.
+type GeneratorFunc[T any] func(from, to int64, start, end time.Time) []T
+
+// Records calls f.
+func (f GeneratorFunc[T]) Records(from, to int64, start, end time.Time) []T {
+	return f(from, to, start, end)
+}
+
+// genRange is one batch's input of a generated stream.
+type genRange struct{ from, to int64 }
+
+// Generate makes a replayable stream of rate records per second from g:
+// batch k holds records [k·n, (k+1)·n) with n = rate × batch interval,
+// split into the context's parallelism of partitions. The same generator
+// and batch always give the same records; they are made inside the tasks.
+func Generate[T any](c *Context, g Generator[T], rate int) *Stream[T] {
+	c.check("Generate", g == nil, "nil generator")
+	c.check("Generate", rate < 0, "negative rate %d", rate)
+	perBatch := int64(float64(rate) * c.cfg.batch.Seconds())
+	var next int64
+	return newInput(c, "Generate", func(time.Time) (genRange, int64, error) {
+		r := genRange{next, next + perBatch}
+		next = r.to
+		return r, perBatch, nil
+	}, func(t time.Time, sc *lineage.Scope, r genRange) Dataset[T] {
+		parts := c.cfg.parallelism
+		start := t.Add(-c.cfg.batch)
+		ranges := make([]genRange, parts)
+		n := r.to - r.from
+		for p := range ranges {
+			ranges[p] = genRange{r.from + int64(p)*n/int64(parts), r.from + int64(p+1)*n/int64(parts)}
+		}
+		spans := dataset.Parallelize(c.env, sc, ranges, parts)
+		return dataset.FlatMap(spans, func(r genRange) []T {
+			return g.Records(r.from, r.to, start, t)
+		})
+	})
+}
+
+// TextGenerator makes the benchmarks' text records (DESIGN.md section 11):
+// 100-byte lines of words from a 10,000-word vocabulary drawn with a Zipf
+// distribution (s = 1.1), determined by seed.
+func TextGenerator(seed uint64) Generator[string] {
+	g := gen.Text{Seed: seed}
+	return GeneratorFunc[string](func(from, to int64, _, _ time.Time) []string {
+		return g.AppendRange(nil, from, to)
+	})
+}
+
+// GrepPattern is a 3-letter pattern found in about 0.1% of TextGenerator's
+// records.
+const GrepPattern = gen.GrepPattern
