@@ -105,7 +105,7 @@ func (n *node) at(t time.Time) (*lineage.Dataset, bool, error) {
 	if d != nil {
 		return d, true, nil
 	}
-	d, err := n.compute(t)
+	d, err := n.safeCompute(t)
 	if err != nil {
 		return nil, false, err
 	}
@@ -120,6 +120,17 @@ func (n *node) at(t time.Time) (*lineage.Dataset, bool, error) {
 	}
 	n.mu.Unlock()
 	return d, true, nil
+}
+
+// safeCompute runs compute, turning a panic in user code (a Transform
+// function, a misuse of the dataset API) into an error.
+func (n *node) safeCompute(t time.Time) (d *lineage.Dataset, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("sluice: %s#%d at %v panicked: %v", n.kind, n.id, t.UnixMilli(), r)
+		}
+	}()
+	return n.compute(t)
 }
 
 // slice returns n's datasets at its valid times in [from, to].
@@ -283,7 +294,7 @@ func (g *generator) Completed(t time.Time) {
 				delete(n.gen, bt)
 			} else if n.truncateEvery > 0 && bt <= t.UnixNano() && !d.Truncated() {
 				k := time.Unix(0, bt).Sub(c.zero()) / n.slide
-				if int(k)%n.truncateEvery == 0 {
+				if int(k)%n.truncateEvery == 0 && c.env.local.Driver.FullyCached(d) {
 					d.Truncate(runtime.ReadCached(d))
 				}
 			}

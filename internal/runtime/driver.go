@@ -102,6 +102,10 @@ type joinReq struct {
 type lostReq struct{ name string }
 type freeReq struct{ ids []lineage.ID }
 type statsReq struct{ reply chan Stats }
+type cachedReq struct {
+	ds    *lineage.Dataset
+	reply chan bool
+}
 
 // NewDriver starts a driver's event loop.
 func NewDriver(cfg Config, t Transport) *Driver {
@@ -169,6 +173,21 @@ func (d *Driver) Stats() Stats {
 	}
 }
 
+// FullyCached reports whether every partition of ds is in some worker's
+// block store.
+func (d *Driver) FullyCached(ds *lineage.Dataset) bool {
+	r := make(chan bool, 1)
+	if d.send(cachedReq{ds, r}) != nil {
+		return false
+	}
+	select {
+	case ok := <-r:
+		return ok
+	case <-d.quit:
+		return false
+	}
+}
+
 // RunJob computes every partition of ds and applies action to each on the
 // workers; it returns the actions' results in partition order.
 func (d *Driver) RunJob(ctx context.Context, ds *lineage.Dataset, batch int64, action Action) ([]any, error) {
@@ -227,6 +246,8 @@ func (d *Driver) handle(ev any) {
 		if d.jobs[e.Job] != nil {
 			d.step(e)
 		}
+	case cachedReq:
+		e.reply <- d.allCached(e.ds)
 	case statsReq:
 		d.stats.Workers = len(d.workers)
 		d.stats.CachedBlocks = len(d.blocks)

@@ -46,6 +46,7 @@ func (s *Scheduler) workerLost(ev WorkerLost) {
 	i, _ := slices.BinarySearch(s.order, w.id)
 	s.order = slices.Delete(s.order, i, i+1)
 	s.free -= w.slots
+	invariant(s.free >= 0, "free slots below zero after losing worker %s", w.id)
 	for _, st := range s.stages {
 		if st.result {
 			continue // delivered results are not lost with the worker

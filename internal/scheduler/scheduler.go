@@ -192,9 +192,8 @@ func (s *Scheduler) tick(ev Tick) error {
 	return nil
 }
 
-// endJob forgets j and reports it: JobDone when reason is empty and done is
-// true, JobFailed otherwise. Attempts of stages no other active job lists
-// are cancelled first.
+// endJob forgets j and reports it: JobDone if done, else JobFailed with
+// reason. Attempts of stages no other active job lists are cancelled first.
 func (s *Scheduler) endJob(j *job, done bool, reason string) {
 	delete(s.jobs, j.id)
 	if i, ok := slices.BinarySearch(s.queue, j.id); ok {

@@ -1,0 +1,207 @@
+// Package bench holds Sluice's benchmark workloads (DESIGN.md section 11)
+// and the runner behind `sluice bench`.
+//
+// A workload builds a job over the seeded text generator; the runner runs
+// it on the wall clock at a fixed input rate and reports the figures every
+// `sluice bench` prints as JSON.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/dataset"
+)
+
+// Workload builds a benchmark job on c over an input of rate records/s.
+type Workload struct {
+	Name        string
+	Description string
+	// DefaultRate is the input rate used when none is given.
+	DefaultRate int
+	Build       func(c *sluice.Context, seed uint64, rate int)
+}
+
+// Workloads lists the workloads by name.
+var Workloads = map[string]Workload{
+	"grep": {Name: "grep", DefaultRate: 400_000,
+		Description: "count the 100-byte records containing a 3-letter pattern (about 0.1% match)",
+		Build:       buildGrep},
+	"wordcount": {Name: "wordcount", DefaultRate: 100_000,
+		Description: "word counts over a 30 s window sliding every 1 s (incremental)",
+		Build:       buildWordCount},
+	"topk": {Name: "topk", DefaultRate: 100_000,
+		Description: "the 10 most frequent words over a 30 s window",
+		Build:       buildTopK},
+}
+
+// Names returns the workload names, sorted.
+func Names() []string {
+	var out []string
+	for n := range Workloads {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func buildGrep(c *sluice.Context, seed uint64, rate int) {
+	lines := sluice.Generate(c, sluice.TextGenerator(seed), rate)
+	matches := sluice.Count(sluice.Filter(lines, func(s string) bool { return strings.Contains(s, sluice.GrepPattern) }))
+	sluice.ForeachBatch(matches, func(ctx context.Context, d sluice.Dataset[int64], _ time.Time) error {
+		_, err := d.Collect(ctx)
+		return err
+	})
+}
+
+func windowedCounts(c *sluice.Context, seed uint64, rate int) *sluice.Stream[sluice.KV[string, int64]] {
+	lines := sluice.Generate(c, sluice.TextGenerator(seed), rate)
+	pairs := sluice.FlatMap(lines, func(s string) []sluice.KV[string, int64] {
+		var out []sluice.KV[string, int64]
+		for _, w := range strings.Fields(s) {
+			out = append(out, sluice.Pair(w, int64(1)))
+		}
+		return out
+	})
+	b := c.BatchInterval()
+	w := (30*time.Second + b - 1) / b * b
+	return sluice.ReduceByKeyAndWindow(pairs, func(a, b int64) int64 { return a + b }, func(a, b int64) int64 { return a - b },
+		w, b, sluice.Named("word-counts"), sluice.KeepKeys(func(kv sluice.KV[string, int64]) bool { return kv.Value > 0 }))
+}
+
+func buildWordCount(c *sluice.Context, seed uint64, rate int) {
+	sluice.ForeachBatch(windowedCounts(c, seed, rate), func(ctx context.Context, d sluice.Dataset[sluice.KV[string, int64]], _ time.Time) error {
+		_, err := d.Count(ctx)
+		return err
+	})
+}
+
+func buildTopK(c *sluice.Context, seed uint64, rate int) {
+	top := sluice.Transform(windowedCounts(c, seed, rate), func(d sluice.Dataset[sluice.KV[string, int64]], _ time.Time) sluice.Dataset[sluice.KV[string, int64]] {
+		return dataset.MapPartitions(d, func(p []sluice.KV[string, int64]) []sluice.KV[string, int64] { return TopK(p, 10) })
+	})
+	sluice.ForeachBatch(top, func(ctx context.Context, d sluice.Dataset[sluice.KV[string, int64]], _ time.Time) error {
+		all, err := d.Collect(ctx)
+		_ = TopK(all, 10)
+		return err
+	})
+}
+
+// TopK returns the k records with the highest values (ties by key), sorted.
+func TopK(in []sluice.KV[string, int64], k int) []sluice.KV[string, int64] {
+	out := append([]sluice.KV[string, int64](nil), in...)
+	sort.Slice(out, func(a, b int) bool {
+		if out[a].Value != out[b].Value {
+			return out[a].Value > out[b].Value
+		}
+		return out[a].Key < out[b].Key
+	})
+	return out[:min(k, len(out))]
+}
+
+// Options configures a benchmark run.
+type Options struct {
+	Master   string
+	Batch    time.Duration
+	Rate     int
+	Duration time.Duration
+	Seed     uint64
+	// Warmup batches are run but not measured.
+	Warmup int
+	// Progress, if set, is called after every batch.
+	Progress func(sluice.BatchInfo)
+}
+
+// Result is what `sluice bench --json` prints.
+type Result struct {
+	Workload             string  `json:"workload"`
+	Master               string  `json:"master"`
+	BatchMS              int64   `json:"batch_ms"`
+	InputRate            int     `json:"input_rate"`
+	Batches              int     `json:"batches"`
+	Records              int64   `json:"records"`
+	RecordsPerSec        float64 `json:"records_per_sec"`
+	RecordsPerSecPerCore float64 `json:"records_per_sec_per_core"`
+	ProcessingMsP50      float64 `json:"processing_ms_p50"`
+	ProcessingMsP99      float64 `json:"processing_ms_p99"`
+	TotalDelayMsP99      float64 `json:"total_delay_ms_p99"`
+	Cores                int     `json:"cores"`
+	KeptUp               bool    `json:"kept_up"`
+}
+
+// Run runs a workload and measures it. records_per_sec is the processing
+// capacity: the records of the measured batches divided by the time spent
+// processing them; kept_up says whether every measured batch was
+// processed within the batch interval.
+func Run(ctx context.Context, w Workload, o Options) (Result, error) {
+	workers, err := sluice.ParseMaster(o.Master)
+	if err != nil {
+		return Result{}, err
+	}
+	var mu sync.Mutex
+	var infos []sluice.BatchInfo
+	c, err := sluice.NewContext(sluice.Master(o.Master), sluice.Batch(o.Batch), sluice.OnBatch(func(b sluice.BatchInfo) {
+		mu.Lock()
+		infos = append(infos, b)
+		mu.Unlock()
+		if o.Progress != nil {
+			o.Progress(b)
+		}
+	}))
+	if err != nil {
+		return Result{}, err
+	}
+	w.Build(c, o.Seed, o.Rate)
+	if err := sluice.RunUntilDone(ctx, c, o.Duration); err != nil {
+		return Result{}, err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(infos) <= o.Warmup {
+		return Result{}, fmt.Errorf("bench: only %d batches ran; run longer than %d warm-up batches", len(infos), o.Warmup)
+	}
+	return summarize(w.Name, o, min(workers, runtime.NumCPU()), infos[o.Warmup:]), nil
+}
+
+func summarize(name string, o Options, cores int, infos []sluice.BatchInfo) Result {
+	r := Result{Workload: name, Master: o.Master, BatchMS: o.Batch.Milliseconds(), InputRate: o.Rate,
+		Batches: len(infos), Cores: cores, KeptUp: true}
+	var proc, total []float64
+	var busy time.Duration
+	for _, b := range infos {
+		r.Records += b.Records
+		busy += b.ProcessingTime
+		proc = append(proc, ms(b.ProcessingTime))
+		total = append(total, ms(b.TotalDelay))
+		if b.ProcessingTime > o.Batch {
+			r.KeptUp = false
+		}
+	}
+	if busy > 0 {
+		r.RecordsPerSec = float64(r.Records) / busy.Seconds()
+		r.RecordsPerSecPerCore = r.RecordsPerSec / float64(cores)
+	}
+	r.ProcessingMsP50 = Percentile(proc, 50)
+	r.ProcessingMsP99 = Percentile(proc, 99)
+	r.TotalDelayMsP99 = Percentile(total, 99)
+	return r
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Percentile returns the p-th percentile (nearest rank) of xs.
+func Percentile(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	i := int(p/100*float64(len(s))+0.999999) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}

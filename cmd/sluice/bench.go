@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/bench"
+)
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sluice bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := bench.Options{Master: "local[*]", Batch: time.Second, Duration: 15 * time.Second, Seed: 1, Warmup: 2}
+	fs.StringVar(&o.Master, "master", o.Master, "where to run: local, local[N] or local[*]")
+	fs.DurationVar(&o.Batch, "batch", o.Batch, "batch interval")
+	fs.DurationVar(&o.Duration, "duration", o.Duration, "how long to run")
+	fs.IntVar(&o.Rate, "rate", 0, "input records per second (0: the workload's default)")
+	fs.Uint64Var(&o.Seed, "seed", o.Seed, "generator seed")
+	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "batches run before measuring")
+	asJSON := fs.Bool("json", false, "print one JSON object with the figures, nothing else on stdout")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: sluice bench WORKLOAD [flags]\n\nworkloads:\n")
+		for _, n := range bench.Names() {
+			fmt.Fprintf(stderr, "  %-10s %s\n", n, bench.Workloads[n].Description)
+		}
+		fmt.Fprintf(stderr, "\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fs.Usage()
+		return errUsage
+	}
+	w, ok := bench.Workloads[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "sluice bench: unknown workload %q (want one of %s)\n", args[0], strings.Join(bench.Names(), ", "))
+		return errUsage
+	}
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if o.Rate == 0 {
+		o.Rate = w.DefaultRate
+	}
+	if !*asJSON {
+		fmt.Fprintf(stdout, "sluice bench %s: master %s, batch %v, %d records/s for %v\n", w.Name, o.Master, o.Batch, o.Rate, o.Duration)
+		o.Progress = func(b sluice.BatchInfo) {
+			fmt.Fprintf(stdout, "  batch %s: %d records, processing %v, total delay %v\n", b.Time.Format("15:04:05"),
+				b.Records, b.ProcessingTime.Round(time.Millisecond), b.TotalDelay.Round(time.Millisecond))
+		}
+	}
+	r, err := bench.Run(ctx, w, o)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		return enc.Encode(r)
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}

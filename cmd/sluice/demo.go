@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/demo"
+)
+
+var errUsage = errors.New("usage")
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errUsage
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected arguments: %v\n", fs.Args())
+		return errUsage
+	}
+	return nil
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sluice demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f := sluice.Flags{Master: "local[*]", Batch: time.Second}
+	f.Register(fs)
+	cfg := demo.DefaultConfig()
+	fs.IntVar(&cfg.Rate, "rate", cfg.Rate, "ad events per second")
+	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "generator seed (same seed, same events)")
+	fs.IntVar(&cfg.Window, "window", cfg.Window, "sliding window length, in batches")
+	fs.Int64Var(&cfg.Threshold, "threshold", cfg.Threshold, "default clicks per window above which a user is flagged")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: sluice demo [flags]\n\nStreaming ad-fraud and billing analytics over a generated ad stream:\n"+
+			"views and clicks per campaign over a sliding window, users whose clicks exceed\n"+
+			"their threshold in a static model, and every advertiser's running spend.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	c, err := sluice.NewContext(append(f.Options(), sluice.OnBatch(func(b sluice.BatchInfo) {
+		fmt.Fprintf(stdout, "   batch done: %s records, processing %v, total delay %v\n\n",
+			fmt.Sprint(b.Records), b.ProcessingTime.Round(time.Millisecond), b.TotalDelay.Round(time.Millisecond))
+	}))...)
+	if err != nil {
+		return err
+	}
+	job := demo.Build(c, cfg)
+	fmt.Fprintf(stdout, "sluice demo: master %s, batch %v, %d events/s, window %d batches (Ctrl-C to stop)\n\n",
+		f.Master, f.Batch, cfg.Rate, cfg.Window)
+	start := time.Now()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for r := range job.Reports {
+			demo.Print(stdout, r, start)
+		}
+	}()
+	err = sluice.RunUntilDone(ctx, c, f.Duration)
+	close(job.Reports)
+	<-done
+	return err
+}

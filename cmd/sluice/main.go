@@ -1,0 +1,61 @@
+// Command sluice is how people try, measure and break Sluice:
+//
+//	sluice demo     the main job: streaming ad-fraud and billing analytics
+//	sluice bench    benchmarks (grep, wordcount, topk); --json for figures
+//
+// Every subcommand has --help.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `sluice — a discretized-stream processing engine for Go
+
+usage: sluice <command> [flags]
+
+commands:
+  demo    run the main job: ad-fraud and billing analytics over a generated ad stream
+  bench   run a benchmark workload (grep, wordcount, topk)
+
+Run 'sluice <command> --help' for a command's flags.
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "demo":
+		err = runDemo(ctx, args[1:], stdout, stderr)
+	case "bench":
+		err = runBench(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "sluice: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err == errUsage {
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "sluice:", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,102 @@
+package sluice
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// Flags are the command-line settings every Sluice program accepts.
+type Flags struct {
+	Master      string
+	Batch       time.Duration
+	Checkpoint  string
+	Parallelism int
+	// Duration stops the job after this long (0: run until interrupted).
+	Duration time.Duration
+}
+
+// Register adds the flags to fs.
+func (f *Flags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&f.Master, "master", f.Master, "where to run: local, local[N] or local[*]")
+	fs.DurationVar(&f.Batch, "batch", f.Batch, "batch interval (e.g. 1s, 500ms)")
+	fs.StringVar(&f.Checkpoint, "checkpoint", f.Checkpoint, "checkpoint directory")
+	fs.IntVar(&f.Parallelism, "parallelism", f.Parallelism, "default number of partitions (0: one per worker)")
+	fs.DurationVar(&f.Duration, "duration", f.Duration, "stop after this long (0: until Ctrl-C or SIGTERM)")
+}
+
+// Options turns the flags that were set into context options.
+func (f *Flags) Options() []Option {
+	var o []Option
+	if f.Master != "" {
+		o = append(o, Master(f.Master))
+	}
+	if f.Batch != 0 {
+		o = append(o, Batch(f.Batch))
+	}
+	if f.Checkpoint != "" {
+		o = append(o, Checkpoint(f.Checkpoint))
+	}
+	if f.Parallelism != 0 {
+		o = append(o, Parallelism(f.Parallelism))
+	}
+	return o
+}
+
+// Main runs a streaming program: it parses the command line (see Flags),
+// builds the job with build, runs it until Ctrl-C, SIGTERM or --duration,
+// stops it gracefully (the batch in flight completes) and exits non-zero
+// on error. opts are defaults that flags override.
+func Main(build func(c *Context), opts ...Option) {
+	if err := Run(context.Background(), os.Args[1:], build, opts...); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// Run is Main without the exit: it parses args, builds, runs and stops the
+// job, and returns its error.
+func Run(ctx context.Context, args []string, build func(c *Context), opts ...Option) error {
+	var f Flags
+	fs := flag.NewFlagSet("sluice", flag.ContinueOnError)
+	f.Register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c, err := NewContext(append(opts, f.Options()...)...)
+	if err != nil {
+		return err
+	}
+	build(c)
+	return RunUntilDone(ctx, c, f.Duration)
+}
+
+// RunUntilDone starts c and runs it until ctx is done, SIGINT or SIGTERM
+// arrives, d passes (if d > 0) or the job fails; then it stops c
+// gracefully and returns the job's error.
+func RunUntilDone(ctx context.Context, c *Context, d time.Duration) error {
+	if err := c.Start(); err != nil {
+		c.Stop()
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	err := c.AwaitTermination(ctx)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		err = nil
+	}
+	if serr := c.Stop(); serr != nil {
+		return serr
+	}
+	return err
+}
