@@ -47,26 +47,36 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	// --duration counts batches: a 10s run at 1s batches prints 10
+	// batches however the start falls between batch times. The timeout
+	// is a backstop for a job that cannot keep up.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	want := int(f.Duration / f.Batch)
+	var backstop time.Duration
+	if f.Duration > 0 {
+		backstop = 3*f.Duration + 10*f.Batch
+	}
+	var job *demo.Job
+	start, n := time.Now(), 0
+	// OnBatch runs after each batch, in order, so the report of the batch
+	// (sent by its last output operation) is already there.
 	c, err := sluice.NewContext(append(f.Options(), sluice.OnBatch(func(b sluice.BatchInfo) {
-		fmt.Fprintf(stdout, "   batch done: %s records, processing %v, total delay %v\n\n",
-			fmt.Sprint(b.Records), b.ProcessingTime.Round(time.Millisecond), b.TotalDelay.Round(time.Millisecond))
+		if b.Err != nil {
+			return
+		}
+		demo.Print(stdout, <-job.Reports, start)
+		fmt.Fprintf(stdout, "   processed in %v, total delay %v\n\n",
+			b.ProcessingTime.Round(time.Millisecond), b.TotalDelay.Round(time.Millisecond))
+		if n++; n == want {
+			cancel()
+		}
 	}))...)
 	if err != nil {
 		return err
 	}
-	job := demo.Build(c, cfg)
+	job = demo.Build(c, cfg)
 	fmt.Fprintf(stdout, "sluice demo: master %s, batch %v, %d events/s, window %d batches (Ctrl-C to stop)\n\n",
 		f.Master, f.Batch, cfg.Rate, cfg.Window)
-	start := time.Now()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for r := range job.Reports {
-			demo.Print(stdout, r, start)
-		}
-	}()
-	err = sluice.RunUntilDone(ctx, c, f.Duration)
-	close(job.Reports)
-	<-done
-	return err
+	return sluice.RunUntilDone(ctx, c, backstop)
 }

@@ -1,0 +1,302 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/sluicehq/sluice/internal/lineage"
+	"github.com/sluicehq/sluice/internal/scheduler"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type ints struct{}
+
+func (ints) Name() string                                          { return "int" }
+func (ints) Len(p any) int                                         { return len(p.([]int)) }
+func (ints) Empty() any                                            { return []int(nil) }
+func asInts(v any) []int                                           { s, _ := v.([]int); return s }
+func collect(tc lineage.TaskContext, p int, part any) (any, error) { return part, nil }
+
+// source makes a dataset of parts partitions, partition p = [p*10, p*10+n),
+// counting how often each partition is computed.
+func source(sc *lineage.Scope, parts, n int, calls *atomic.Int64) *lineage.Dataset {
+	return sc.New("source", ints{}, parts, func(_ lineage.TaskContext, p int) (any, error) {
+		calls.Add(1)
+		out := make([]int, n)
+		for i := range out {
+			out[i] = p*10 + i
+		}
+		return out, nil
+	})
+}
+
+// modShuffle buckets ints by value mod n and sums each bucket's values per reduce partition.
+func modShuffle(sc *lineage.Scope, parent *lineage.Dataset, n int) *lineage.Dataset {
+	id := sc.Alloc()
+	dep := &lineage.ShuffleDep{P: parent, ID: lineage.ShuffleID{Child: id}, Parts: n, Bucket: ints{},
+		Split: func(part any, n int) []any {
+			out := make([]any, n)
+			bs := make([][]int, n)
+			for _, x := range asInts(part) {
+				bs[x%n] = append(bs[x%n], x)
+			}
+			for i := range bs {
+				out[i] = bs[i]
+			}
+			return out
+		}}
+	return sc.NewWithID(id, "sum", ints{}, n, func(tc lineage.TaskContext, r int) (any, error) {
+		bs, err := tc.Fetch(dep, r)
+		if err != nil {
+			return nil, err
+		}
+		sum := 0
+		for _, b := range bs {
+			for _, x := range asInts(b) {
+				sum += x
+			}
+		}
+		return []int{sum}, nil
+	}, dep)
+}
+
+func newLocal(t *testing.T, n int) (*Local, *lineage.Registry) {
+	t.Helper()
+	reg := lineage.NewRegistry()
+	l, err := NewLocal(n, reg, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.Close)
+	return l, reg
+}
+
+func flatten(parts []any) []int {
+	var out []int
+	for _, p := range parts {
+		out = append(out, asInts(p)...)
+	}
+	return out
+}
+
+func TestShuffleJobAcrossWorkers(t *testing.T) {
+	l, reg := newLocal(t, 3)
+	sc := reg.Scope(1, 1)
+	var calls atomic.Int64
+	sum := modShuffle(sc, source(sc, 4, 5, &calls), 3)
+	got, err := l.Driver.RunJob(context.Background(), sum, 1, collect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]int, 3)
+	for p := 0; p < 4; p++ {
+		for i := 0; i < 5; i++ {
+			want[(p*10+i)%3] += p*10 + i
+		}
+	}
+	if fmt.Sprint(flatten(got)) != fmt.Sprint(want) {
+		t.Fatalf("got %v, want %v", flatten(got), want)
+	}
+	// Every worker ran something: tasks are spread.
+	for _, name := range l.Workers() {
+		if l.Worker(name).Shuffle.Len() == 0 {
+			t.Errorf("worker %s holds no map output", name)
+		}
+	}
+}
+
+func TestPersistedPartitionsAreNotRecomputed(t *testing.T) {
+	l, reg := newLocal(t, 2)
+	sc := reg.Scope(1, 1)
+	var calls atomic.Int64
+	src := source(sc, 4, 3, &calls).Persist()
+	for i := 0; i < 3; i++ {
+		if _, err := l.Driver.RunJob(context.Background(), src, 1, collect); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := calls.Load(); n != 4 {
+		t.Fatalf("source computed %d times over three jobs, want 4 (once per partition)", n)
+	}
+	if !l.Driver.FullyCached(src) {
+		t.Fatal("FullyCached = false after a job computed every partition")
+	}
+}
+
+func TestShuffleOutputsReusedAcrossJobs(t *testing.T) {
+	l, reg := newLocal(t, 2)
+	sc := reg.Scope(1, 1)
+	var calls atomic.Int64
+	sum := modShuffle(sc, source(sc, 4, 3, &calls), 2)
+	for i := 0; i < 2; i++ {
+		if _, err := l.Driver.RunJob(context.Background(), sum, 1, collect); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := calls.Load(); n != 4 {
+		t.Fatalf("map side computed %d partitions over two jobs, want 4", n)
+	}
+}
+
+func TestLostShuffleOutputIsRecomputed(t *testing.T) {
+	l, reg := newLocal(t, 2)
+	sc := reg.Scope(1, 1)
+	var calls atomic.Int64
+	sum := modShuffle(sc, source(sc, 4, 3, &calls), 2)
+	first, err := l.Driver.RunJob(context.Background(), sum, 1, collect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Drop every map output of one worker: the next job's reduce tasks
+	// fail to fetch, and the scheduler recomputes only what was lost.
+	victim := l.Worker(l.Workers()[0])
+	victim.Free(map[lineage.ID]bool{sum.ID: true})
+	again, err := l.Driver.RunJob(context.Background(), sum, 1, collect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(flatten(first)) != fmt.Sprint(flatten(again)) {
+		t.Fatalf("after recovery got %v, want %v", flatten(again), flatten(first))
+	}
+	if n := calls.Load(); n <= 4 || n >= 8 {
+		t.Fatalf("map side computed %d partitions in all, want between 5 and 7 (only the lost ones again)", n)
+	}
+}
+
+func TestWorkerLostTasksRunElsewhere(t *testing.T) {
+	l, reg := newLocal(t, 3)
+	sc := reg.Scope(1, 1)
+	release := make(chan struct{})
+	var started atomic.Int64
+	slow := sc.New("slow", ints{}, 6, func(tc lineage.TaskContext, p int) (any, error) {
+		started.Add(1)
+		select {
+		case <-release:
+		case <-tc.Context().Done():
+			return nil, tc.Context().Err()
+		}
+		return []int{p}, nil
+	})
+	done := make(chan []any, 1)
+	go func() {
+		got, err := l.Driver.RunJob(context.Background(), slow, 1, collect)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- got
+	}()
+	for started.Load() < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := l.Driver.WorkerLost(l.Workers()[1]); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	got := flatten(<-done)
+	sort.Ints(got)
+	if fmt.Sprint(got) != "[0 1 2 3 4 5]" {
+		t.Fatalf("got %v", got)
+	}
+}
+
+func TestTaskErrorFailsJobAfterRetries(t *testing.T) {
+	l, reg := newLocal(t, 2)
+	sc := reg.Scope(1, 1)
+	var attempts atomic.Int64
+	bad := sc.New("bad", ints{}, 1, func(lineage.TaskContext, int) (any, error) {
+		attempts.Add(1)
+		return nil, errors.New("boom")
+	})
+	_, err := l.Driver.RunJob(context.Background(), bad, 1, collect)
+	if err == nil || !containsAll(err.Error(), "boom", "4 times") {
+		t.Fatalf("err = %v, want the task's error after 4 attempts", err)
+	}
+	if n := attempts.Load(); n != scheduler.DefaultMaxTaskFailures {
+		t.Fatalf("%d attempts, want %d", n, scheduler.DefaultMaxTaskFailures)
+	}
+}
+
+func TestPanickingTaskIsAnError(t *testing.T) {
+	l, reg := newLocal(t, 1)
+	sc := reg.Scope(1, 1)
+	bad := sc.New("bad", ints{}, 1, func(lineage.TaskContext, int) (any, error) { panic("kaboom") })
+	if _, err := l.Driver.RunJob(context.Background(), bad, 1, collect); err == nil || !containsAll(err.Error(), "kaboom") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestTruncatedDatasetReadsItsCache(t *testing.T) {
+	l, reg := newLocal(t, 2)
+	sc := reg.Scope(1, 1)
+	var calls atomic.Int64
+	src := source(sc, 3, 2, &calls).Persist()
+	sum := modShuffle(sc, src, 2).Persist()
+	want, err := l.Driver.RunJob(context.Background(), sum, 1, collect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum.Truncate(ReadCached(sum))
+	child := sc.New("double", ints{}, sum.NumParts, func(tc lineage.TaskContext, p int) (any, error) {
+		in, err := tc.Partition(sum, p)
+		return asInts(in), err
+	}, lineage.OneToOne{P: sum})
+	got, err := l.Driver.RunJob(context.Background(), child, 1, collect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(flatten(got)) != fmt.Sprint(flatten(want)) {
+		t.Fatalf("got %v, want %v", flatten(got), flatten(want))
+	}
+	// Freed blocks of a truncated dataset cannot come back: a clear error.
+	if err := l.Driver.Free([]lineage.ID{sum.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Driver.RunJob(context.Background(), child, 1, collect); err == nil || !containsAll(err.Error(), "block lost") {
+		t.Fatalf("err = %v, want block lost", err)
+	}
+}
+
+func TestRunJobAfterCloseFails(t *testing.T) {
+	reg := lineage.NewRegistry()
+	l, err := NewLocal(1, reg, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	var calls atomic.Int64
+	if _, err := l.Driver.RunJob(context.Background(), source(reg.Scope(1, 1), 1, 1, &calls), 1, collect); !errors.Is(err, ErrStopped) {
+		t.Fatalf("err = %v, want ErrStopped", err)
+	}
+}
+
+func TestNewLocalRejectsZeroWorkers(t *testing.T) {
+	if _, err := NewLocal(0, lineage.NewRegistry(), Config{}); err == nil {
+		t.Fatal("NewLocal(0) succeeded")
+	}
+}
+
+func containsAll(s string, subs ...string) bool {
+	for _, x := range subs {
+		if !contains(s, x) {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
