@@ -111,12 +111,22 @@ func recs() []rec {
 		{Name: "héllo", N: math.MaxInt64, F: math.Inf(1), B: []byte{0, 1}, Tags: []string{"x", ""},
 			M: map[string]int{"b": 2, "a": 1}, P: &seven, T: time.Unix(1700000000, 123456789).UTC()},
 		{T: time.Date(2024, 2, 29, 1, 2, 3, 4, time.FixedZone("", 3600))},
+		// Go strings may hold invalid UTF-8; CBOR text must still carry it.
+		{Name: "\xff\xfe", Tags: []string{"\xc3"}, M: map[string]int{"\x80": 1}},
 	}
 }
 
 func TestRoundTrip(t *testing.T) {
+	for _, cases := range []map[string]func(*testing.T){scalarCases(), compositeCases()} {
+		for name, test := range cases {
+			t.Run(name, test)
+		}
+	}
+}
+
+func scalarCases() map[string]func(*testing.T) {
 	t0 := time.Unix(1700000000, 999999999)
-	tests := map[string]func(t *testing.T){
+	return map[string]func(t *testing.T){
 		"string": func(t *testing.T) {
 			roundTrip(t, codec.For[string](), []string{"", "a", strings.Repeat("x", 300), "h\x00é"}, eq)
 		},
@@ -160,6 +170,11 @@ func TestRoundTrip(t *testing.T) {
 		},
 		"named": testNamed,
 		"empty": func(t *testing.T) { roundTrip(t, codec.For[string](), nil, eq) },
+	}
+}
+
+func compositeCases() map[string]func(*testing.T) {
+	return map[string]func(t *testing.T){
 		"pair": func(t *testing.T) {
 			roundTrip(t, codec.For[KV[string, int64]](),
 				[]KV[string, int64]{{"", 0}, {"a", math.MinInt64}, {"bb", math.MaxInt64}}, eq)
@@ -190,9 +205,6 @@ func TestRoundTrip(t *testing.T) {
 		},
 		"array": func(t *testing.T) { roundTrip(t, codec.For[[3]int](), [][3]int{{1, 2, 3}, {}}, eq) },
 		"any":   func(t *testing.T) { roundTrip(t, codec.For[any](), []any{nil, "a", uint64(3), true}, eqDeep) },
-	}
-	for name, test := range tests {
-		t.Run(name, test)
 	}
 }
 
@@ -252,5 +264,20 @@ func TestStructFallbackIsCBORArray(t *testing.T) {
 	got, err := codec.For[rec]().Decode(codec.For[rec]().Append(nil, []rec{{Name: "x", hidden: 3}}))
 	if err != nil || got[0].hidden != 0 || got[0].Name != "x" {
 		t.Fatalf("got %+v, %v", got, err)
+	}
+}
+
+// TestFallbackRejectsUnencodableRecords: the CBOR decoder accepts times that
+// the encoder cannot write (RFC 3339 has 4-digit years); Decode must reject
+// them rather than return records on which Append would panic.
+func TestFallbackRejectsUnencodableRecords(t *testing.T) {
+	bigSecs := []byte{0x1b, 0, 0, 0, 0xe8, 0xd4, 0xa5, 0x10, 0} // 1e12 seconds: year 33658
+	structIn := append([]byte{0x81, 0xa1, 0x61, 'T'}, bigSecs...)
+	if _, err := codec.For[rec]().Decode(structIn); !errors.Is(err, codec.ErrCorrupt) {
+		t.Errorf("struct with year 33658: err = %v, want ErrCorrupt", err)
+	}
+	anyIn := append([]byte{0x81, 0xc1}, bigSecs...) // tag 1 (epoch time)
+	if _, err := codec.For[any]().Decode(anyIn); !errors.Is(err, codec.ErrCorrupt) {
+		t.Errorf("any with year 33658: err = %v, want ErrCorrupt", err)
 	}
 }

@@ -33,7 +33,11 @@
 // CBOR (RFC 8949): the batch is one definite-length CBOR array of records,
 // encoded deterministically (sorted map keys, shortest forms) with
 // time.Time as RFC 3339 text with nanoseconds. As with encoding/json, only
-// exported struct fields are encoded.
+// exported struct fields are encoded. RFC 3339 holds years 0000-9999 only:
+// Append panics on a record with a time.Time outside them, and Decode
+// rejects such records (it checks that each decoded record of a type that
+// can hold a time.Time encodes again); the time.Time fast path has no such
+// limit. For[[]E] also uses CBOR; Slice(For[E]()) is the fast path.
 //
 // # Limits
 //

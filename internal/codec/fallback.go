@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"sync"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -36,6 +38,12 @@ func decModeFor(l Limits) cbor.DecMode {
 		MaxNestedLevels:  clamp(l.MaxDepth, 4, 65535),
 		MaxArrayElements: clamp(l.MaxRecords, 16, math.MaxInt32),
 		MaxMapPairs:      clamp(l.MaxRecords, 16, math.MaxInt32),
+		// Go strings may hold any bytes, and encMode writes them as they are.
+		UTF8: cbor.UTF8DecodeInvalid,
+		// A time tag decoded into an interface becomes RFC 3339 text, which
+		// fails for times that text cannot hold instead of yielding a
+		// time.Time that encMode could not encode again.
+		TimeTagToAny: cbor.TimeTagToRFC3339Nano,
 	}.DecMode()
 	if err != nil {
 		panic(err) // clamp keeps every option in the range cbor accepts
@@ -54,7 +62,14 @@ func (r *reader) decMode() cbor.DecMode {
 }
 
 // cborElem encodes one value as one CBOR data item.
-type cborElem[T any] struct{}
+type cborElem[T any] struct {
+	// reencode makes read check that each decoded value encodes again. The
+	// decoder accepts any time.Time (from an integer, say) but encMode only
+	// years 0000-9999, and Decode must not yield records that make Append
+	// panic. Set only for types that can hold a time.Time, as it doubles the
+	// cost of decoding.
+	reencode bool
+}
 
 // newCBORElem checks that T can be encoded at all, by encoding its zero
 // value, so that an unsupported record type fails when the graph is built.
@@ -62,7 +77,34 @@ func newCBORElem[T any]() cborElem[T] {
 	if _, err := encMode.Marshal(*new(T)); err != nil {
 		panic(fmt.Sprintf("codec: no codec for %s: %v", typeName[T](), err))
 	}
-	return cborElem[T]{}
+	return cborElem[T]{reencode: holdsTime(reflect.TypeFor[T](), map[reflect.Type]bool{})}
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+
+// holdsTime reports whether a value of type t can contain a time.Time
+// (interfaces cannot get one from the decoder: see TimeTagToAny).
+func holdsTime(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if t == timeType {
+		return true
+	}
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return holdsTime(t.Elem(), seen)
+	case reflect.Map:
+		return holdsTime(t.Key(), seen) || holdsTime(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if holdsTime(t.Field(i).Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (cborElem[T]) minSize() int { return 1 }
@@ -78,22 +120,28 @@ func (cborElem[T]) appendOne(dst []byte, v T) []byte {
 	return append(dst, b...)
 }
 
-func (cborElem[T]) read(r *reader) T {
-	var v T
+func (c cborElem[T]) read(r *reader) T {
+	var v, zero T
 	if r.err != nil {
-		return v
+		return zero
 	}
 	rest, err := r.decMode().UnmarshalFirst(r.b[r.off:], &v)
 	if err != nil {
 		r.failErr(cborErrKind(err), err)
-		var zero T
 		return zero
 	}
-	if n := r.rest() - len(rest); n > r.lim.MaxElemBytes {
+	n := r.rest() - len(rest)
+	if n > r.lim.MaxElemBytes {
 		r.fail(ErrTooLarge, "record of %d bytes exceeds limit %d", n, r.lim.MaxElemBytes)
-	} else {
-		r.off += n
+		return zero
 	}
+	if c.reencode {
+		if _, err := encMode.Marshal(v); err != nil {
+			r.failErr(ErrCorrupt, fmt.Errorf("decoded record cannot be encoded: %w", err))
+			return zero
+		}
+	}
+	r.off += n
 	return v
 }
 
