@@ -9,8 +9,13 @@ import (
 // merge turns one reduce partition's buckets into records.
 func shuffled[T, B, U any](d Dataset[T], op string, parts int,
 	split func(in []T, n int) [][]B, merge func(buckets [][]B) []U) Dataset[U] {
-	parent := d.must()
-	id := d.sc.Alloc()
+	return shuffledFrom(d.must(), d.sc, d.env, op, parts, split, merge)
+}
+
+// shuffledFrom is shuffled of an untyped parent whose partitions are []T.
+func shuffledFrom[T, B, U any](parent *lineage.Dataset, sc *lineage.Scope, env Env, op string, parts int,
+	split func(in []T, n int) [][]B, merge func(buckets [][]B) []U) Dataset[U] {
+	id := sc.Alloc()
 	dep := &lineage.ShuffleDep{
 		P: parent, ID: lineage.ShuffleID{Child: id}, Parts: parts, Bucket: recordType[B](),
 		Split: func(part any, n int) []any {
@@ -22,7 +27,7 @@ func shuffled[T, B, U any](d Dataset[T], op string, parts int,
 			return out
 		},
 	}
-	ld := d.sc.NewWithID(id, op, recordType[U](), parts, func(tc lineage.TaskContext, r int) (any, error) {
+	ld := sc.NewWithID(id, op, recordType[U](), parts, func(tc lineage.TaskContext, r int) (any, error) {
 		raw, err := tc.Fetch(dep, r)
 		if err != nil {
 			return nil, err
@@ -33,7 +38,7 @@ func shuffled[T, B, U any](d Dataset[T], op string, parts int,
 		}
 		return merge(bs), nil
 	}, dep)
-	return Dataset[U]{ld: ld, sc: d.sc, env: d.env}
+	return Dataset[U]{ld: ld, sc: sc, env: env}
 }
 
 // bucketByKey splits records by their key's partition.
@@ -75,13 +80,46 @@ func (d Dataset[T]) Repartition(n int) Dataset[T] {
 	if n < 1 {
 		panic("dataset: Repartition to fewer than 1 partition")
 	}
-	return shuffled(d, "repartition", n, func(in []T, n int) [][]T {
+	return shuffledFrom(dealt(d, n), d.sc, d.env, "repartition", n, func(in []Dealt[T], n int) [][]T {
 		out := make([][]T, n)
-		for i, x := range in {
-			out[i%n] = append(out[i%n], x)
+		for _, x := range in {
+			out[x.To] = append(out[x.To], x.Rec)
 		}
 		return out
 	}, concat[T])
+}
+
+// Dealt is a record with the partition Repartition deals it to. Its
+// fields are exported for the record codec.
+type Dealt[T any] struct {
+	To  int
+	Rec T
+}
+
+// dealt deals each partition's records round robin over n partitions,
+// starting partition p of P at p·n/P (where Spark starts at random): each
+// map partition starting at 0 would send the first records of every
+// partition, and all the records of single-record partitions, to
+// partition 0.
+//
+// It returns an untyped dataset: a Dataset[Dealt[T]], whose Repartition
+// method would deal Dealt[Dealt[T]], is an instantiation cycle.
+func dealt[T any](d Dataset[T], n int) *lineage.Dataset {
+	parent := d.must()
+	parts := parent.NumParts
+	return d.sc.New("deal", recordType[Dealt[T]](), parts, func(tc lineage.TaskContext, p int) (any, error) {
+		in, err := tc.Partition(parent, p)
+		if err != nil {
+			return nil, err
+		}
+		recs := slice[T](in)
+		out := make([]Dealt[T], len(recs))
+		start := p * n / parts
+		for i, x := range recs {
+			out[i] = Dealt[T]{To: (start + i) % n, Rec: x}
+		}
+		return out, nil
+	}, lineage.OneToOne{P: parent})
 }
 
 // Repartition spreads the records evenly over n partitions (a shuffle).
@@ -98,7 +136,7 @@ func CombineByKey[K comparable, V, C any](d Dataset[KV[K, V]], create func(V) C,
 	}
 	p := partitionerFor[K](d.env, d.must().Partitioning, opts)
 	combine := func(in []KV[K, V]) []KV[K, C] {
-		m := newKeyIndex[K, C](len(in))
+		m := newKeyIndex[K, C](min(len(in), 1024))
 		for _, kv := range in {
 			c, fresh := m.slot(kv.Key)
 			if fresh {

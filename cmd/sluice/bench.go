@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -23,6 +25,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.Rate, "rate", 0, "input records per second (0: the workload's default)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "generator seed")
 	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "batches run before measuring")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	asJSON := fs.Bool("json", false, "print one JSON object with the figures, nothing else on stdout")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: sluice bench WORKLOAD [flags]\n\nworkloads:\n")
@@ -53,6 +56,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stdout, "  batch %s: %d records, processing %v, total delay %v\n", b.Time.Format("15:04:05"),
 				b.Records, b.ProcessingTime.Round(time.Millisecond), b.TotalDelay.Round(time.Millisecond))
 		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	r, err := bench.Run(ctx, w, o)
 	if err != nil {

@@ -52,6 +52,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// is a backstop for a job that cannot keep up.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if f.Batch <= 0 {
+		return fmt.Errorf("batch interval %v must be positive", f.Batch)
+	}
 	want := int(f.Duration / f.Batch)
 	var backstop time.Duration
 	if f.Duration > 0 {
