@@ -154,24 +154,31 @@ func readSocket(ctx context.Context, addr string, emit func(string), bad func(er
 }
 
 // readLines reads lines from r, skipping (and reporting) lines that are
-// too long or not UTF-8.
+// too long or not UTF-8. It never holds more than MaxLineBytes of a line.
 func readLines(r io.Reader, emit func(string), bad func(error)) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var line []byte
+	tooLong := false
 	n := 0
 	for {
 		chunk, err := br.ReadSlice('\n')
-		if len(line)+len(chunk) <= MaxLineBytes+1 {
+		if len(line)+len(chunk) <= MaxLineBytes+2 { // room for "\r\n"
 			line = append(line, chunk...)
+		} else {
+			tooLong = true
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		if len(chunk) > 0 || len(line) > 0 {
+		if len(chunk) > 0 || len(line) > 0 || tooLong {
 			n++
-			lineDone(line, n, emit, bad)
+			if tooLong {
+				bad(fmt.Errorf("line %d is longer than %d bytes", n, MaxLineBytes))
+			} else {
+				lineDone(line, n, emit, bad)
+			}
 		}
-		line = line[:0]
+		line, tooLong = line[:0], false
 		if err == io.EOF {
 			return nil
 		}

@@ -82,6 +82,11 @@ type ShuffleDep struct {
 	// Split buckets one map partition into Parts buckets, combining
 	// map-side when the operation allows. Bucket r goes to reduce partition r.
 	Split func(part any, n int) []any
+	// Write, when set, computes map partition p of P and buckets it in one
+	// pass, without materialising the partition (the typed layer streams
+	// records from the pipeline straight into the buckets). It is used
+	// instead of Split when P is not persisted.
+	Write func(tc TaskContext, p int) ([]any, error)
 	// Bucket is the type of one bucket (for encoding across processes and
 	// counting records).
 	Bucket Type
@@ -114,6 +119,10 @@ type Dataset struct {
 	Prefer func(p int) []string
 	// Scope hands out IDs for datasets derived from this one by typed code.
 	Scope *Scope
+	// Iter, when set, is the typed layer's streaming form of compute (a
+	// func(TaskContext, int) (iter.Seq[T], error)): children in the same
+	// task pull records through it instead of materialising the partition.
+	Iter any
 
 	compute   ComputeFunc
 	persisted atomic.Bool

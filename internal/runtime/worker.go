@@ -118,6 +118,10 @@ func (w *Worker) run(ctx context.Context, d *TaskDesc) (res TaskResult) {
 		res.Err = err
 		return res
 	}
+	if d.Shuffle != nil {
+		res.Records, res.Err = w.writeShuffle(tc, d, ds)
+		return res
+	}
 	part, err := tc.Partition(ds, d.Task.Partition)
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
@@ -127,29 +131,47 @@ func (w *Worker) run(ctx context.Context, d *TaskDesc) (res TaskResult) {
 		return res
 	}
 	res.Records = ds.Type.Len(part)
-	if d.Shuffle != nil {
-		res.Err = w.writeShuffle(d, ds, part)
-		return res
-	}
 	res.Value, res.Err = d.Action(tc, d.Task.Partition, part)
 	return res
 }
 
-func (w *Worker) writeShuffle(d *TaskDesc, parent *lineage.Dataset, part any) error {
+// writeShuffle computes a map partition and stores its buckets; it
+// returns the number of records written.
+func (w *Worker) writeShuffle(tc *taskCtx, d *TaskDesc, parent *lineage.Dataset) (int, error) {
 	child, err := w.resolver.Lookup(d.Shuffle.Child)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	deps := child.Dependencies()
 	if d.Shuffle.Index >= len(deps) {
-		return fmt.Errorf("runtime: %v has no dependency %d", child, d.Shuffle.Index)
+		return 0, fmt.Errorf("runtime: %v has no dependency %d", child, d.Shuffle.Index)
 	}
 	dep, ok := deps[d.Shuffle.Index].(*lineage.ShuffleDep)
 	if !ok || dep.P != parent {
-		return fmt.Errorf("runtime: dependency %d of %v is not a shuffle of %v", d.Shuffle.Index, child, parent)
+		return 0, fmt.Errorf("runtime: dependency %d of %v is not a shuffle of %v", d.Shuffle.Index, child, parent)
 	}
-	w.Shuffle.Put(dep.ID, d.Task.Partition, dep.Split(part, dep.Parts))
-	return nil
+	p := d.Task.Partition
+	var buckets []any
+	if dep.Write != nil && !parent.Persisted() {
+		buckets, err = dep.Write(tc, p)
+	} else {
+		var part any
+		if part, err = tc.Partition(parent, p); err == nil {
+			buckets = dep.Split(part, dep.Parts)
+		}
+	}
+	if err == nil {
+		err = tc.ctx.Err()
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, b := range buckets {
+		n += dep.Bucket.Len(b)
+	}
+	w.Shuffle.Put(dep.ID, p, buckets)
+	return n, nil
 }
 
 // taskCtx implements lineage.TaskContext for one attempt.
