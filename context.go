@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"reflect"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -191,14 +192,36 @@ func (c *Context) Err() error {
 	return c.err
 }
 
-// fail records a construction error, naming the operation and the caller.
+// fail records a construction error, naming the operation and the user's
+// line that built it.
 func (c *Context) fail(op string, err error) {
-	_, file, line, _ := goruntime.Caller(3)
+	file, line := userCaller()
 	e := fmt.Errorf("sluice: %s (at %s:%d): %w", op, shortFile(file), line, err)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err == nil {
 		c.err = e
+	}
+}
+
+// pkgPrefix prefixes the names of this package's functions in stack
+// frames (not those of sluice_test or of subpackages).
+var pkgPrefix = reflect.TypeFor[Context]().PkgPath() + "."
+
+// userCaller returns the first caller outside this package: the line that
+// built the operation, however deep the operation's helpers (a window op
+// built on others, the checks of stateful ops) call fail.
+func userCaller() (string, int) {
+	var pcs [32]uintptr
+	frames := goruntime.CallersFrames(pcs[:goruntime.Callers(2, pcs[:])])
+	for {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, pkgPrefix) {
+			return f.File, f.Line
+		}
+		if !more {
+			return f.File, f.Line
+		}
 	}
 }
 

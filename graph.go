@@ -62,18 +62,21 @@ func (s *Stream[T]) String() string { return fmt.Sprintf("%s#%d(%s)", s.n.kind, 
 func (c *Context) addNode(n *node) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// Set up even when refused, so that operations built on a refused
+	// stream report ErrGraphStarted too instead of finding no context or
+	// a zero slide.
+	n.c = c
+	n.gen = make(map[int64]*lineage.Dataset)
+	if n.slide == 0 {
+		n.slide = c.cfg.batch
+	}
 	if c.state != created {
 		if c.err == nil {
 			c.err = fmt.Errorf("sluice: %s: %w", n.kind, ErrGraphStarted)
 		}
 		return false
 	}
-	n.c = c
 	n.id = int32(len(c.nodes) + 1) // 0 is the static scope
-	n.gen = make(map[int64]*lineage.Dataset)
-	if n.slide == 0 {
-		n.slide = c.cfg.batch
-	}
 	c.nodes = append(c.nodes, n)
 	if n.plan != nil {
 		c.inputs = append(c.inputs, n)
@@ -249,6 +252,19 @@ func (c *Context) AwaitTermination(ctx context.Context) error {
 type generator Context
 
 func (g *generator) Generate(t time.Time) (*runtime.Batch, error) {
+	b, err := g.generate(t)
+	if err != nil {
+		// A batch that cannot be generated (a graph changed after Start,
+		// an input that failed) fails like a batch whose job failed: it
+		// is reported through OnBatch, which the harness and monitoring
+		// wait for, and stops the job with err.
+		fail := func(context.Context) error { return err }
+		return &runtime.Batch{Time: t, Jobs: []func(context.Context) error{fail}}, nil
+	}
+	return b, nil
+}
+
+func (g *generator) generate(t time.Time) (*runtime.Batch, error) {
 	c := (*Context)(g)
 	if err := c.Err(); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"fmt"
+	"math/bits"
 	"sync"
 	"time"
 
@@ -110,18 +111,33 @@ func (f GeneratorFunc[T]) Records(from, to int64, start, end time.Time) []T {
 type genRange struct{ from, to int64 }
 
 // Generate makes a replayable stream of rate records per second from g:
-// batch k holds records [k·n, (k+1)·n) with n = rate × batch interval,
-// split into the context's parallelism of partitions. The same generator
-// and batch always give the same records; they are made inside the tasks.
+// batch k (from 0) holds records [⌊k·n⌋, ⌊(k+1)·n⌋) with n = rate × batch
+// interval in seconds, split into the context's parallelism of
+// partitions. The same generator and batch always give the same records;
+// they are made inside the tasks.
 func Generate[T any](c *Context, g Generator[T], rate int) *Stream[T] {
 	c.check("Generate", g == nil, "nil generator")
 	c.check("Generate", rate < 0, "negative rate %d", rate)
-	perBatch := int64(float64(rate) * c.cfg.batch.Seconds())
+	// rate × batch interval is q + frac/1e9 records: the fraction carries
+	// over, so that the rate is exact over time (a rate of 3/s in 500ms
+	// batches gives 1, 2, 1, 2, … records, and 1/s in 100ms batches one
+	// record every tenth batch).
+	hi, lo := bits.Mul64(uint64(max(rate, 0)), uint64(c.cfg.batch))
+	if c.check("Generate", hi >= uint64(time.Second), "rate %d is too high", rate) {
+		hi = 0
+	}
+	q, frac := bits.Div64(hi, lo, uint64(time.Second))
 	var next int64
+	var carry uint64
 	return newInput(c, "Generate", func(time.Time) (genRange, int64, error) {
-		r := genRange{next, next + perBatch}
+		n := int64(q)
+		if carry += frac; carry >= uint64(time.Second) {
+			carry -= uint64(time.Second)
+			n++
+		}
+		r := genRange{next, next + n}
 		next = r.to
-		return r, perBatch, nil
+		return r, n, nil
 	}, func(t time.Time, sc *lineage.Scope, r genRange) Dataset[T] {
 		parts := c.cfg.parallelism
 		start := t.Add(-c.cfg.batch)

@@ -45,19 +45,24 @@ func Window[T any](s *Stream[T], w, slide time.Duration) *Stream[T] {
 // ReduceByWindow reduces the records of each window with f; an empty
 // window gives no record.
 func ReduceByWindow[T any](s *Stream[T], f func(T, T) T, w, slide time.Duration) *Stream[T] {
-	mustStream("ReduceByWindow", s).check("ReduceByWindow", f == nil, "nil function")
+	c := mustStream("ReduceByWindow", s)
+	if !c.check("ReduceByWindow", f == nil, "nil function") {
+		checkWindow(c, "ReduceByWindow", s.n, w, slide) // named after the user's call
+	}
 	return Reduce(Window(Reduce(s, f), w, slide), f)
 }
 
 // CountByWindow counts the records of each window: one record per slide,
 // 0 for an empty window.
 func CountByWindow[T any](s *Stream[T], w, slide time.Duration) *Stream[int64] {
+	checkWindow(mustStream("CountByWindow", s), "CountByWindow", s.n, w, slide)
 	return Reduce(Window(Count(s), w, slide), func(a, b int64) int64 { return a + b })
 }
 
 // CountByValueAndWindow counts the occurrences of each distinct record in
 // each window; values absent from the window do not appear.
 func CountByValueAndWindow[T comparable](s *Stream[T], w, slide time.Duration, o ...OpOption) *Stream[KV[T, int64]] {
+	checkWindow(mustStream("CountByValueAndWindow", s), "CountByValueAndWindow", s.n, w, slide)
 	ones := Map(s, func(x T) KV[T, int64] { return KV[T, int64]{Key: x, Value: 1} })
 	return ReduceByKeyAndWindow(ones, func(a, b int64) int64 { return a + b }, nil, w, slide, o...)
 }
@@ -65,6 +70,7 @@ func CountByValueAndWindow[T comparable](s *Stream[T], w, slide time.Duration, o
 // GroupByKeyAndWindow gathers the values of each key in each window, in
 // batch order.
 func GroupByKeyAndWindow[K comparable, V any](s *Stream[KV[K, V]], w, slide time.Duration, o ...OpOption) *Stream[KV[K, []V]] {
+	checkWindow(mustStream("GroupByKeyAndWindow", s), "GroupByKeyAndWindow", s.n, w, slide)
 	grouped := Window(GroupByKey(s, o...), w, slide)
 	cat := func(a, b []V) []V { return append(append([]V(nil), a...), b...) }
 	return CombineByKey(grouped, func(v []V) []V { return append([]V(nil), v...) }, cat, cat, o...)
@@ -79,7 +85,8 @@ func GroupByKeyAndWindow[K comparable, V any](s *Stream[KV[K, V]], w, slide time
 // value, minus the batches that left, plus the batches that entered.
 // Then a key whose values all left keeps its neutral value (0 for a
 // count) unless a KeepKeys option drops it; the operation is stateful and
-// needs Named.
+// needs Named. Both forms give the same values, whatever the slide (it
+// may exceed the window).
 func ReduceByKeyAndWindow[K comparable, V any](s *Stream[KV[K, V]], f, inverse func(V, V) V, w, slide time.Duration, o ...OpOption) *Stream[KV[K, V]] {
 	c := mustStream("ReduceByKeyAndWindow", s)
 	if c.check("ReduceByKeyAndWindow", f == nil, "nil reduce function") || !checkWindow(c, "ReduceByKeyAndWindow", s.n, w, slide) {
@@ -92,7 +99,10 @@ func ReduceByKeyAndWindow[K comparable, V any](s *Stream[KV[K, V]], f, inverse f
 }
 
 // KeepKeys sets the filter of an incremental ReduceByKeyAndWindow: keys for
-// which keep returns false are dropped from the window's result.
+// which keep returns false are dropped from the window's result. It is
+// meant to drop keys whose value is the neutral value (a count of 0): a
+// dropped key's value counts as neutral in the next window, so dropping a
+// key with any other value makes later windows wrong for that key.
 func KeepKeys[K comparable, V any](keep func(KV[K, V]) bool) OpOption {
 	return func(o *opConfig) { o.keep = keep }
 }
@@ -112,12 +122,17 @@ func incrementalWindow[K comparable, V any](c *Context, s *Stream[KV[K, V]], f, 
 		lookback: w + slide, selfLookback: slide, persist: true}
 	c.stateful(op, n, cfg)
 	n.compute = func(t time.Time) (*lineage.Dataset, error) {
-		curBegin := t.Add(-w + ps)
-		oldDs, err := reduced.n.slice(curBegin.Add(-slide), curBegin.Add(-ps))
+		// The batches that left, (t−slide−w, t−w], and those that entered,
+		// (t−slide, t]. When the slide exceeds the window, the windows do
+		// not overlap: the previous window's batches all leave and only
+		// the current window's enter, not the batches in between (Spark's
+		// ReducedWindowedDStream subtracts and adds those too).
+		prevEnd, curBegin := t.Add(-slide), t.Add(-w)
+		oldDs, err := reduced.n.slice(prevEnd.Add(-w+ps), minTime(curBegin, prevEnd))
 		if err != nil {
 			return nil, err
 		}
-		newDs, err := reduced.n.slice(t.Add(-slide+ps), t)
+		newDs, err := reduced.n.slice(maxTime(curBegin, prevEnd).Add(ps), t)
 		if err != nil {
 			return nil, err
 		}
@@ -178,12 +193,20 @@ func mergeWindow[K comparable, V any](f, inv func(V, V) V, nOld int, keep func(K
 				if hasNew {
 					v = f(v, newV)
 				}
+			case hasOld:
+				// Values left a window that lacks the key: KeepKeys dropped
+				// it with the neutral value although values of the key
+				// remained (they cancelled out). Its value is the neutral
+				// one, inv(x, x), minus those that left, plus the new
+				// ones. (Spark fails the job or ignores the old values.)
+				v = inv(inv(oldV, oldV), oldV)
+				if hasNew {
+					v = f(v, newV)
+				}
 			case hasNew:
 				// Not in the previous window: only the new batches count.
 				v = newV
-			default:
-				// Only in batches that left a window that had dropped the
-				// key already (through KeepKeys): it stays dropped.
+			default: // no side has the key: cannot happen
 				continue
 			}
 			r := KV[K, V]{Key: kv.Key, Value: v}
@@ -193,4 +216,18 @@ func mergeWindow[K comparable, V any](f, inv func(V, V) V, nOld int, keep func(K
 		}
 		return out
 	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -80,7 +80,7 @@ func (d Dataset[T]) Repartition(n int) Dataset[T] {
 	if n < 1 {
 		panic("dataset: Repartition to fewer than 1 partition")
 	}
-	return shuffledFrom(dealt(d, n), d.sc, d.env, "repartition", n, func(in []Dealt[T], n int) [][]T {
+	return shuffledFrom(deal(d, n), d.sc, d.env, "repartition", n, func(in []Dealt[T], n int) [][]T {
 		out := make([][]T, n)
 		for _, x := range in {
 			out[x.To] = append(out[x.To], x.Rec)
@@ -89,14 +89,14 @@ func (d Dataset[T]) Repartition(n int) Dataset[T] {
 	}, concat[T])
 }
 
-// Dealt is a record with the partition Repartition deals it to. Its
-// fields are exported for the record codec.
+// Dealt is a record with the partition Repartition deals it to. It is
+// exported, like its fields, only for the record codec.
 type Dealt[T any] struct {
 	To  int
 	Rec T
 }
 
-// dealt deals each partition's records round robin over n partitions,
+// deal deals each partition's records round robin over n partitions,
 // starting partition p of P at p·n/P (where Spark starts at random): each
 // map partition starting at 0 would send the first records of every
 // partition, and all the records of single-record partitions, to
@@ -104,7 +104,7 @@ type Dealt[T any] struct {
 //
 // It returns an untyped dataset: a Dataset[Dealt[T]], whose Repartition
 // method would deal Dealt[Dealt[T]], is an instantiation cycle.
-func dealt[T any](d Dataset[T], n int) *lineage.Dataset {
+func deal[T any](d Dataset[T], n int) *lineage.Dataset {
 	parent := d.must()
 	parts := parent.NumParts
 	return d.sc.New("deal", recordType[Dealt[T]](), parts, func(tc lineage.TaskContext, p int) (any, error) {
