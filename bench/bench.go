@@ -30,13 +30,13 @@ type Workload struct {
 
 // Workloads lists the workloads by name.
 var Workloads = map[string]Workload{
-	"grep": {Name: "grep", DefaultRate: 400_000,
+	"grep": {Name: "grep", DefaultRate: 1_000_000,
 		Description: "count the 100-byte records containing a 3-letter pattern (about 0.1% match)",
 		Build:       buildGrep},
-	"wordcount": {Name: "wordcount", DefaultRate: 100_000,
+	"wordcount": {Name: "wordcount", DefaultRate: 400_000,
 		Description: "word counts over a 30 s window sliding every 1 s (incremental)",
 		Build:       buildWordCount},
-	"topk": {Name: "topk", DefaultRate: 100_000,
+	"topk": {Name: "topk", DefaultRate: 400_000,
 		Description: "the 10 most frequent words over a 30 s window",
 		Build:       buildTopK},
 }

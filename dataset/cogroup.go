@@ -1,6 +1,8 @@
 package dataset
 
 import (
+	"slices"
+
 	"github.com/sluicehq/sluice/internal/lineage"
 )
 
@@ -26,12 +28,14 @@ func CoGroupN[K comparable, V any](p Partitioner[K], op string, sides ...Dataset
 			P: ld, ID: lineage.ShuffleID{Child: id, Index: i}, Parts: p.Partitions(),
 			Bucket: recordType[KV[K, V]](),
 			Split: func(part any, n int) []any {
-				bs := bucketByKey[K, V](p)(slice[KV[K, V]](part), n)
-				out := make([]any, n)
-				for j, b := range bs {
-					out[j] = b
+				return boxBuckets(bucketByKey[K, V](p)(slices.Values(slice[KV[K, V]](part)), n))
+			},
+			Write: func(tc lineage.TaskContext, m int) ([]any, error) {
+				in, err := records[KV[K, V]](tc, ld, m)
+				if err != nil {
+					return nil, err
 				}
-				return out
+				return boxBuckets(bucketByKey[K, V](p)(in, p.Partitions())), nil
 			},
 		}
 	}

@@ -3,6 +3,7 @@ package dataset
 import (
 	"context"
 	"fmt"
+	"iter"
 
 	"github.com/sluicehq/sluice/internal/lineage"
 	"github.com/sluicehq/sluice/internal/runtime"
@@ -128,12 +129,14 @@ func Map[T, U any](d Dataset[T], f func(T) U) Dataset[U] {
 	if f == nil {
 		mustFunc("Map", nil)
 	}
-	return narrow(d, "map", func(in []T) []U {
-		out := make([]U, len(in))
-		for i, x := range in {
-			out[i] = f(x)
+	return narrowSeq(d, "map", func(in iter.Seq[T]) iter.Seq[U] {
+		return func(yield func(U) bool) {
+			for x := range in {
+				if !yield(f(x)) {
+					return
+				}
+			}
 		}
-		return out
 	})
 }
 
@@ -142,12 +145,16 @@ func FlatMap[T, U any](d Dataset[T], f func(T) []U) Dataset[U] {
 	if f == nil {
 		mustFunc("FlatMap", nil)
 	}
-	return narrow(d, "flatMap", func(in []T) []U {
-		var out []U
-		for _, x := range in {
-			out = append(out, f(x)...)
+	return narrowSeq(d, "flatMap", func(in iter.Seq[T]) iter.Seq[U] {
+		return func(yield func(U) bool) {
+			for x := range in {
+				for _, y := range f(x) {
+					if !yield(y) {
+						return
+					}
+				}
+			}
 		}
-		return out
 	})
 }
 
@@ -165,14 +172,14 @@ func (d Dataset[T]) Filter(keep func(T) bool) Dataset[T] {
 	if keep == nil {
 		mustFunc("Filter", nil)
 	}
-	out := narrow(d, "filter", func(in []T) []T {
-		var out []T
-		for _, x := range in {
-			if keep(x) {
-				out = append(out, x)
+	out := narrowSeq(d, "filter", func(in iter.Seq[T]) iter.Seq[T] {
+		return func(yield func(T) bool) {
+			for x := range in {
+				if keep(x) && !yield(x) {
+					return
+				}
 			}
 		}
-		return out
 	})
 	out.ld.Partitioning = d.ld.Partitioning
 	return out

@@ -1,6 +1,9 @@
 package dataset
 
 import (
+	"iter"
+	"slices"
+
 	"github.com/sluicehq/sluice/internal/lineage"
 )
 
@@ -8,23 +11,25 @@ import (
 // partition of d: split puts each map partition's records in buckets,
 // merge turns one reduce partition's buckets into records.
 func shuffled[T, B, U any](d Dataset[T], op string, parts int,
-	split func(in []T, n int) [][]B, merge func(buckets [][]B) []U) Dataset[U] {
+	split func(in iter.Seq[T], n int) [][]B, merge func(buckets [][]B) []U) Dataset[U] {
 	return shuffledFrom(d.must(), d.sc, d.env, op, parts, split, merge)
 }
 
 // shuffledFrom is shuffled of an untyped parent whose partitions are []T.
 func shuffledFrom[T, B, U any](parent *lineage.Dataset, sc *lineage.Scope, env Env, op string, parts int,
-	split func(in []T, n int) [][]B, merge func(buckets [][]B) []U) Dataset[U] {
+	split func(in iter.Seq[T], n int) [][]B, merge func(buckets [][]B) []U) Dataset[U] {
 	id := sc.Alloc()
 	dep := &lineage.ShuffleDep{
 		P: parent, ID: lineage.ShuffleID{Child: id}, Parts: parts, Bucket: recordType[B](),
 		Split: func(part any, n int) []any {
-			bs := split(slice[T](part), n)
-			out := make([]any, n)
-			for i, b := range bs {
-				out[i] = b
+			return boxBuckets(split(slices.Values(slice[T](part)), n))
+		},
+		Write: func(tc lineage.TaskContext, p int) ([]any, error) {
+			in, err := records[T](tc, parent, p)
+			if err != nil {
+				return nil, err
 			}
-			return out
+			return boxBuckets(split(in, parts)), nil
 		},
 	}
 	ld := sc.NewWithID(id, op, recordType[U](), parts, func(tc lineage.TaskContext, r int) (any, error) {
@@ -41,11 +46,19 @@ func shuffledFrom[T, B, U any](parent *lineage.Dataset, sc *lineage.Scope, env E
 	return Dataset[U]{ld: ld, sc: sc, env: env}
 }
 
+func boxBuckets[B any](bs [][]B) []any {
+	out := make([]any, len(bs))
+	for i, b := range bs {
+		out[i] = b
+	}
+	return out
+}
+
 // bucketByKey splits records by their key's partition.
-func bucketByKey[K comparable, V any](p Partitioner[K]) func([]KV[K, V], int) [][]KV[K, V] {
-	return func(in []KV[K, V], n int) [][]KV[K, V] {
+func bucketByKey[K comparable, V any](p Partitioner[K]) func(iter.Seq[KV[K, V]], int) [][]KV[K, V] {
+	return func(in iter.Seq[KV[K, V]], n int) [][]KV[K, V] {
 		out := make([][]KV[K, V], n)
-		for _, kv := range in {
+		for kv := range in {
 			b := p.Partition(kv.Key)
 			out[b] = append(out[b], kv)
 		}
@@ -80,9 +93,9 @@ func (d Dataset[T]) Repartition(n int) Dataset[T] {
 	if n < 1 {
 		panic("dataset: Repartition to fewer than 1 partition")
 	}
-	return shuffledFrom(deal(d, n), d.sc, d.env, "repartition", n, func(in []Dealt[T], n int) [][]T {
+	return shuffledFrom(deal(d, n), d.sc, d.env, "repartition", n, func(in iter.Seq[Dealt[T]], n int) [][]T {
 		out := make([][]T, n)
-		for _, x := range in {
+		for x := range in {
 			out[x.To] = append(out[x.To], x.Rec)
 		}
 		return out
@@ -107,18 +120,22 @@ type Dealt[T any] struct {
 func deal[T any](d Dataset[T], n int) *lineage.Dataset {
 	parent := d.must()
 	parts := parent.NumParts
-	return d.sc.New("deal", recordType[Dealt[T]](), parts, func(tc lineage.TaskContext, p int) (any, error) {
-		in, err := tc.Partition(parent, p)
+	return newSeq(d.sc, "deal", parts, func(tc lineage.TaskContext, p int) (iter.Seq[Dealt[T]], error) {
+		in, err := records[T](tc, parent, p)
 		if err != nil {
 			return nil, err
 		}
-		recs := slice[T](in)
-		out := make([]Dealt[T], len(recs))
-		start := p * n / parts
-		for i, x := range recs {
-			out[i] = Dealt[T]{To: (start + i) % n, Rec: x}
-		}
-		return out, nil
+		return func(yield func(Dealt[T]) bool) {
+			to := p * n / parts
+			for x := range in {
+				if !yield(Dealt[T]{To: to, Rec: x}) {
+					return
+				}
+				if to++; to == n {
+					to = 0
+				}
+			}
+		}, nil
 	}, lineage.OneToOne{P: parent})
 }
 
@@ -135,9 +152,9 @@ func CombineByKey[K comparable, V, C any](d Dataset[KV[K, V]], create func(V) C,
 		mustFunc("CombineByKey", nil)
 	}
 	p := partitionerFor[K](d.env, d.must().Partitioning, opts)
-	combine := func(in []KV[K, V]) []KV[K, C] {
-		m := newKeyIndex[K, C](min(len(in), 1024))
-		for _, kv := range in {
+	combine := func(in iter.Seq[KV[K, V]]) []KV[K, C] {
+		m := newKeyIndex[K, C](0)
+		for kv := range in {
 			c, fresh := m.slot(kv.Key)
 			if fresh {
 				*c = create(kv.Value)
@@ -148,12 +165,12 @@ func CombineByKey[K comparable, V, C any](d Dataset[KV[K, V]], create func(V) C,
 		return m.kvs
 	}
 	if d.ld.Partitioning == placement(p) {
-		out := narrow(d, "combineByKey", combine)
+		out := narrow(d, "combineByKey", func(in []KV[K, V]) []KV[K, C] { return combine(slices.Values(in)) })
 		out.ld.Partitioning = placement(p)
 		return out
 	}
-	split := func(in []KV[K, V], n int) [][]KV[K, C] {
-		return bucketByKey[K, C](p)(combine(in), n)
+	split := func(in iter.Seq[KV[K, V]], n int) [][]KV[K, C] {
+		return bucketByKey[K, C](p)(slices.Values(combine(in)), n)
 	}
 	mergeBuckets := func(bs [][]KV[K, C]) []KV[K, C] {
 		m := newKeyIndex[K, C](0)
@@ -218,12 +235,14 @@ func MapValues[K comparable, V, W any](d Dataset[KV[K, V]], f func(V) W) Dataset
 	if f == nil {
 		mustFunc("MapValues", nil)
 	}
-	out := narrow(d, "mapValues", func(in []KV[K, V]) []KV[K, W] {
-		out := make([]KV[K, W], len(in))
-		for i, kv := range in {
-			out[i] = KV[K, W]{kv.Key, f(kv.Value)}
+	out := narrowSeq(d, "mapValues", func(in iter.Seq[KV[K, V]]) iter.Seq[KV[K, W]] {
+		return func(yield func(KV[K, W]) bool) {
+			for kv := range in {
+				if !yield(KV[K, W]{kv.Key, f(kv.Value)}) {
+					return
+				}
+			}
 		}
-		return out
 	})
 	out.ld.Partitioning = d.ld.Partitioning
 	return out
@@ -235,14 +254,16 @@ func FlatMapValues[K comparable, V, W any](d Dataset[KV[K, V]], f func(V) []W) D
 	if f == nil {
 		mustFunc("FlatMapValues", nil)
 	}
-	out := narrow(d, "flatMapValues", func(in []KV[K, V]) []KV[K, W] {
-		var out []KV[K, W]
-		for _, kv := range in {
-			for _, w := range f(kv.Value) {
-				out = append(out, KV[K, W]{kv.Key, w})
+	out := narrowSeq(d, "flatMapValues", func(in iter.Seq[KV[K, V]]) iter.Seq[KV[K, W]] {
+		return func(yield func(KV[K, W]) bool) {
+			for kv := range in {
+				for _, w := range f(kv.Value) {
+					if !yield(KV[K, W]{kv.Key, w}) {
+						return
+					}
+				}
 			}
 		}
-		return out
 	})
 	out.ld.Partitioning = d.ld.Partitioning
 	return out
