@@ -67,14 +67,12 @@ type config struct {
 	batch       time.Duration
 	master      string
 	workers     int
-	checkpoint  string
 	parallelism int
 	clock       Clock
 	logger      *slog.Logger
 	out         io.Writer
 	onBatch     func(BatchInfo)
 	onError     func(error)
-	remember    time.Duration
 }
 
 // Option configures a Context.
@@ -94,9 +92,6 @@ func Batch(d time.Duration) Option {
 // Master sets where the job runs: "local" (one worker), "local[N]" (N
 // workers in this process) or "local[*]" (one per CPU). Default local[*].
 func Master(m string) Option { return func(c *config) error { c.master = m; return nil } }
-
-// Checkpoint sets the directory for checkpoints.
-func Checkpoint(dir string) Option { return func(c *config) error { c.checkpoint = dir; return nil } }
 
 // Parallelism sets the default number of partitions of shuffles and
 // inputs (default: the number of workers).
@@ -120,16 +115,15 @@ func Logger(l *slog.Logger) Option { return func(c *config) error { c.logger = l
 func Output(w io.Writer) Option { return func(c *config) error { c.out = w; return nil } }
 
 // OnBatch registers a function called after every batch with its figures.
+// It runs on the goroutine that processes batches, in batch order: a slow
+// function delays the next batch.
 func OnBatch(f func(BatchInfo)) Option { return func(c *config) error { c.onBatch = f; return nil } }
 
 // OnError registers a function called with every input error a source
 // reports and skips (an unreadable file, a malformed line); they are
-// logged too.
+// logged too. It is called from receiver and task goroutines, possibly
+// concurrently: it must be safe for concurrent use.
 func OnError(f func(error)) Option { return func(c *config) error { c.onError = f; return nil } }
-
-// Remember keeps every stream's batches for at least d (for ad-hoc
-// queries on recent batches).
-func Remember(d time.Duration) Option { return func(c *config) error { c.remember = d; return nil } }
 
 // ParseMaster returns the number of in-process workers of a local master.
 func ParseMaster(m string) (int, error) {

@@ -353,23 +353,6 @@ func ExampleMaster() {
 	// Output: 3
 }
 
-func ExampleCheckpoint() {
-	dir, err := os.MkdirTemp("", "sluice-checkpoint")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer os.RemoveAll(dir)
-	sc, err := sluice.NewContext(sluice.Checkpoint(dir), sluice.Master("local[2]"))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer sc.Stop()
-	fmt.Println(sc.Err())
-	// Output: <nil>
-}
-
 // Parallelism sets how many partitions inputs and shuffles get by default.
 func ExampleParallelism() {
 	j := newExampleJob(sluice.Parallelism(4))
@@ -543,22 +526,6 @@ func moveIntoDir(dir, name, content string) error {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(dir, name))
-}
-
-// Remember keeps every stream's batches longer than its operations need,
-// for ad-hoc queries on recent batches.
-func ExampleRemember() {
-	j := newExampleJob(sluice.Remember(time.Minute))
-	defer j.stop()
-	sluice.Print(sluice.QueueStream(j.Context, sluice.NewQueue([]string{"a"}), 1), 1)
-	fmt.Println(j.run(1))
-	// Output:
-	// -------------------------------------------
-	// Time: 1000 ms
-	// -------------------------------------------
-	// a
-	//
-	// <nil>
 }
 
 // Parallelize makes a static dataset, for example a table to join every
@@ -1212,7 +1179,6 @@ func ExampleFlags_Register() {
 	fs.VisitAll(func(fl *flag.Flag) { fmt.Printf("-%s: %s\n", fl.Name, fl.Usage) })
 	// Output:
 	// -batch: batch interval (e.g. 1s, 500ms)
-	// -checkpoint: checkpoint directory
 	// -duration: stop after this long (0: until Ctrl-C or SIGTERM)
 	// -master: where to run: local, local[N] or local[*]
 	// -parallelism: default number of partitions (0: one per worker)

@@ -56,6 +56,8 @@ func (s *Stream[T]) Context() *Context { return s.n.c }
 // Slide returns the interval between the stream's datasets.
 func (s *Stream[T]) Slide() time.Duration { return s.n.slide }
 
+// String names the stream's operation, its position in the graph and its
+// record type, e.g. "Map#3(int)".
 func (s *Stream[T]) String() string { return fmt.Sprintf("%s#%d(%s)", s.n.kind, s.n.id, s.n.typ) }
 
 // addNode adds a node to the graph, unless the graph already started.
@@ -207,7 +209,7 @@ func (c *Context) Start() error {
 func (c *Context) computeRemember() {
 	for i := len(c.nodes) - 1; i >= 0; i-- { // children come after parents
 		n := c.nodes[i]
-		n.remember = max(n.remember, n.slide, n.selfLookback+n.slide, c.cfg.remember)
+		n.remember = max(n.remember, n.slide, n.selfLookback+n.slide)
 		for _, p := range n.parents {
 			p.remember = max(p.remember, n.remember+n.lookback)
 		}

@@ -225,7 +225,9 @@ func TestQueueStream(t *testing.T) {
 
 func TestGenerate(t *testing.T) {
 	// Batch k of 500ms at 6 records/s holds records [3k, 3k+3), with
-	// event times over the batch's interval.
+	// event times over the batch's interval: on local[2], partition 0
+	// gets record 3k and the first third of the interval, partition 1 the
+	// other two records and the rest.
 	h := sluicetest.New(t, 500*time.Millisecond)
 	g := sluice.GeneratorFunc[string](func(from, to int64, start, end time.Time) []string {
 		var out []string
@@ -237,9 +239,9 @@ func TestGenerate(t *testing.T) {
 	out := sluicetest.Collect(sluice.Generate(h.Context, g, 6))
 	infos := h.Run(3)
 	assertBatches(t, out.Batches(), batches(
-		[]string{"0@0-500", "1@0-500", "2@0-500"},
-		[]string{"3@500-1000", "4@500-1000", "5@500-1000"},
-		[]string{"6@1000-1500", "7@1000-1500", "8@1000-1500"}))
+		[]string{"0@0-166", "1@166-500", "2@166-500"},
+		[]string{"3@500-666", "4@666-1000", "5@666-1000"},
+		[]string{"6@1000-1166", "7@1166-1500", "8@1166-1500"}))
 	for _, i := range infos {
 		if i.Records != 3 {
 			t.Fatalf("batch %v: %d records, want 3", i.Time, i.Records)
@@ -598,4 +600,33 @@ func TestGenerateFractionalRate(t *testing.T) {
 	want := make([][]int64, 20)
 	want[9], want[19] = []int64{0}, []int64{1}
 	assertBatches(t, slow.Batches(), want)
+}
+
+func TestGenerateEventTimesDoNotDependOnPartitioning(t *testing.T) {
+	times := func(parallelism int) []int64 {
+		h := sluicetest.New(t, time.Second, sluice.Master("local[2]"), sluice.Parallelism(parallelism))
+		g := sluice.GeneratorFunc[int64](func(from, to int64, start, end time.Time) []int64 {
+			var out []int64
+			for i := from; i < to; i++ {
+				out = append(out, start.UnixNano()+(i-from)*int64(end.Sub(start))/(to-from))
+			}
+			return out
+		})
+		out := sluicetest.Collect(sluice.Generate(h.Context, g, 7))
+		h.Run(2)
+		var all []int64
+		for _, b := range out.Batches() {
+			all = append(all, b...)
+		}
+		return all
+	}
+	one, three := times(1), times(3)
+	if len(one) != 14 || len(three) != 14 {
+		t.Fatalf("got %d and %d records, want 14", len(one), len(three))
+	}
+	for i := range one {
+		if d := one[i] - three[i]; d < -1 || d > 1 {
+			t.Fatalf("record %d: time %d with 1 partition, %d with 3", i, one[i], three[i])
+		}
+	}
 }

@@ -15,7 +15,6 @@ import (
 type Flags struct {
 	Master      string
 	Batch       time.Duration
-	Checkpoint  string
 	Parallelism int
 	// Duration stops the job after this long (0: run until interrupted).
 	Duration time.Duration
@@ -25,7 +24,6 @@ type Flags struct {
 func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Master, "master", f.Master, "where to run: local, local[N] or local[*]")
 	fs.DurationVar(&f.Batch, "batch", f.Batch, "batch interval (e.g. 1s, 500ms)")
-	fs.StringVar(&f.Checkpoint, "checkpoint", f.Checkpoint, "checkpoint directory")
 	fs.IntVar(&f.Parallelism, "parallelism", f.Parallelism, "default number of partitions (0: one per worker)")
 	fs.DurationVar(&f.Duration, "duration", f.Duration, "stop after this long (0: until Ctrl-C or SIGTERM)")
 }
@@ -38,9 +36,6 @@ func (f *Flags) Options() []Option {
 	}
 	if f.Batch != 0 {
 		o = append(o, Batch(f.Batch))
-	}
-	if f.Checkpoint != "" {
-		o = append(o, Checkpoint(f.Checkpoint))
 	}
 	if f.Parallelism != 0 {
 		o = append(o, Parallelism(f.Parallelism))

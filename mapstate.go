@@ -119,6 +119,7 @@ func MapWithState[K comparable, V, S, U any](s *Stream[KV[K, V]], f func(t time.
 	initial, hasInitial := initialOf[K, S](c, op, cfg)
 	n := &node{kind: op, name: cfg.name, parents: []*node{s.n}, slide: s.n.slide, selfLookback: s.n.slide, persist: true}
 	c.stateful(op, n, cfg)
+	p := statePartitioner[K](c, op, cfg)
 	n.typ = typeName[stateRecord[K, S, U]]()
 	n.compute = func(t time.Time) (*lineage.Dataset, error) {
 		sc := n.scope(t)
@@ -127,7 +128,6 @@ func MapWithState[K comparable, V, S, U any](s *Stream[KV[K, V]], f func(t time.
 			return nil, err
 		}
 		batch := view[KV[K, V]](s.n, bd, sc)
-		p := dataset.PartitionerFor(batch, cfg.shuffle()...)
 		prev, ok, err := n.at(t.Add(-n.slide))
 		if err != nil {
 			return nil, err

@@ -25,7 +25,9 @@ type opConfig struct {
 
 // Named gives an operation a stable name. Stateful operations
 // (UpdateStateByKey, MapWithState, ReduceByKeyAndWindow with an inverse)
-// require one: checkpoints, metrics and the UI key their state by it.
+// require one, unique in the context: it identifies the operator's state
+// apart from the graph's shape, so that checkpoints, metrics and the UI
+// can key the state by it and a changed job can find its state again.
 func Named(name string) OpOption { return func(o *opConfig) { o.name = name } }
 
 // Partitions sets the number of partitions of an operation's shuffle.
@@ -44,6 +46,32 @@ func opts(os []OpOption) opConfig {
 		}
 	}
 	return o
+}
+
+// statePartitioner is the partitioner of a stateful operator's state: the
+// option's, else hash partitioning over Partitions(n) or the context's
+// parallelism. It is fixed when the graph is built, so that the state of
+// every batch is placed alike whatever the input's partitioning.
+func statePartitioner[K comparable](c *Context, op string, cfg opConfig) Partitioner[K] {
+	if cfg.partitioner != nil {
+		p, ok := cfg.partitioner.(Partitioner[K])
+		if !c.check(op, !ok, "partitioner %T does not place keys of type %s", cfg.partitioner, typeName[K]()) {
+			return p
+		}
+	}
+	n := cfg.parts
+	if n <= 0 {
+		n = c.cfg.parallelism
+	}
+	return dataset.HashPartitioner[K](n)
+}
+
+// checkPartitioner reports a partitioner whose key type is not K.
+func checkPartitioner[K comparable](c *Context, op string, cfg opConfig) {
+	if cfg.partitioner != nil {
+		_, ok := cfg.partitioner.(Partitioner[K])
+		c.check(op, !ok, "partitioner %T does not place keys of type %s", cfg.partitioner, typeName[K]())
+	}
 }
 
 func (o opConfig) shuffle() []dataset.Option {
@@ -220,6 +248,7 @@ func countOf[T any](d Dataset[T]) Dataset[int64] {
 // CountByValue counts the occurrences of each distinct record of every batch.
 func CountByValue[T comparable](s *Stream[T], o ...OpOption) *Stream[KV[T, int64]] {
 	cfg := opts(o)
+	checkPartitioner[T](mustStream("CountByValue", s), "CountByValue", cfg)
 	return derive(s, "CountByValue", func(d Dataset[T], _ time.Time) Dataset[KV[T, int64]] {
 		return dataset.CountByValue(d, cfg.shuffle()...)
 	})
@@ -242,6 +271,7 @@ func reduceAll[T any](d Dataset[T], f func(T, T) T) Dataset[T] {
 func ReduceByKey[K comparable, V any](s *Stream[KV[K, V]], f func(V, V) V, o ...OpOption) *Stream[KV[K, V]] {
 	mustStream("ReduceByKey", s).check("ReduceByKey", f == nil, "nil function")
 	cfg := opts(o)
+	checkPartitioner[K](mustStream("ReduceByKey", s), "ReduceByKey", cfg)
 	return derive(s, "ReduceByKey", func(d Dataset[KV[K, V]], _ time.Time) Dataset[KV[K, V]] {
 		return dataset.ReduceByKey(d, f, cfg.shuffle()...)
 	})
@@ -250,6 +280,7 @@ func ReduceByKey[K comparable, V any](s *Stream[KV[K, V]], f func(V, V) V, o ...
 // GroupByKey gathers the values of each key of every batch.
 func GroupByKey[K comparable, V any](s *Stream[KV[K, V]], o ...OpOption) *Stream[KV[K, []V]] {
 	cfg := opts(o)
+	checkPartitioner[K](mustStream("GroupByKey", s), "GroupByKey", cfg)
 	return derive(s, "GroupByKey", func(d Dataset[KV[K, V]], _ time.Time) Dataset[KV[K, []V]] {
 		return dataset.GroupByKey(d, cfg.shuffle()...)
 	})
@@ -260,6 +291,7 @@ func GroupByKey[K comparable, V any](s *Stream[KV[K, V]], o ...OpOption) *Stream
 func CombineByKey[K comparable, V, C any](s *Stream[KV[K, V]], create func(V) C, merge func(C, V) C, mergeC func(C, C) C, o ...OpOption) *Stream[KV[K, C]] {
 	mustStream("CombineByKey", s).check("CombineByKey", create == nil || merge == nil || mergeC == nil, "nil function")
 	cfg := opts(o)
+	checkPartitioner[K](mustStream("CombineByKey", s), "CombineByKey", cfg)
 	return derive(s, "CombineByKey", func(d Dataset[KV[K, V]], _ time.Time) Dataset[KV[K, C]] {
 		return dataset.CombineByKey(d, create, merge, mergeC, cfg.shuffle()...)
 	})
@@ -282,6 +314,7 @@ func FlatMapValues[K comparable, V, W any](s *Stream[KV[K, V]], f func(V) []W) *
 // CoGroup groups, batch by batch, the values of each key in a and in b.
 func CoGroup[K comparable, V, W any](a *Stream[KV[K, V]], b *Stream[KV[K, W]], o ...OpOption) *Stream[KV[K, Joined[[]V, []W]]] {
 	cfg := opts(o)
+	checkPartitioner[K](mustStream("CoGroup", a), "CoGroup", cfg)
 	return derive2(a, b, "CoGroup", func(x Dataset[KV[K, V]], y Dataset[KV[K, W]], _ time.Time) Dataset[KV[K, Joined[[]V, []W]]] {
 		return dataset.CoGroup(x, y, cfg.shuffle()...)
 	})
@@ -290,6 +323,7 @@ func CoGroup[K comparable, V, W any](a *Stream[KV[K, V]], b *Stream[KV[K, W]], o
 // Join joins, batch by batch, the records of a and b with equal keys.
 func Join[K comparable, V, W any](a *Stream[KV[K, V]], b *Stream[KV[K, W]], o ...OpOption) *Stream[KV[K, Joined[V, W]]] {
 	cfg := opts(o)
+	checkPartitioner[K](mustStream("Join", a), "Join", cfg)
 	return derive2(a, b, "Join", func(x Dataset[KV[K, V]], y Dataset[KV[K, W]], _ time.Time) Dataset[KV[K, Joined[V, W]]] {
 		return dataset.Join(x, y, cfg.shuffle()...)
 	})
@@ -298,6 +332,7 @@ func Join[K comparable, V, W any](a *Stream[KV[K, V]], b *Stream[KV[K, W]], o ..
 // LeftOuterJoin is Join keeping a's keys that b lacks in that batch.
 func LeftOuterJoin[K comparable, V, W any](a *Stream[KV[K, V]], b *Stream[KV[K, W]], o ...OpOption) *Stream[KV[K, Joined[V, Optional[W]]]] {
 	cfg := opts(o)
+	checkPartitioner[K](mustStream("LeftOuterJoin", a), "LeftOuterJoin", cfg)
 	return derive2(a, b, "LeftOuterJoin", func(x Dataset[KV[K, V]], y Dataset[KV[K, W]], _ time.Time) Dataset[KV[K, Joined[V, Optional[W]]]] {
 		return dataset.LeftOuterJoin(x, y, cfg.shuffle()...)
 	})
@@ -306,6 +341,7 @@ func LeftOuterJoin[K comparable, V, W any](a *Stream[KV[K, V]], b *Stream[KV[K, 
 // RightOuterJoin is Join keeping b's keys that a lacks in that batch.
 func RightOuterJoin[K comparable, V, W any](a *Stream[KV[K, V]], b *Stream[KV[K, W]], o ...OpOption) *Stream[KV[K, Joined[Optional[V], W]]] {
 	cfg := opts(o)
+	checkPartitioner[K](mustStream("RightOuterJoin", a), "RightOuterJoin", cfg)
 	return derive2(a, b, "RightOuterJoin", func(x Dataset[KV[K, V]], y Dataset[KV[K, W]], _ time.Time) Dataset[KV[K, Joined[Optional[V], W]]] {
 		return dataset.RightOuterJoin(x, y, cfg.shuffle()...)
 	})
@@ -314,6 +350,7 @@ func RightOuterJoin[K comparable, V, W any](a *Stream[KV[K, V]], b *Stream[KV[K,
 // FullOuterJoin is Join keeping the keys either side lacks in that batch.
 func FullOuterJoin[K comparable, V, W any](a *Stream[KV[K, V]], b *Stream[KV[K, W]], o ...OpOption) *Stream[KV[K, Joined[Optional[V], Optional[W]]]] {
 	cfg := opts(o)
+	checkPartitioner[K](mustStream("FullOuterJoin", a), "FullOuterJoin", cfg)
 	return derive2(a, b, "FullOuterJoin", func(x Dataset[KV[K, V]], y Dataset[KV[K, W]], _ time.Time) Dataset[KV[K, Joined[Optional[V], Optional[W]]]] {
 		return dataset.FullOuterJoin(x, y, cfg.shuffle()...)
 	})

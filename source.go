@@ -94,8 +94,11 @@ func QueueStream[T any](c *Context, q *Queue[T], parts int) *Stream[T] {
 // is a pure function of i (and the generator's seed), so any range can be
 // made again, anywhere, with the same result.
 type Generator[T any] interface {
-	// Records returns records [from, to), with event times spread over
-	// [start, end).
+	// Records returns records [from, to). Their event times spread
+	// evenly over [start, end): each partition of a batch gets its share
+	// of the batch interval, in proportion to its share of the records, so
+	// record i's time is the same (to the nanosecond) however the batch is
+	// partitioned.
 	Records(from, to int64, start, end time.Time) []T
 }
 
@@ -140,17 +143,35 @@ func Generate[T any](c *Context, g Generator[T], rate int) *Stream[T] {
 		return r, n, nil
 	}, func(t time.Time, sc *lineage.Scope, r genRange) Dataset[T] {
 		parts := c.cfg.parallelism
-		start := t.Add(-c.cfg.batch)
-		ranges := make([]genRange, parts)
+		ranges := make([]genSpan, parts)
 		n := r.to - r.from
 		for p := range ranges {
-			ranges[p] = genRange{r.from + int64(p)*n/int64(parts), r.from + int64(p+1)*n/int64(parts)}
+			from, to := r.from+int64(p)*n/int64(parts), r.from+int64(p+1)*n/int64(parts)
+			ranges[p] = genSpan{from, to, spanTime(t, c.cfg.batch, from-r.from, n), spanTime(t, c.cfg.batch, to-r.from, n)}
 		}
 		spans := dataset.Parallelize(c.env, sc, ranges, parts)
-		return dataset.FlatMap(spans, func(r genRange) []T {
-			return g.Records(r.from, r.to, start, t)
+		return dataset.FlatMap(spans, func(s genSpan) []T {
+			return g.Records(s.from, s.to, s.start, s.end)
 		})
 	})
+}
+
+// genSpan is one partition's share of a generated batch: its records and
+// their share of the batch interval.
+type genSpan struct {
+	from, to   int64
+	start, end time.Time
+}
+
+// spanTime is the event time of the k-th of n records of the batch ending
+// at t: the records are spread evenly over [t−batch, t).
+func spanTime(t time.Time, batch time.Duration, k, n int64) time.Time {
+	if n == 0 {
+		return t.Add(-batch)
+	}
+	hi, lo := bits.Mul64(uint64(k), uint64(batch))
+	q, _ := bits.Div64(hi, lo, uint64(n))
+	return t.Add(-batch + time.Duration(q))
 }
 
 // TextGenerator makes the benchmarks' text records (DESIGN.md section 11):

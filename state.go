@@ -14,8 +14,11 @@ import (
 const DefaultCheckpointInterval = 10 * time.Second
 
 // CheckpointInterval sets how often a stateful operator's state is
-// checkpointed, which also bounds its lineage. It must be a multiple of
-// the operator's slide. MapWithState also times keys out at these batches.
+// checkpointed. At those batches the state's lineage is cut: its
+// partitions stay in the workers' block stores and are no longer
+// recomputable from older batches, which keeps lineage (and the memory it
+// holds) bounded. It must be a multiple of the operator's slide.
+// MapWithState also times keys out at these batches.
 func CheckpointInterval(d time.Duration) OpOption {
 	return func(o *opConfig) { o.checkpoint = d }
 }
@@ -74,6 +77,7 @@ func UpdateStateByKey[K comparable, V, S any](s *Stream[KV[K, V]], update func(k
 	initial, hasInitial := initialOf[K, S](c, op, cfg)
 	n := &node{kind: op, name: cfg.name, parents: []*node{s.n}, slide: s.n.slide, selfLookback: s.n.slide, persist: true}
 	c.stateful(op, n, cfg)
+	p := statePartitioner[K](c, op, cfg)
 	n.compute = func(t time.Time) (*lineage.Dataset, error) {
 		sc := n.scope(t)
 		bd, _, err := s.n.at(t)
@@ -81,7 +85,6 @@ func UpdateStateByKey[K comparable, V, S any](s *Stream[KV[K, V]], update func(k
 			return nil, err
 		}
 		batch := view[KV[K, V]](s.n, bd, sc)
-		p := dataset.PartitionerFor(batch, cfg.shuffle()...)
 		prev, ok, err := n.at(t.Add(-n.slide))
 		if err != nil {
 			return nil, err
@@ -154,6 +157,7 @@ func (s *State[S]) Remove() {
 // came, and the state is removed after the call.
 func (s *State[S]) IsTimingOut() bool { return s.timingOut }
 
+// String shows the state, or that there is none.
 func (s *State[S]) String() string {
 	if !s.exists {
 		return "State(none)"

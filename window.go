@@ -92,30 +92,43 @@ func ReduceByKeyAndWindow[K comparable, V any](s *Stream[KV[K, V]], f, inverse f
 	if c.check("ReduceByKeyAndWindow", f == nil, "nil reduce function") || !checkWindow(c, "ReduceByKeyAndWindow", s.n, w, slide) {
 		return ReduceByKey(Window(s, max(w, s.n.slide), max(slide, s.n.slide)), f, o...)
 	}
+	cfg := opts(o)
+	keep := keepOf[K, V](c, "ReduceByKeyAndWindow", cfg)
 	if inverse == nil {
-		return ReduceByKey(Window(ReduceByKey(s, f, o...), w, slide), f, o...)
+		out := ReduceByKey(Window(ReduceByKey(s, f, o...), w, slide), f, o...)
+		if keep != nil {
+			out = Filter(out, keep)
+		}
+		return out
 	}
-	return incrementalWindow(c, s, f, inverse, w, slide, opts(o))
+	return incrementalWindow(c, s, f, inverse, w, slide, cfg, keep)
 }
 
-// KeepKeys sets the filter of an incremental ReduceByKeyAndWindow: keys for
-// which keep returns false are dropped from the window's result. It is
-// meant to drop keys whose value is the neutral value (a count of 0): a
-// dropped key's value counts as neutral in the next window, so dropping a
-// key with any other value makes later windows wrong for that key.
+// keepOf returns the KeepKeys function of cfg, checking its type.
+func keepOf[K comparable, V any](c *Context, op string, cfg opConfig) func(KV[K, V]) bool {
+	if cfg.keep == nil {
+		return nil
+	}
+	k, ok := cfg.keep.(func(KV[K, V]) bool)
+	c.check(op, !ok, "KeepKeys function of type %T, want func(%s) bool", cfg.keep, typeName[KV[K, V]]())
+	return k
+}
+
+// KeepKeys sets the filter of a ReduceByKeyAndWindow: keys for which keep
+// returns false are dropped from the window's result. With an inverse
+// function it is meant to drop keys whose value is the neutral value (a
+// count of 0): a dropped key's value counts as neutral in the next window,
+// so dropping a key with any other value makes later windows wrong for
+// that key. Without one it simply filters each window's result.
 func KeepKeys[K comparable, V any](keep func(KV[K, V]) bool) OpOption {
 	return func(o *opConfig) { o.keep = keep }
 }
 
-func incrementalWindow[K comparable, V any](c *Context, s *Stream[KV[K, V]], f, inv func(V, V) V, w, slide time.Duration, cfg opConfig) *Stream[KV[K, V]] {
+func incrementalWindow[K comparable, V any](c *Context, s *Stream[KV[K, V]], f, inv func(V, V) V, w, slide time.Duration,
+	cfg opConfig, keep func(KV[K, V]) bool) *Stream[KV[K, V]] {
 	const op = "ReduceByKeyAndWindow"
-	var keep func(KV[K, V]) bool
-	if cfg.keep != nil {
-		k, ok := cfg.keep.(func(KV[K, V]) bool)
-		c.check(op, !ok, "KeepKeys function of type %T, want func(%s) bool", cfg.keep, typeName[KV[K, V]]())
-		keep = k
-	}
-	reduced := ReduceByKey(s, f, func(o *opConfig) { *o = cfg })
+	p := statePartitioner[K](c, op, cfg)
+	reduced := ReduceByKey(s, f, WithPartitioner(p))
 	reduced.n.persist = true
 	ps := reduced.n.slide
 	n := &node{kind: op, name: cfg.name, parents: []*node{reduced.n}, slide: slide,
@@ -137,11 +150,6 @@ func incrementalWindow[K comparable, V any](c *Context, s *Stream[KV[K, V]], f, 
 			return nil, err
 		}
 		sc := n.scope(t)
-		cur, _, err := reduced.n.at(t)
-		if err != nil {
-			return nil, err
-		}
-		p := dataset.PartitionerFor(view[KV[K, V]](reduced.n, cur, sc), cfg.shuffle()...)
 		prev, ok, err := n.at(t.Add(-slide))
 		if err != nil {
 			return nil, err

@@ -691,11 +691,3 @@ func ExampleCoGroupN() {
 	show(dataset.CoGroupN(dataset.HashPartitioner[string](2), "days", day1, day2, day3))
 	// Output: [{a [[1] [2] []]} {b [[] [3] [4]]}]
 }
-
-// Dealt carries a record to the partition Repartition deals it to; it is
-// exported only for the record codec.
-func ExampleDealt() {
-	d := dataset.Dealt[string]{To: 2, Rec: "x"}
-	fmt.Println(d.To, d.Rec)
-	// Output: 2 x
-}

@@ -93,7 +93,7 @@ func (d Dataset[T]) Repartition(n int) Dataset[T] {
 	if n < 1 {
 		panic("dataset: Repartition to fewer than 1 partition")
 	}
-	return shuffledFrom(deal(d, n), d.sc, d.env, "repartition", n, func(in iter.Seq[Dealt[T]], n int) [][]T {
+	return shuffledFrom(deal(d, n), d.sc, d.env, "repartition", n, func(in iter.Seq[dealt[T]], n int) [][]T {
 		out := make([][]T, n)
 		for x := range in {
 			out[x.To] = append(out[x.To], x.Rec)
@@ -102,9 +102,9 @@ func (d Dataset[T]) Repartition(n int) Dataset[T] {
 	}, concat[T])
 }
 
-// Dealt is a record with the partition Repartition deals it to. It is
-// exported, like its fields, only for the record codec.
-type Dealt[T any] struct {
+// dealt is a record with the partition Repartition deals it to. Its
+// fields are exported for the record codec.
+type dealt[T any] struct {
 	To  int
 	Rec T
 }
@@ -115,20 +115,20 @@ type Dealt[T any] struct {
 // partition, and all the records of single-record partitions, to
 // partition 0.
 //
-// It returns an untyped dataset: a Dataset[Dealt[T]], whose Repartition
-// method would deal Dealt[Dealt[T]], is an instantiation cycle.
+// It returns an untyped dataset: a Dataset[dealt[T]], whose Repartition
+// method would deal dealt[dealt[T]], is an instantiation cycle.
 func deal[T any](d Dataset[T], n int) *lineage.Dataset {
 	parent := d.must()
 	parts := parent.NumParts
-	return newSeq(d.sc, "deal", parts, func(tc lineage.TaskContext, p int) (iter.Seq[Dealt[T]], error) {
+	return newSeq(d.sc, "deal", parts, func(tc lineage.TaskContext, p int) (iter.Seq[dealt[T]], error) {
 		in, err := records[T](tc, parent, p)
 		if err != nil {
 			return nil, err
 		}
-		return func(yield func(Dealt[T]) bool) {
+		return func(yield func(dealt[T]) bool) {
 			to := p * n / parts
 			for x := range in {
-				if !yield(Dealt[T]{To: to, Rec: x}) {
+				if !yield(dealt[T]{To: to, Rec: x}) {
 					return
 				}
 				if to++; to == n {
