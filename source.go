@@ -26,6 +26,11 @@ func newInput[T any, P any](c *Context, kind string, plan func(t time.Time) (P, 
 		}
 		mu.Lock()
 		plans[t.UnixNano()] = p
+		for pt := range plans { // plans no batch will read (nothing used them)
+			if pt < t.Add(-n.remember).UnixNano() {
+				delete(plans, pt)
+			}
+		}
 		mu.Unlock()
 		return count, nil
 	}
