@@ -92,6 +92,9 @@ type stage struct {
 	job     *job                // set for result stages
 	reads   []*lineage.ShuffleDep
 	cached  []*lineage.Dataset // persisted datasets in the pipeline
+	// parents are a map stage's parent stages, fixed when first built.
+	parents []scheduler.StageID
+	built   bool
 }
 
 type submitReq struct{ j *job }
@@ -265,6 +268,10 @@ func (d *Driver) step(ev scheduler.Event) {
 		// rejected one is a bug in the runtime.
 		panic(fmt.Sprintf("runtime: scheduler refused %T: %v", ev, err))
 	}
+	d.performReady()
+}
+
+func (d *Driver) performReady() {
 	for _, a := range d.sched.Ready() {
 		d.perform(a)
 	}

@@ -300,3 +300,46 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+// TestConcurrentJobsShareAMapStageWhoseInputGotCached submits a second job
+// while the first still runs, after the first cached a dataset inside the
+// shared map stage's pipeline: both jobs must agree on the stage's shape.
+func TestConcurrentJobsShareAMapStageWhoseInputGotCached(t *testing.T) {
+	l, reg := newLocal(t, 2)
+	sc := reg.Scope(1, 1)
+	var calls atomic.Int64
+	mid := modShuffle(sc, source(sc, 2, 4, &calls), 2).Persist() // cached by the map tasks below
+	release := make(chan struct{})
+	final := sc.New("gate", ints{}, 2, func(tc lineage.TaskContext, p int) (any, error) {
+		<-release
+		return nil, nil
+	})
+	top := modShuffle(sc, mid, 2)
+	gated := sc.New("gated", ints{}, 2, func(tc lineage.TaskContext, p int) (any, error) {
+		if _, err := tc.Partition(final, p); err != nil {
+			return nil, err
+		}
+		return tc.Partition(top, p)
+	}, lineage.OneToOne{P: final}, lineage.OneToOne{P: top})
+	first := make(chan error, 1)
+	go func() {
+		_, err := l.Driver.RunJob(context.Background(), gated, 1, collect)
+		first <- err
+	}()
+	for !l.Driver.FullyCached(mid) {
+		time.Sleep(time.Millisecond)
+	}
+	second := make(chan error, 1)
+	go func() {
+		_, err := l.Driver.RunJob(context.Background(), gated, 1, collect)
+		second <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let the second job be submitted (not an assertion)
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+}

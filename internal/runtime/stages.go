@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"fmt"
+
 	"github.com/sluicehq/sluice/internal/blockstore"
 	"github.com/sluicehq/sluice/internal/lineage"
 	"github.com/sluicehq/sluice/internal/scheduler"
@@ -24,7 +26,12 @@ func (d *Driver) submit(j *job) {
 	})
 	d.jobs[j.id] = j
 	j.resultStage = rs.id
-	d.step(scheduler.SubmitJob{Job: scheduler.Job{ID: j.id, Stages: b.order}})
+	if err := d.sched.Step(scheduler.SubmitJob{Job: scheduler.Job{ID: j.id, Stages: b.order}}); err != nil {
+		d.endJob(j)
+		j.reply <- jobResult{err: fmt.Errorf("runtime: job %d refused by the scheduler: %w", j.id, err)}
+		return
+	}
+	d.performReady()
 }
 
 type jobBuilder struct {
@@ -91,7 +98,17 @@ func (b *jobBuilder) mapStage(dep *lineage.ShuffleDep) scheduler.StageID {
 	}
 	b.seen[sid] = true
 	st := d.stages[sid]
-	parents := b.pipeline(st)
+	// A map stage keeps the parents of its first job: jobs sharing it must
+	// agree on its shape, even if caching made part of its pipeline
+	// readable since (its tasks read cached partitions all the same).
+	if !st.built {
+		st.parents, st.built = b.pipeline(st), true
+	} else {
+		for _, r := range st.reads {
+			b.mapStage(r)
+		}
+	}
+	parents := st.parents
 	b.order = append(b.order, scheduler.Stage{
 		ID: sid, Parents: parents, NumTasks: dep.P.NumParts,
 		Available: d.available(dep), Prefer: d.prefer(dep.P),
