@@ -21,13 +21,17 @@ type opConfig struct {
 	timeout     time.Duration
 	keep        any
 	checkpoint  time.Duration
+	// lateness is how far event-time windows wait behind the latest
+	// event time before they close (AllowedLateness).
+	lateness time.Duration
 }
 
 // Named gives an operation a stable name. Stateful operations
-// (UpdateStateByKey, MapWithState, ReduceByKeyAndWindow with an inverse)
-// require one, unique in the context: it identifies the operator's state
-// apart from the graph's shape, so that checkpoints, metrics and the UI
-// can key the state by it and a changed job can find its state again.
+// (UpdateStateByKey, MapWithState, ReduceByKeyAndWindow with an inverse,
+// the event-time windows) require one, unique in the context: it
+// identifies the operator's state apart from the graph's shape, so that
+// checkpoints, metrics and the UI can key the state by it and a changed
+// job can find its state again.
 func Named(name string) OpOption { return func(o *opConfig) { o.name = name } }
 
 // Partitions sets the number of partitions of an operation's shuffle.

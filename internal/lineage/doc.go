@@ -8,11 +8,11 @@
 // Type interface. Keeping the engine untyped means the scheduler, the block
 // store and the shuffle never depend on user types.
 //
-// A Dataset has narrow dependencies (OneToOne, Range: a child partition
-// reads known parent partitions in the same task) and shuffle dependencies
-// (ShuffleDep: a child partition reads one bucket from every parent
-// partition). The runtime splits the lineage graph into stages at shuffle
-// dependencies and pipelines narrow ones.
+// A Dataset has narrow dependencies (OneToOne, Range, Broadcast: a child
+// partition reads known parent partitions in the same task) and shuffle
+// dependencies (ShuffleDep: a child partition reads one bucket from every
+// parent partition). The runtime splits the lineage graph into stages at
+// shuffle dependencies and pipelines narrow ones.
 //
 // Identities are deterministic: a dataset's ID is (stream node, batch time,
 // sequence within that scope), so a process that rebuilds the same stream

@@ -63,6 +63,13 @@ type Range struct {
 	Offset int
 }
 
+// Broadcast says every child partition reads every partition of P: a
+// small dataset that all tasks need (an event-time watermark), whatever
+// the child's number of partitions. It is narrow — read in the child's
+// task, without a shuffle — but gives no locality preference, since no
+// child partition is closer to P than another.
+type Broadcast struct{ P *Dataset }
+
 // ShuffleID identifies a shuffle: the child dataset and the index of the
 // dependency among its dependencies.
 type ShuffleID struct {
@@ -94,6 +101,7 @@ type ShuffleDep struct {
 
 func (d OneToOne) Parent() *Dataset    { return d.P }
 func (d Range) Parent() *Dataset       { return d.P }
+func (d Broadcast) Parent() *Dataset   { return d.P }
 func (d *ShuffleDep) Parent() *Dataset { return d.P }
 
 // Partitioning says how a dataset's records are placed by key. Two datasets

@@ -66,7 +66,7 @@ func (b *jobBuilder) pipeline(st *stage) []scheduler.StageID {
 				parents = appendUnique(parents, b.mapStage(sd))
 				continue
 			}
-			walk(dep.Parent())
+			walk(dep.Parent()) // narrow: OneToOne, Range, Broadcast
 		}
 	}
 	walk(st.ds)
@@ -181,6 +181,8 @@ func (d *Driver) preferPart(ds *lineage.Dataset, p, depth int) []string {
 			if p >= dep.Offset && p < dep.Offset+dep.P.NumParts {
 				return d.preferPart(dep.P, p-dep.Offset, depth+1)
 			}
+		case lineage.Broadcast:
+			// Every child partition reads all of it: it prefers none.
 		}
 	}
 	return nil
