@@ -185,7 +185,7 @@ func spanTime(t time.Time, batch time.Duration, k, n int64) time.Time {
 func TextGenerator(seed uint64) Generator[string] {
 	g := gen.Text{Seed: seed}
 	return GeneratorFunc[string](func(from, to int64, _, _ time.Time) []string {
-		return g.AppendRange(nil, from, to)
+		return g.AppendRange(make([]string, 0, max(to-from, 0)), from, to)
 	})
 }
 

@@ -63,9 +63,10 @@ func buildGrep(c *sluice.Context, seed uint64, rate int) {
 func windowedCounts(c *sluice.Context, seed uint64, rate int) *sluice.Stream[sluice.KV[string, int64]] {
 	lines := sluice.Generate(c, sluice.TextGenerator(seed), rate)
 	pairs := sluice.FlatMap(lines, func(s string) []sluice.KV[string, int64] {
-		var out []sluice.KV[string, int64]
-		for _, w := range strings.Fields(s) {
-			out = append(out, sluice.Pair(w, int64(1)))
+		words := strings.Fields(s)
+		out := make([]sluice.KV[string, int64], len(words))
+		for i, w := range words {
+			out[i] = sluice.Pair(w, int64(1))
 		}
 		return out
 	})
