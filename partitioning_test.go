@@ -1,6 +1,7 @@
 package sluice_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -64,16 +65,7 @@ func TestPartitionerOfTheWrongKeyTypeIsAConstructionError(t *testing.T) {
 	h := sluicetest.New(t, time.Second)
 	in := sluicetest.Input(h, 2, kvs("a", 1))
 	sluice.ReduceByKey(in, add, sluice.WithPartitioner(dataset.HashPartitioner[int](2)))
-	if err := h.Context.Err(); err == nil || !contains(err.Error(), "ReduceByKey") || !contains(err.Error(), "does not place keys of type string") {
+	if err := h.Context.Err(); err == nil || !strings.Contains(err.Error(), "ReduceByKey") || !strings.Contains(err.Error(), "does not place keys of type string") {
 		t.Fatalf("Err() = %v", err)
 	}
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }

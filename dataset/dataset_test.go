@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice"
@@ -177,20 +178,11 @@ func TestMisuseGivesClearPanics(t *testing.T) {
 	} {
 		func() {
 			defer func() {
-				if r := recover(); r == nil || !containsStr(fmt.Sprint(r), "dataset:") {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "dataset:") {
 					t.Errorf("%s: recovered %v, want a dataset: panic", name, r)
 				}
 			}()
 			f()
 		}()
 	}
-}
-
-func containsStr(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }
