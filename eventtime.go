@@ -153,7 +153,7 @@ func eventStateNode[K comparable, V any](c *Context, op string, cfg opConfig, g 
 		selfLookback: assigned.n.slide, persist: true}
 	c.stateful(op, n, cfg)
 	clock.truncateEvery = n.truncateEvery // the watermark is state too
-	typ := sliceType[eventState[K, V]]{typeName[eventState[K, V]]()}
+	typ := dataset.RecordType[eventState[K, V]]()
 	logDropped := func(t time.Time, part int, records int64) {
 		c.cfg.logger.Debug("sluice: event-time windows dropped late records", "op", op, "name", cfg.name,
 			"batch", t.UnixMilli(), "partition", part, "records", records)
@@ -460,14 +460,6 @@ func closeWindows[K comparable, V any](g eventGeometry, open map[int64]*stateMap
 	}
 	return out
 }
-
-// sliceType describes []T partitions to the engine, for the datasets this
-// package makes without package dataset.
-type sliceType[T any] struct{ name string }
-
-func (t sliceType[T]) Name() string { return t.name }
-func (sliceType[T]) Len(p any) int  { return len(p.([]T)) }
-func (sliceType[T]) Empty() any     { return []T(nil) }
 
 // partOf reads partition p of d, whose records are Ts.
 func partOf[T any](tc lineage.TaskContext, d *lineage.Dataset, p int) ([]T, error) {

@@ -691,3 +691,11 @@ func ExampleCoGroupN() {
 	show(dataset.CoGroupN(dataset.HashPartitioner[string](2), "days", day1, day2, day3))
 	// Output: [{a [[1] [2] []]} {b [[] [3] [4]]}]
 }
+
+// RecordType is how the engine sees a dataset's partitions without their
+// Go type.
+func ExampleRecordType() {
+	typ := dataset.RecordType[string]()
+	fmt.Println(typ.Name(), typ.Len([]string{"a", "b"}))
+	// Output: string 2
+}

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/sluicehq/sluice/internal/codec"
+	"github.com/sluicehq/sluice/internal/lineage"
 )
 
 // KV is a key/value pair: the record type of keyed operations.
@@ -38,6 +39,10 @@ type Optional[V any] struct {
 
 // Some returns a present Optional.
 func Some[V any](v V) Optional[V] { return Optional[V]{Value: v, Valid: true} }
+
+// RecordType describes []T partitions to the engine. For the engine's use
+// (datasets the root package builds from lineage directly).
+func RecordType[T any]() lineage.Type { return recordType[T]() }
 
 // typeOf describes []T partitions to the engine.
 type typeOf[T any] struct{ name string }
