@@ -165,7 +165,9 @@ func CombineByKey[K comparable, V, C any](d Dataset[KV[K, V]], create func(V) C,
 		return m.kvs
 	}
 	if d.ld.Partitioning == placement(p) {
-		out := narrow(d, "combineByKey", func(in []KV[K, V]) []KV[K, C] { return combine(slices.Values(in)) })
+		out := narrowSeq(d, "combineByKey", func(in iter.Seq[KV[K, V]]) iter.Seq[KV[K, C]] {
+			return slices.Values(combine(in)) // streams the input; the output is the combined keys
+		})
 		out.ld.Partitioning = placement(p)
 		return out
 	}
