@@ -273,9 +273,10 @@ func reduceAll[T any](d Dataset[T], f func(T, T) T) Dataset[T] {
 
 // ReduceByKey merges the values of each key of every batch with f.
 func ReduceByKey[K comparable, V any](s *Stream[KV[K, V]], f func(V, V) V, o ...OpOption) *Stream[KV[K, V]] {
-	mustStream("ReduceByKey", s).check("ReduceByKey", f == nil, "nil function")
+	c := mustStream("ReduceByKey", s)
+	c.check("ReduceByKey", f == nil, "nil function")
 	cfg := opts(o)
-	checkPartitioner[K](mustStream("ReduceByKey", s), "ReduceByKey", cfg)
+	checkPartitioner[K](c, "ReduceByKey", cfg)
 	return derive(s, "ReduceByKey", func(d Dataset[KV[K, V]], _ time.Time) Dataset[KV[K, V]] {
 		return dataset.ReduceByKey(d, f, cfg.shuffle()...)
 	})
@@ -293,9 +294,10 @@ func GroupByKey[K comparable, V any](s *Stream[KV[K, V]], o ...OpOption) *Stream
 // CombineByKey merges the values of each key of every batch into a
 // combiner (see dataset.CombineByKey).
 func CombineByKey[K comparable, V, C any](s *Stream[KV[K, V]], create func(V) C, merge func(C, V) C, mergeC func(C, C) C, o ...OpOption) *Stream[KV[K, C]] {
-	mustStream("CombineByKey", s).check("CombineByKey", create == nil || merge == nil || mergeC == nil, "nil function")
+	c := mustStream("CombineByKey", s)
+	c.check("CombineByKey", create == nil || merge == nil || mergeC == nil, "nil function")
 	cfg := opts(o)
-	checkPartitioner[K](mustStream("CombineByKey", s), "CombineByKey", cfg)
+	checkPartitioner[K](c, "CombineByKey", cfg)
 	return derive(s, "CombineByKey", func(d Dataset[KV[K, V]], _ time.Time) Dataset[KV[K, C]] {
 		return dataset.CombineByKey(d, create, merge, mergeC, cfg.shuffle()...)
 	})
