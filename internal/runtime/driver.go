@@ -7,7 +7,6 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/sluicehq/sluice/internal/blockstore"
 	"github.com/sluicehq/sluice/internal/lineage"
@@ -471,6 +470,3 @@ func (d *Driver) free(ids []lineage.ID) {
 		}
 	}
 }
-
-// now is used for scheduler ticks; the scheduler itself never reads time.
-var now = time.Now
