@@ -304,6 +304,7 @@ func (g *generator) generate(t time.Time) (*runtime.Batch, error) {
 func (g *generator) Completed(t time.Time) {
 	c := (*Context)(g)
 	var ids []lineage.ID
+	var cut []*lineage.Dataset // checkpoint batches' state, to cut if cached
 	for _, n := range c.nodes {
 		before := t.Add(-n.remember).UnixNano() + 1
 		n.mu.Lock()
@@ -312,13 +313,19 @@ func (g *generator) Completed(t time.Time) {
 				delete(n.gen, bt)
 			} else if n.truncateEvery > 0 && bt <= t.UnixNano() && !d.Truncated() {
 				k := time.Unix(0, bt).Sub(c.zero()) / n.slide
-				if int(k)%n.truncateEvery == 0 && c.env.local.Driver.FullyCached(d) {
-					d.Truncate(runtime.ReadCached(d))
+				if int(k)%n.truncateEvery == 0 {
+					cut = append(cut, d)
 				}
 			}
 		}
 		n.mu.Unlock()
 		ids = append(ids, c.reg.Forget(n.id, before)...)
+	}
+	// Asking the driver is a round trip: not under a node's lock.
+	for _, d := range cut {
+		if c.env.local.Driver.FullyCached(d) {
+			d.Truncate(runtime.ReadCached(d))
+		}
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
 	_ = c.env.local.Driver.Free(ids)
