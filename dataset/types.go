@@ -45,7 +45,10 @@ func Some[V any](v V) Optional[V] { return Optional[V]{Value: v, Valid: true} }
 func RecordType[T any]() lineage.Type { return recordType[T]() }
 
 // typeOf describes []T partitions to the engine.
-type typeOf[T any] struct{ name string }
+type typeOf[T any] struct {
+	name  string
+	codec codec.Codec[T]
+}
 
 var typeNames sync.Map // reflect.Type -> *typeOf (built once per type)
 
@@ -54,7 +57,7 @@ func recordType[T any]() *typeOf[T] {
 	if v, ok := typeNames.Load(rt); ok {
 		return v.(*typeOf[T])
 	}
-	v, _ := typeNames.LoadOrStore(rt, &typeOf[T]{name: rt.String()})
+	v, _ := typeNames.LoadOrStore(rt, &typeOf[T]{name: rt.String(), codec: codec.For[T]()})
 	return v.(*typeOf[T])
 }
 
@@ -62,3 +65,18 @@ func (t *typeOf[T]) Name() string   { return t.name }
 func (t *typeOf[T]) Len(p any) int  { return len(p.([]T)) }
 func (t *typeOf[T]) Empty() any     { return []T(nil) }
 func (t *typeOf[T]) String() string { return t.name }
+
+func (t *typeOf[T]) Head(p any, n int) any {
+	s := p.([]T)
+	return s[:min(n, len(s))]
+}
+
+func (t *typeOf[T]) Encode(dst []byte, p any) []byte { return t.codec.Append(dst, p.([]T)) }
+
+func (t *typeOf[T]) Decode(b []byte) (any, error) {
+	v, err := t.codec.Decode(b)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}

@@ -27,6 +27,16 @@ type Type interface {
 	Len(part any) int
 	// Empty returns an empty partition.
 	Empty() any
+	// Head returns the first n records of a partition (all if fewer).
+	Head(part any, n int) any
+	// Encode appends partition part to dst in the record codec's format,
+	// for a partition that leaves the process (a shuffle bucket fetched
+	// by another worker, a spilled or replicated block, a result sent to
+	// the driver).
+	Encode(dst []byte, part any) []byte
+	// Decode reads a partition Encode wrote. It reads untrusted bytes:
+	// it never panics and is bounded by the codec's limits.
+	Decode(b []byte) (any, error)
 }
 
 // ComputeFunc computes partition p of a dataset, reading its parents

@@ -7,9 +7,13 @@ import (
 
 type strs struct{}
 
-func (strs) Name() string  { return "string" }
-func (strs) Len(p any) int { return len(p.([]string)) }
-func (strs) Empty() any    { return []string(nil) }
+func (strs) Name() string          { return "string" }
+func (strs) Len(p any) int         { return len(p.([]string)) }
+func (strs) Head(p any, n int) any { s := p.([]string); return s[:min(n, len(s))] }
+func (strs) Empty() any            { return []string(nil) }
+
+func (strs) Encode(dst []byte, _ any) []byte { return dst }
+func (strs) Decode([]byte) (any, error)      { return []string(nil), nil }
 
 func noop(TaskContext, int) (any, error) { return []string(nil), nil }
 

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/sluicehq/sluice/internal/codec"
 	"github.com/sluicehq/sluice/internal/lineage"
 	"github.com/sluicehq/sluice/internal/scheduler"
 )
@@ -20,9 +21,15 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 type ints struct{}
 
-func (ints) Name() string                                          { return "int" }
-func (ints) Len(p any) int                                         { return len(p.([]int)) }
-func (ints) Empty() any                                            { return []int(nil) }
+func (ints) Name() string                    { return "int" }
+func (ints) Len(p any) int                   { return len(p.([]int)) }
+func (ints) Head(p any, n int) any           { s := p.([]int); return s[:min(n, len(s))] }
+func (ints) Empty() any                      { return []int(nil) }
+func (ints) Encode(dst []byte, p any) []byte { return intCodec.Append(dst, p.([]int)) }
+func (ints) Decode(b []byte) (any, error)    { return intCodec.Decode(b) }
+
+var intCodec = codec.For[int]()
+
 func asInts(v any) []int                                           { s, _ := v.([]int); return s }
 func collect(tc lineage.TaskContext, p int, part any) (any, error) { return part, nil }
 
