@@ -4,7 +4,7 @@ package sluice
 // datasets, cached blocks known to the driver, shuffles with outputs, and
 // blocks and map outputs held by the workers.
 func EngineCounts(c *Context) (datasets, cached, shuffles, workerBlocks, workerOutputs int) {
-	st := c.env.local.Driver.Stats()
+	st := c.env.driver.Stats()
 	for _, name := range c.env.local.Workers() {
 		w := c.env.local.Worker(name)
 		b, _ := w.Blocks.Stats()

@@ -16,13 +16,18 @@ import (
 // Peers is how a worker reads from other workers: shuffle buckets and
 // cached blocks. In local mode it is a direct call into the other worker.
 type Peers interface {
-	FetchShuffle(worker string, id lineage.ShuffleID, mapPart, reduce int) (any, error)
-	FetchBlock(worker string, id blockstore.ID) (any, bool, error)
+	// FetchShuffle returns bucket reduce of each of the map partitions
+	// mapParts of a shuffle, all held by worker, in one call.
+	FetchShuffle(ctx context.Context, worker string, dep *lineage.ShuffleDep, mapParts []int, reduce int) ([]any, error)
+	// FetchBlock returns partition p of ds from worker's block store.
+	FetchBlock(ctx context.Context, worker string, ds *lineage.Dataset, p int) (any, bool, error)
 }
 
-// Resolver finds datasets by ID: the worker's copy of the graph.
+// Resolver finds datasets by ID and output operations by graph node: the
+// worker's copy of the graph.
 type Resolver interface {
 	Lookup(id lineage.ID) (*lineage.Dataset, error)
+	Output(node int32) (OutputFunc, error)
 }
 
 // Worker runs tasks and keeps blocks and shuffle outputs.
@@ -131,8 +136,36 @@ func (w *Worker) run(ctx context.Context, d *TaskDesc) (res TaskResult) {
 		return res
 	}
 	res.Records = ds.Type.Len(part)
-	res.Value, res.Err = d.Action(tc, d.Task.Partition, part)
+	res.Value, res.Err = w.act(tc, d, ds, part, &res)
 	return res
+}
+
+// act carries out a result task's action on its partition.
+func (w *Worker) act(tc *taskCtx, d *TaskDesc, ds *lineage.Dataset, part any, res *TaskResult) (any, error) {
+	a := d.Action
+	switch a.Kind {
+	case ActCount:
+		return int64(ds.Type.Len(part)), nil
+	case ActCollect:
+		res.ValueType = ds.Type
+		return part, nil
+	case ActTake:
+		res.ValueType = ds.Type
+		return ds.Type.Head(part, a.N), nil
+	case ActOutput:
+		f, err := w.resolver.Output(a.Node)
+		if err != nil {
+			return nil, err
+		}
+		return nil, f(tc.ctx, d.BatchTime, d.Task.Partition, part)
+	case ActFunc:
+		if a.Fn == nil { // the function stayed in the driver's process
+			res.ValueType, res.Shipped = ds.Type, true
+			return part, nil
+		}
+		return a.Fn(tc, d.Task.Partition, part)
+	}
+	return nil, fmt.Errorf("runtime: unknown action kind %d", a.Kind)
 }
 
 // writeShuffle computes a map partition and stores its buckets; it
@@ -196,7 +229,7 @@ func (tc *taskCtx) Partition(d *lineage.Dataset, p int) (any, error) {
 	if v, ok := tc.w.Blocks.Get(id); ok {
 		return v, nil
 	}
-	if v, ok := tc.remoteBlock(id); ok {
+	if v, ok := tc.remoteBlock(d, p); ok {
 		return v, nil
 	}
 	v, err := d.Compute(tc, p)
@@ -208,12 +241,12 @@ func (tc *taskCtx) Partition(d *lineage.Dataset, p int) (any, error) {
 	return v, nil
 }
 
-func (tc *taskCtx) remoteBlock(id blockstore.ID) (any, bool) {
-	for _, peer := range tc.desc.BlockLocs[id] {
+func (tc *taskCtx) remoteBlock(d *lineage.Dataset, p int) (any, bool) {
+	for _, peer := range tc.desc.BlockLocs[blockstore.ID{Dataset: d.ID, Part: p}] {
 		if peer == tc.w.Name {
 			continue
 		}
-		if v, ok, err := tc.w.peers.FetchBlock(peer, id); err == nil && ok {
+		if v, ok, err := tc.w.peers.FetchBlock(tc.ctx, peer, d, p); err == nil && ok {
 			return v, true
 		}
 	}
@@ -228,29 +261,48 @@ func ReadCached(d *lineage.Dataset) lineage.ComputeFunc {
 	}
 }
 
+// Fetch reads reduce partition r of a shuffle: local buckets directly, and
+// one batched call per other worker for the buckets it holds.
 func (tc *taskCtx) Fetch(dep *lineage.ShuffleDep, r int) ([]any, error) {
 	locs, ok := tc.desc.ShuffleLocs[dep.ID]
 	if !ok || len(locs) != dep.P.NumParts {
 		return nil, fmt.Errorf("runtime: task %v has no locations for %v", tc.desc.Task, dep.ID)
 	}
 	out := make([]any, len(locs))
+	remote := make(map[string][]int)
+	var peers []string
 	for m, peer := range locs {
+		switch peer {
+		case tc.w.Name:
+			b, err := tc.w.Shuffle.Get(dep.ID, m, r)
+			if err != nil {
+				return nil, &FetchError{Shuffle: dep.ID, MapPart: m, Worker: peer, Err: err}
+			}
+			out[m] = b
+		case "":
+			return nil, &FetchError{Shuffle: dep.ID, MapPart: m, Err: errors.New("no location")}
+		default:
+			if remote[peer] == nil {
+				peers = append(peers, peer)
+			}
+			remote[peer] = append(remote[peer], m)
+		}
+	}
+	for _, peer := range peers { // in first-location order: deterministic
 		if err := tc.ctx.Err(); err != nil {
 			return nil, err
 		}
-		var b any
-		var err error
-		if peer == tc.w.Name {
-			b, err = tc.w.Shuffle.Get(dep.ID, m, r)
-		} else if peer == "" {
-			err = errors.New("no location")
-		} else {
-			b, err = tc.w.peers.FetchShuffle(peer, dep.ID, m, r)
+		maps := remote[peer]
+		bs, err := tc.w.peers.FetchShuffle(tc.ctx, peer, dep, maps, r)
+		if err == nil && len(bs) != len(maps) {
+			err = fmt.Errorf("got %d buckets for %d map partitions", len(bs), len(maps))
 		}
 		if err != nil {
-			return nil, &FetchError{Shuffle: dep.ID, MapPart: m, Worker: peer, Err: err}
+			return nil, &FetchError{Shuffle: dep.ID, MapPart: maps[0], Worker: peer, Err: err}
 		}
-		out[m] = b
+		for i, m := range maps {
+			out[m] = bs[i]
+		}
 	}
 	return out, nil
 }
