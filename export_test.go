@@ -7,8 +7,7 @@ func EngineCounts(c *Context) (datasets, cached, shuffles, workerBlocks, workerO
 	st := c.env.driver.Stats()
 	for _, name := range c.env.local.Workers() {
 		w := c.env.local.Worker(name)
-		b, _ := w.Blocks.Stats()
-		workerBlocks += b
+		workerBlocks += w.Blocks.Stats().Blocks
 		workerOutputs += w.Shuffle.Len()
 	}
 	return c.reg.Len(), st.CachedBlocks, st.Shuffles, workerBlocks, workerOutputs

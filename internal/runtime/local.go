@@ -31,6 +31,8 @@ type LocalConfig struct {
 	Config
 	// Encode round-trips through the codecs whatever a cluster would send.
 	Encode bool
+	// Blocks configures each worker's block store.
+	Blocks blockstore.Config
 }
 
 // NewLocal starts a driver and n workers that resolve datasets through r.
@@ -46,7 +48,7 @@ func NewLocal(n int, r Resolver, cfg LocalConfig) (*Local, error) {
 	}
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("local-%d", i)
-		l.workers[name] = NewWorker(name, 1, r, l, report)
+		l.workers[name] = NewWorker(WorkerConfig{Name: name, Slots: 1, Blocks: cfg.Blocks}, r, l, report)
 		l.names = append(l.names, name)
 	}
 	sort.Strings(l.names)
@@ -136,12 +138,14 @@ func (l *Local) FetchBlock(_ context.Context, worker string, ds *lineage.Dataset
 	if w == nil {
 		return nil, false, fmt.Errorf("runtime: unknown worker %q", worker)
 	}
-	v, ok := w.Blocks.Get(blockstore.ID{Dataset: ds.ID, Part: p})
-	if ok && l.encode {
-		var err error
-		if v, err = ds.Type.Decode(ds.Type.Encode(nil, v)); err != nil {
+	id := blockstore.ID{Dataset: ds.ID, Part: p}
+	if l.encode {
+		b, ok, err := w.Blocks.Encoded(id)
+		if err != nil || !ok {
 			return nil, false, err
 		}
+		v, err := ds.Type.Decode(b)
+		return v, err == nil, err
 	}
-	return v, ok, nil
+	return w.Blocks.Get(id)
 }

@@ -85,7 +85,7 @@ type TaskResult struct {
 	// Shipped says Value is the partition itself, which the driver must
 	// give to the action's Fn (an ActFunc run where Fn is unknown).
 	Shipped bool
-	Err   error
+	Err     error
 	// Cached lists the blocks the attempt stored in the worker's store.
 	Cached []blockstore.ID
 	// Records is the number of records the task produced.

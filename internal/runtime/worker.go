@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"log/slog"
 	"errors"
 	"fmt"
 	"sync"
@@ -43,6 +44,7 @@ type Worker struct {
 	resolver Resolver
 	peers    Peers
 	report   func(TaskResult)
+	log      *slog.Logger
 
 	mu      sync.Mutex
 	running map[scheduler.Task]context.CancelFunc
@@ -50,11 +52,24 @@ type Worker struct {
 	wg      sync.WaitGroup
 }
 
+// WorkerConfig configures a worker.
+type WorkerConfig struct {
+	Name  string
+	Slots int
+	// Blocks configures the block store (memory budget, spill directory).
+	Blocks blockstore.Config
+	// Logger receives operational warnings (a failed spill); nil: slog.Default().
+	Logger *slog.Logger
+}
+
 // NewWorker returns a worker. report receives every task's result.
-func NewWorker(name string, slots int, r Resolver, peers Peers, report func(TaskResult)) *Worker {
+func NewWorker(cfg WorkerConfig, r Resolver, peers Peers, report func(TaskResult)) *Worker {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	return &Worker{
-		Name: name, Slots: slots, Blocks: blockstore.New(), Shuffle: shuffle.New(),
-		resolver: r, peers: peers, report: report,
+		Name: cfg.Name, Slots: cfg.Slots, Blocks: blockstore.New(cfg.Blocks), Shuffle: shuffle.New(),
+		resolver: r, peers: peers, report: report, log: cfg.Logger,
 		running: make(map[scheduler.Task]context.CancelFunc),
 	}
 }
@@ -96,7 +111,8 @@ func (w *Worker) Free(ds map[lineage.ID]bool) {
 	w.Shuffle.Remove(ds)
 }
 
-// Close cancels running tasks and waits for them.
+// Close cancels running tasks, waits for them and removes the block
+// store's spill files.
 func (w *Worker) Close() {
 	w.mu.Lock()
 	w.closed = true
@@ -105,6 +121,9 @@ func (w *Worker) Close() {
 	}
 	w.mu.Unlock()
 	w.wg.Wait()
+	if err := w.Blocks.Close(); err != nil {
+		w.log.Warn("closing the block store", "worker", w.Name, "err", err)
+	}
 }
 
 func (w *Worker) run(ctx context.Context, d *TaskDesc) (res TaskResult) {
@@ -226,7 +245,10 @@ func (tc *taskCtx) Partition(d *lineage.Dataset, p int) (any, error) {
 		return d.Compute(tc, p)
 	}
 	id := blockstore.ID{Dataset: d.ID, Part: p}
-	if v, ok := tc.w.Blocks.Get(id); ok {
+	if v, ok, err := tc.w.Blocks.Get(id); err != nil {
+		// A spilled block that cannot be read is recomputed, as if lost.
+		tc.w.log.Warn("reading a cached block", "worker", tc.w.Name, "block", id, "err", err)
+	} else if ok {
 		return v, nil
 	}
 	if v, ok := tc.remoteBlock(d, p); ok {
@@ -236,7 +258,10 @@ func (tc *taskCtx) Partition(d *lineage.Dataset, p int) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc.w.Blocks.Put(id, v, d.Type.Len(v))
+	if err := tc.w.Blocks.Put(id, v, d.Type); err != nil {
+		// The block is kept in memory; only spilling others failed.
+		tc.w.log.Warn("block store over budget", "worker", tc.w.Name, "err", err)
+	}
 	tc.cached = append(tc.cached, id)
 	return v, nil
 }
