@@ -2,9 +2,9 @@ package rpc
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
-	"context"
 	"log/slog"
 	"net"
 	"sync"
