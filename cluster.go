@@ -117,7 +117,7 @@ func (c *Context) startCluster() error {
 		args = c.cfg.workerArgs
 	}
 	procs, err := cluster.StartProcesses(cluster.ProcessConfig{N: cl.n, Args: args,
-		Env: []string{roleEnv + "=worker", driverEnv + "=" + drv.Addr(), secretEnv + "=" + rpc.EncodeSecret(secret)},
+		Env:    []string{roleEnv + "=worker", driverEnv + "=" + drv.Addr(), secretEnv + "=" + rpc.EncodeSecret(secret)},
 		EnvFor: func(i int) []string { return []string{fmt.Sprintf("%s=worker-%d", nameEnv, i)} }})
 	if err != nil {
 		drv.Close()

@@ -2,9 +2,9 @@ package runtime
 
 import (
 	"context"
-	"log/slog"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
