@@ -25,10 +25,12 @@ const (
 	secretEnv = "SLUICE_SECRET"      // the cluster secret, hex
 	nameEnv   = "SLUICE_WORKER_NAME" // the worker's name
 	plainEnv  = "SLUICE_PLAINTEXT"   // "1": no TLS (loopback only)
+	keyEnv    = "SLUICE_WORKER_KEY"  // the WorkerKey of the context to serve
 )
 
 // clusterDriver is the driver side of a local-cluster context.
 type clusterDriver struct {
+	once  sync.Once
 	n     int
 	drv   *cluster.Driver
 	procs *cluster.Processes
@@ -53,6 +55,11 @@ type cutKey struct {
 
 // inWorkerProcess reports whether this process was started as a worker.
 func inWorkerProcess() bool { return os.Getenv(roleEnv) == "worker" }
+
+// servesAsWorker reports whether a context with the given WorkerKey is
+// the one this worker process serves: other contexts of the program run
+// in-process, as local mode.
+func servesAsWorker(key string) bool { return inWorkerProcess() && os.Getenv(keyEnv) == key }
 
 // fingerprint describes the graph, the configuration, the arguments and
 // the binary, for the driver to compare with its workers'.
@@ -117,7 +124,8 @@ func (c *Context) startCluster() error {
 		args = c.cfg.workerArgs
 	}
 	procs, err := cluster.StartProcesses(cluster.ProcessConfig{N: cl.n, Args: args,
-		Env:    []string{roleEnv + "=worker", driverEnv + "=" + drv.Addr(), secretEnv + "=" + rpc.EncodeSecret(secret)},
+		Env: []string{roleEnv + "=worker", driverEnv + "=" + drv.Addr(), secretEnv + "=" + rpc.EncodeSecret(secret),
+			keyEnv + "=" + c.cfg.workerKey},
 		EnvFor: func(i int) []string { return []string{fmt.Sprintf("%s=worker-%d", nameEnv, i)} }})
 	if err != nil {
 		drv.Close()
@@ -158,12 +166,17 @@ func (c *Context) startCluster() error {
 // close stops the driver (which tells the workers to stop), then the
 // worker processes.
 func (cl *clusterDriver) close() {
-	cl.drv.Close()
-	if cl.procs != nil {
-		cl.procs.Stop(5 * time.Second)
-	}
-	close(cl.quit)
-	cl.wg.Wait()
+	cl.once.Do(func() {
+		if cl.procs != nil {
+			cl.procs.Stopping()
+		}
+		cl.drv.Close()
+		if cl.procs != nil {
+			cl.procs.Stop(5 * time.Second)
+		}
+		close(cl.quit)
+		cl.wg.Wait()
+	})
 }
 
 // planFor serves an input's encoded plan to workers.

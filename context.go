@@ -77,6 +77,7 @@ type config struct {
 	onBatch     func(BatchInfo)
 	onError     func(error)
 	workerArgs  []string
+	workerKey   string
 }
 
 // Option configures a Context.
@@ -118,6 +119,11 @@ func Parallelism(n int) Option {
 func WorkerArgs(args ...string) Option {
 	return func(c *config) error { c.workerArgs = append([]string{}, args...); return nil }
 }
+
+// WorkerKey names this context among the contexts of a program (a test
+// binary builds many): local-cluster's worker processes serve the context
+// with the driver's key and run the others in-process, as local mode.
+func WorkerKey(key string) Option { return func(c *config) error { c.workerKey = key; return nil } }
 
 // WithClock replaces the wall clock (tests use sluicetest.ManualClock).
 func WithClock(cl Clock) Option { return func(c *config) error { c.clock = cl; return nil } }
@@ -198,11 +204,11 @@ func NewContext(opts ...Option) (*Context, error) {
 	c := &Context{cfg: cfg, reg: lineage.NewRegistry(), names: make(map[string]*node), done: make(chan struct{})}
 	c.static = c.reg.Scope(0, 0)
 	switch {
-	case inWorkerProcess():
+	case servesAsWorker(cfg.workerKey):
 		c.wk = &workerMode{cuts: make(map[cutKey]runtime.Cut)}
 		c.env = &env{close: func() {}, parallelism: cfg.parallelism}
 		return c, nil
-	case isCluster:
+	case isCluster && !inWorkerProcess():
 		c.cl = &clusterDriver{n: n}
 		c.env = &env{close: func() {}, parallelism: cfg.parallelism}
 		return c, nil
@@ -214,6 +220,13 @@ func NewContext(opts ...Option) (*Context, error) {
 	c.env = &env{driver: local.Driver, close: local.Close, local: local, parallelism: cfg.parallelism}
 	return c, nil
 }
+
+// Parallelism returns the default number of partitions of shuffles and
+// inputs.
+func (c *Context) Parallelism() int { return c.cfg.parallelism }
+
+// Master returns where the job runs.
+func (c *Context) Master() string { return c.cfg.master }
 
 // BatchInterval returns the batch interval.
 func (c *Context) BatchInterval() time.Duration { return c.cfg.batch }

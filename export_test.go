@@ -5,6 +5,13 @@ package sluice
 // blocks and map outputs held by the workers.
 func EngineCounts(c *Context) (datasets, cached, shuffles, workerBlocks, workerOutputs int) {
 	st := c.env.driver.Stats()
+	if c.cl != nil { // as of the workers' last heartbeats
+		for _, w := range c.cl.drv.Workers() {
+			workerBlocks += w.Blocks
+			workerOutputs += w.Shuffles
+		}
+		return c.reg.Len(), st.CachedBlocks, st.Shuffles, workerBlocks, workerOutputs
+	}
 	for _, name := range c.env.local.Workers() {
 		w := c.env.local.Worker(name)
 		workerBlocks += w.Blocks.Stats().Blocks

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -43,6 +46,9 @@ func New(t testing.TB, batch time.Duration, opts ...sluice.Option) *Harness {
 	all := append([]sluice.Option{sluice.Master("local[2]")}, opts...)
 	all = append(all, sluice.Batch(batch), sluice.WithClock(h.Clock),
 		sluice.OnBatch(func(b sluice.BatchInfo) { h.infos <- b }))
+	if m := os.Getenv(MasterEnv); m != "" {
+		all = onMaster(t, m, all)
+	}
 	c, err := sluice.NewContext(all...)
 	if err != nil {
 		t.Fatalf("sluicetest: %v", err)
@@ -54,6 +60,45 @@ func New(t testing.TB, batch time.Duration, opts ...sluice.Option) *Harness {
 		}
 	})
 	return h
+}
+
+// MasterEnv names the environment variable that runs every harness on
+// another master, e.g. SLUICE_TEST_MASTER='local-cluster[3]' go test ./...
+// runs each test's job on three worker processes (started from the test
+// binary, running only that test). The partitioning is kept, so results
+// must be identical.
+const MasterEnv = "SLUICE_TEST_MASTER"
+
+// onMaster moves a harness's options to master m, keeping the number of
+// partitions the options gave.
+func onMaster(t testing.TB, m string, opts []sluice.Option) []sluice.Option {
+	probe, err := sluice.NewContext(opts...)
+	if err != nil {
+		return opts // NewContext reports it again
+	}
+	parts := probe.Parallelism()
+	_ = probe.Stop()
+	harnesses.Lock()
+	k := harnesses.perTest[t.Name()]
+	harnesses.perTest[t.Name()]++
+	harnesses.Unlock()
+	return append(opts, sluice.Master(m), sluice.Parallelism(parts), sluice.WorkerArgs(runOnly(t.Name())...),
+		sluice.WorkerKey(fmt.Sprintf("%s#%d", t.Name(), k)))
+}
+
+// harnesses counts the harnesses each test made, to name them.
+var harnesses = struct {
+	sync.Mutex
+	perTest map[string]int
+}{perTest: make(map[string]int)}
+
+// runOnly gives the test flags that run only the named test.
+func runOnly(name string) []string {
+	parts := strings.Split(name, "/")
+	for i, p := range parts {
+		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
+	}
+	return []string{"-test.run=" + strings.Join(parts, "/")}
 }
 
 func (h *Harness) failedRun() bool { return h.t.Failed() }

@@ -152,6 +152,7 @@ type WorkerInfo struct {
 	Slots, PID   int
 	LastSeen     time.Time
 	Blocks       int
+	Shuffles     int
 	MemoryBytes  int64
 	SpilledBytes int64
 	Running      int
@@ -165,7 +166,7 @@ func (d *Driver) Workers() []WorkerInfo {
 	for _, s := range d.sessions {
 		s.mu.Lock()
 		out = append(out, WorkerInfo{Name: s.name, Addr: s.addr, Slots: s.slots, PID: s.pid, LastSeen: s.seen,
-			Blocks: s.beat.Blocks, MemoryBytes: s.beat.MemoryBytes, SpilledBytes: s.beat.SpilledBytes, Running: s.beat.Running})
+			Blocks: s.beat.Blocks, Shuffles: s.beat.Shuffles, MemoryBytes: s.beat.MemoryBytes, SpilledBytes: s.beat.SpilledBytes, Running: s.beat.Running})
 		s.mu.Unlock()
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

@@ -63,7 +63,10 @@ func StartProcesses(cfg ProcessConfig) (*Processes, error) {
 	for i := 0; i < cfg.N; i++ {
 		cmd := exec.Command(cfg.Path, cfg.Args...)
 		cmd.Env = append(append(os.Environ(), cfg.Env...), envFor(cfg, i)...)
-		cmd.Stdout = nil // discarded
+		cmd.Stdout = nil                              // discarded
+		if os.Getenv("SLUICE_WORKER_STDOUT") == "1" { // debugging: show it on stderr
+			cmd.Stdout = cfg.Stderr
+		}
 		setDeathSignal(cmd)
 		stderr, err := cmd.StderrPipe()
 		if err == nil {
@@ -132,12 +135,18 @@ func (p *Processes) Kill(i int) error {
 	return p.cmds[i].Process.Signal(syscall.SIGKILL)
 }
 
-// Stop waits up to grace for the workers to exit (the driver told them
-// to), then kills the rest, and waits for all of them.
-func (p *Processes) Stop(grace time.Duration) {
+// Stopping says the workers are about to be told to stop: their exits are
+// expected from now on.
+func (p *Processes) Stopping() {
 	p.mu.Lock()
 	p.stop = true
 	p.mu.Unlock()
+}
+
+// Stop waits up to grace for the workers to exit (the driver told them
+// to), then kills the rest, and waits for all of them.
+func (p *Processes) Stop(grace time.Duration) {
+	p.Stopping()
 	deadline := time.Now().Add(grace)
 	for time.Now().Before(deadline) && !p.allDone() {
 		time.Sleep(10 * time.Millisecond)

@@ -67,6 +67,7 @@ type welcome struct {
 
 type heartbeat struct {
 	Blocks       int
+	Shuffles     int // map outputs held
 	MemoryBytes  int64
 	SpilledBytes int64
 	Running      int

@@ -227,7 +227,7 @@ func (w *Worker) send(ctx context.Context, stream *rpc.BidiStream[toDriver, toWo
 			m.Result = resultToWire(r)
 		case <-t.C:
 			st := w.runtime.Blocks.Stats()
-			m.Heartbeat = &heartbeat{Blocks: st.Blocks, MemoryBytes: st.MemoryBytes, SpilledBytes: st.SpilledBytes, Running: w.runtime.Running()}
+			m.Heartbeat = &heartbeat{Blocks: st.Blocks, Shuffles: w.runtime.Shuffle.Len(), MemoryBytes: st.MemoryBytes, SpilledBytes: st.SpilledBytes, Running: w.runtime.Running()}
 		case <-ctx.Done():
 			return stream.CloseSend()
 		}
