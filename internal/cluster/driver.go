@@ -110,6 +110,7 @@ type session struct {
 	seen   time.Time
 	beat   heartbeat
 	first  int64 // the first batch time when it joined (0: not started)
+	tasks  int   // tasks launched on it
 }
 
 // NewDriver listens and starts serving workers.
@@ -156,6 +157,8 @@ type WorkerInfo struct {
 	MemoryBytes  int64
 	SpilledBytes int64
 	Running      int
+	// Tasks counts the tasks launched on the worker.
+	Tasks int
 }
 
 // Workers lists the connected workers, by name.
@@ -166,7 +169,7 @@ func (d *Driver) Workers() []WorkerInfo {
 	for _, s := range d.sessions {
 		s.mu.Lock()
 		out = append(out, WorkerInfo{Name: s.name, Addr: s.addr, Slots: s.slots, PID: s.pid, LastSeen: s.seen,
-			Blocks: s.beat.Blocks, Shuffles: s.beat.Shuffles, MemoryBytes: s.beat.MemoryBytes, SpilledBytes: s.beat.SpilledBytes, Running: s.beat.Running})
+			Blocks: s.beat.Blocks, Shuffles: s.beat.Shuffles, MemoryBytes: s.beat.MemoryBytes, SpilledBytes: s.beat.SpilledBytes, Running: s.beat.Running, Tasks: s.tasks})
 		s.mu.Unlock()
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -227,7 +230,17 @@ func (d *Driver) Close() {
 
 // Launch implements runtime.Transport.
 func (d *Driver) Launch(worker string, desc *runtime.TaskDesc) error {
-	return d.sendTo(worker, &toWorker{Launch: toWire(desc)})
+	if err := d.sendTo(worker, &toWorker{Launch: toWire(desc)}); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	if s := d.sessions[worker]; s != nil {
+		s.mu.Lock()
+		s.tasks++
+		s.mu.Unlock()
+	}
+	d.mu.Unlock()
+	return nil
 }
 
 // Cancel implements runtime.Transport.
