@@ -26,7 +26,18 @@ const (
 	nameEnv   = "SLUICE_WORKER_NAME" // the worker's name
 	plainEnv  = "SLUICE_PLAINTEXT"   // "1": no TLS (loopback only)
 	keyEnv    = "SLUICE_WORKER_KEY"  // the WorkerKey of the context to serve
+	// metricsEnv is where a worker serves /metrics ("": not at all).
+	metricsEnv = "SLUICE_WORKER_METRICS"
 )
+
+// workerMetrics is where local-cluster workers serve /metrics: on a port
+// of their own when the driver serves HTTP.
+func workerMetrics(driverHTTP string) string {
+	if driverHTTP == "" {
+		return ""
+	}
+	return "127.0.0.1:0"
+}
 
 // clusterDriver is the driver side of a local-cluster context.
 type clusterDriver struct {
@@ -125,7 +136,7 @@ func (c *Context) startCluster() error {
 	}
 	procs, err := cluster.StartProcesses(cluster.ProcessConfig{N: cl.n, Args: args,
 		Env: []string{roleEnv + "=worker", driverEnv + "=" + drv.Addr(), secretEnv + "=" + rpc.EncodeSecret(secret),
-			keyEnv + "=" + c.cfg.workerKey},
+			keyEnv + "=" + c.cfg.workerKey, metricsEnv + "=" + workerMetrics(c.cfg.http)},
 		EnvFor: func(i int) []string { return []string{fmt.Sprintf("%s=worker-%d", nameEnv, i)} }})
 	if err != nil {
 		drv.Close()
@@ -228,7 +239,7 @@ func (c *Context) runWorker() error {
 	}
 	sec.Logger = c.cfg.logger
 	w, err := cluster.NewWorker(cluster.WorkerConfig{Driver: os.Getenv(driverEnv), Name: os.Getenv(nameEnv),
-		Security: sec, Fingerprint: fp, Graph: (*resolver)(c), Logger: c.cfg.logger,
+		Security: sec, Fingerprint: fp, Graph: (*resolver)(c), Logger: c.cfg.logger, Metrics: os.Getenv(metricsEnv),
 		Welcome: func(first int64) {
 			c.mu.Lock()
 			c.first = time.Unix(0, first)

@@ -58,6 +58,8 @@ type Context struct {
 	// cl is set on the driver of a local-cluster, wk in a worker process.
 	cl *clusterDriver
 	wk *workerMode
+	// obs serves metrics and status (the HTTP option).
+	obs *observer
 }
 
 const (
@@ -78,6 +80,7 @@ type config struct {
 	onError     func(error)
 	workerArgs  []string
 	workerKey   string
+	http        string
 }
 
 // Option configures a Context.
@@ -119,6 +122,12 @@ func Parallelism(n int) Option {
 func WorkerArgs(args ...string) Option {
 	return func(c *config) error { c.workerArgs = append([]string{}, args...); return nil }
 }
+
+// HTTP serves the driver's Prometheus metrics at /metrics and a JSON
+// status at /status on addr ("127.0.0.1:0" picks a free port; see
+// Context.HTTPAddr). The workers of a local-cluster then serve /metrics
+// too, on ports they pick. Default: off.
+func HTTP(addr string) Option { return func(c *config) error { c.http = addr; return nil } }
 
 // WorkerKey names this context among the contexts of a program (a test
 // binary builds many): local-cluster's worker processes serve the context

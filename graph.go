@@ -226,7 +226,15 @@ func (c *Context) Start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	c.state = started
-	cfg := runtime.StreamConfig{Interval: c.cfg.batch, First: c.first, Clock: c.cfg.clock, OnBatch: c.cfg.onBatch}
+	if err := c.startObserver(); err != nil {
+		return err
+	}
+	cfg := runtime.StreamConfig{Interval: c.cfg.batch, First: c.first, Clock: c.cfg.clock, OnBatch: func(b BatchInfo) {
+		c.observeBatch(b)
+		if c.cfg.onBatch != nil {
+			c.cfg.onBatch(b)
+		}
+	}}
 	go func() {
 		err := runtime.RunStream(ctx, cfg, (*generator)(c))
 		c.mu.Lock()
@@ -264,6 +272,12 @@ func (c *Context) Stop() error {
 	}
 	if st != stopped {
 		c.env.close()
+	}
+	c.mu.Lock()
+	obs := c.obs
+	c.mu.Unlock()
+	if obs != nil {
+		obs.srv.Close()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

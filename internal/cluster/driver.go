@@ -100,17 +100,18 @@ func (d *Driver) SetFirst(t int64) {
 
 // session is one connected worker.
 type session struct {
-	name   string
-	addr   string
-	slots  int
-	pid    int
-	out    chan *toWorker
-	cancel context.CancelFunc
-	mu     sync.Mutex
-	seen   time.Time
-	beat   heartbeat
-	first  int64 // the first batch time when it joined (0: not started)
-	tasks  int   // tasks launched on it
+	name    string
+	addr    string
+	slots   int
+	pid     int
+	out     chan *toWorker
+	cancel  context.CancelFunc
+	mu      sync.Mutex
+	seen    time.Time
+	beat    heartbeat
+	first   int64  // the first batch time when it joined (0: not started)
+	tasks   int    // tasks launched on it
+	metrics string // its /metrics address
 }
 
 // NewDriver listens and starts serving workers.
@@ -150,6 +151,7 @@ func (d *Driver) Addr() string { return d.listener.Addr().String() }
 // WorkerInfo describes a connected worker.
 type WorkerInfo struct {
 	Name, Addr   string
+	Metrics      string // the worker's /metrics address ("" if none)
 	Slots, PID   int
 	LastSeen     time.Time
 	Blocks       int
@@ -168,7 +170,7 @@ func (d *Driver) Workers() []WorkerInfo {
 	out := make([]WorkerInfo, 0, len(d.sessions))
 	for _, s := range d.sessions {
 		s.mu.Lock()
-		out = append(out, WorkerInfo{Name: s.name, Addr: s.addr, Slots: s.slots, PID: s.pid, LastSeen: s.seen,
+		out = append(out, WorkerInfo{Name: s.name, Addr: s.addr, Metrics: s.metrics, Slots: s.slots, PID: s.pid, LastSeen: s.seen,
 			Blocks: s.beat.Blocks, Shuffles: s.beat.Shuffles, MemoryBytes: s.beat.MemoryBytes, SpilledBytes: s.beat.SpilledBytes, Running: s.beat.Running, Tasks: s.tasks})
 		s.mu.Unlock()
 	}
@@ -331,7 +333,7 @@ func (d *Driver) admit(h *hello, peer string) (*session, string) {
 		return nil, "cluster: the first message of a session must be a hello"
 	case h.Slots < 1 || h.Slots > 1024:
 		return nil, fmt.Sprintf("cluster: worker offers %d task slots (want 1..1024)", h.Slots)
-	case len(h.Name) > maxNameLen || len(h.Addr) > maxNameLen || h.Addr == "":
+	case len(h.Name) > maxNameLen || len(h.Addr) > maxNameLen || h.Addr == "" || len(h.Metrics) > maxNameLen:
 		return nil, "cluster: malformed worker name or address"
 	}
 	if diff := d.cfg.Fingerprint.Diff(h.Fingerprint); diff != "" {
@@ -353,7 +355,7 @@ func (d *Driver) admit(h *hello, peer string) (*session, string) {
 	} else if d.sessions[name] != nil {
 		return nil, fmt.Sprintf("cluster: a worker named %q is already connected", name)
 	}
-	s := &session{name: name, addr: h.Addr, slots: h.Slots, pid: h.PID, out: make(chan *toWorker, d.cfg.SendQueue), seen: time.Now(), first: d.first}
+	s := &session{name: name, addr: h.Addr, slots: h.Slots, pid: h.PID, out: make(chan *toWorker, d.cfg.SendQueue), seen: time.Now(), first: d.first, metrics: h.Metrics}
 	d.sessions[name] = s
 	close(d.joined)
 	d.joined = make(chan struct{})

@@ -31,6 +31,7 @@ func (w *Worker) serveFetch(_ context.Context, req *fetchReq, send func(*chunk) 
 			if err := sendChunks(i, buf, send); err != nil {
 				return err
 			}
+			w.served.Add(int64(len(buf)))
 		}
 		return nil
 	case req.Block != nil && req.Shuffle == nil:
@@ -41,6 +42,7 @@ func (w *Worker) serveFetch(_ context.Context, req *fetchReq, send func(*chunk) 
 		if !ok {
 			return send(&chunk{Missing: true, Last: true})
 		}
+		w.served.Add(int64(len(b)))
 		return sendChunks(0, b, send)
 	}
 	return errors.New("cluster: a fetch names a shuffle or a block")
@@ -104,6 +106,7 @@ func (w *Worker) FetchShuffle(ctx context.Context, worker string, dep *lineage.S
 	}
 	out := make([]any, len(raw))
 	for i, b := range raw {
+		w.fetched.Add(int64(len(b)))
 		if out[i], err = dep.Bucket.Decode(b); err != nil {
 			return nil, fmt.Errorf("cluster: bucket of %v map partition %d from %s: %w", id, mapParts[i], worker, err)
 		}
@@ -128,6 +131,7 @@ func (w *Worker) FetchBlock(ctx context.Context, worker string, ds *lineage.Data
 	if err != nil || !ok {
 		return nil, false, err
 	}
+	w.fetched.Add(int64(len(raw[0])))
 	v, err := ds.Type.Decode(raw[0])
 	if err != nil {
 		return nil, false, fmt.Errorf("cluster: block %v from %s: %w", id, worker, err)

@@ -54,6 +54,7 @@ type hello struct {
 	Slots       int
 	PID         int
 	Fingerprint Fingerprint
+	Metrics     string // the worker's /metrics address, if it serves one
 }
 
 type welcome struct {

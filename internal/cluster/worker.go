@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
 
 	"github.com/sluicehq/sluice/internal/blockstore"
 	"github.com/sluicehq/sluice/internal/lineage"
+	"github.com/sluicehq/sluice/internal/metrics"
 	"github.com/sluicehq/sluice/internal/rpc"
 	"github.com/sluicehq/sluice/internal/runtime"
 )
@@ -35,6 +38,9 @@ type WorkerConfig struct {
 	// stream graph. It may also be a runtime.Forgetter.
 	Graph  runtime.Resolver
 	Blocks blockstore.Config
+	// Metrics, if set, is the address of the worker's /metrics endpoint
+	// ("127.0.0.1:0" picks a port).
+	Metrics string
 	// Welcome is called with the first batch time (Unix nanoseconds)
 	// before any task runs.
 	Welcome func(first int64)
@@ -64,6 +70,9 @@ type Worker struct {
 	// results carries task results to the session stream (bounded: a
 	// full queue blocks the task goroutine, which is the backpressure).
 	results chan runtime.TaskResult
+	metrics *metrics.Server
+	// fetched and served count shuffle and block bytes moved.
+	fetched, served atomic.Int64
 }
 
 // NewWorker listens for peers and dials the driver (lazily: errors show
@@ -100,6 +109,13 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	svc := rpc.NewService(workerService)
 	rpc.ServerStream(svc, "Fetch", w.serveFetch)
 	svc.Register(srv)
+	if cfg.Metrics != "" {
+		if w.metrics, err = metrics.Serve(cfg.Metrics, w.metricsHandler()); err != nil {
+			l.Close()
+			cc.Close()
+			return nil, err
+		}
+	}
 	w.serveWG.Add(1)
 	go func() {
 		defer w.serveWG.Done()
@@ -137,6 +153,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		return rpc.Explain(err, w.cfg.Driver)
 	}
 	h := &hello{Name: w.cfg.Name, Addr: w.Addr(), Slots: w.cfg.Slots, PID: os.Getpid(), Fingerprint: w.cfg.Fingerprint}
+	if w.metrics != nil {
+		h.Metrics = w.metrics.Addr()
+	}
 	if err := stream.Send(&toDriver{Hello: h}); err != nil {
 		return rpc.Explain(err, w.cfg.Driver)
 	}
@@ -247,6 +266,9 @@ func (w *Worker) Close() {
 	close(w.results)
 	w.server.Stop()
 	w.serveWG.Wait()
+	if w.metrics != nil {
+		w.metrics.Close()
+	}
 	w.driver.Close()
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -284,4 +306,20 @@ func (w *Worker) conn(name string) (*grpc.ClientConn, string, error) {
 	}
 	w.conns[name] = c
 	return c, addr, nil
+}
+
+func (w *Worker) metricsHandler() http.Handler {
+	f := func(v func() int64) func() float64 { return func() float64 { return float64(v()) } }
+	return metrics.WorkerHandler(metrics.WorkerGauges{
+		RunningTasks:   f(func() int64 { return int64(w.runtime.Running()) }),
+		Blocks:         f(func() int64 { return int64(w.runtime.Blocks.Stats().Blocks) }),
+		MemoryBytes:    f(func() int64 { return w.runtime.Blocks.Stats().MemoryBytes }),
+		SpilledBytes:   f(func() int64 { return w.runtime.Blocks.Stats().SpilledBytes }),
+		ShuffleOutputs: f(func() int64 { return int64(w.runtime.Shuffle.Len()) }),
+		TasksRun:       f(func() int64 { run, _, _ := w.runtime.Counters(); return run }),
+		TasksFailed:    f(func() int64 { _, failed, _ := w.runtime.Counters(); return failed }),
+		Records:        f(func() int64 { _, _, n := w.runtime.Counters(); return n }),
+		BytesFetched:   f(w.fetched.Load),
+		BytesServed:    f(w.served.Load),
+	})
 }

@@ -69,6 +69,14 @@ type Stats struct {
 	Workers                                        int
 	CachedBlocks                                   int
 	Shuffles                                       int
+	// Running lists the task attempts running, by worker.
+	Running []RunningTask
+}
+
+// RunningTask is a task attempt and where it runs.
+type RunningTask struct {
+	Task   scheduler.Task
+	Worker string
 }
 
 type job struct {
@@ -312,7 +320,22 @@ func (d *Driver) handle(ev any) {
 		d.stats.Workers = len(d.workers)
 		d.stats.CachedBlocks = len(d.blocks)
 		d.stats.Shuffles = len(d.mapOut)
-		e.reply <- d.stats
+		st := d.stats
+		st.Running = make([]RunningTask, 0, len(d.running))
+		for t, w := range d.running {
+			st.Running = append(st.Running, RunningTask{t, w})
+		}
+		sort.Slice(st.Running, func(i, j int) bool {
+			a, b := st.Running[i].Task, st.Running[j].Task
+			if a.Job != b.Job {
+				return a.Job < b.Job
+			}
+			if a.Stage != b.Stage {
+				return a.Stage < b.Stage
+			}
+			return a.Partition < b.Partition
+		})
+		e.reply <- st
 	default:
 		panic(fmt.Sprintf("runtime: unknown driver event %T", ev))
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"sync"
 	"time"
 
@@ -50,6 +51,15 @@ type Worker struct {
 	running map[scheduler.Task]context.CancelFunc
 	closed  bool
 	wg      sync.WaitGroup
+
+	// Counters since the worker started (for metrics).
+	tasksRun, tasksFailed, records atomic.Int64
+}
+
+// Counters returns the tasks run, the tasks that failed, and the records
+// the tasks produced, since the worker started.
+func (w *Worker) Counters() (run, failed, records int64) {
+	return w.tasksRun.Load(), w.tasksFailed.Load(), w.records.Load()
 }
 
 // WorkerConfig configures a worker.
@@ -87,6 +97,11 @@ func (w *Worker) Launch(d *TaskDesc) error {
 	go func() {
 		defer w.wg.Done()
 		res := w.run(ctx, d)
+		w.tasksRun.Add(1)
+		w.records.Add(int64(res.Records))
+		if res.Err != nil {
+			w.tasksFailed.Add(1)
+		}
 		w.mu.Lock()
 		delete(w.running, d.Task)
 		w.mu.Unlock()
