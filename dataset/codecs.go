@@ -16,7 +16,9 @@ func (either[V, W]) SluiceCodec() any {
 		func(l V, r W) Joined[V, W] { return Joined[V, W]{l, r} })
 	return codec.Pair(codec.For[bool](), sides,
 		func(e either[V, W]) (bool, Joined[V, W]) { return e.IsRight, Joined[V, W]{e.L, e.R} },
-		func(right bool, j Joined[V, W]) either[V, W] { return either[V, W]{L: j.Left, R: j.Right, IsRight: right} })
+		func(right bool, j Joined[V, W]) either[V, W] {
+			return either[V, W]{L: j.Left, R: j.Right, IsRight: right}
+		})
 }
 
 // SluiceCodec encodes the target partition, then the record.
