@@ -166,11 +166,11 @@ func NewContext(opts ...Option) (*Context, error) {
 	}
 	c := &Context{cfg: cfg, reg: lineage.NewRegistry(), names: make(map[string]*node), done: make(chan struct{})}
 	c.static = c.reg.Scope(0, 0)
-	local, err := runtime.NewLocal(n, c.reg, runtime.Config{})
+	local, err := runtime.NewLocal(n, (*resolver)(c), runtime.LocalConfig{Encode: os.Getenv(encodeEnv) == "1"})
 	if err != nil {
 		return nil, err
 	}
-	c.env = &env{local: local, parallelism: cfg.parallelism}
+	c.env = &env{driver: local.Driver, close: local.Close, local: local, parallelism: cfg.parallelism}
 	return c, nil
 }
 
@@ -232,14 +232,22 @@ func shortFile(f string) string {
 // operation is added after Start.
 var ErrGraphStarted = errors.New("the stream graph cannot change after Start")
 
-// env is the engine datasets run on.
+// encodeEnv, set to 1, makes local mode encode and decode everything a
+// cluster would send between processes: a test knob that checks the
+// record codecs of a whole suite without starting processes.
+const encodeEnv = "SLUICE_TEST_ENCODE"
+
+// env is the engine datasets run on: the driver of local mode or of a
+// cluster.
 type env struct {
-	local       *runtime.Local
+	driver      *runtime.Driver
+	close       func()
+	local       *runtime.Local // local mode only (tests count its workers' blocks)
 	parallelism int
 }
 
 func (e *env) RunJob(ctx context.Context, d *lineage.Dataset, action runtime.Action) ([]any, error) {
-	return e.local.Driver.RunJob(ctx, d, d.ID.Time, action)
+	return e.driver.RunJob(ctx, d, d.ID.Time, action)
 }
 
 func (e *env) Parallelism() int { return e.parallelism }

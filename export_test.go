@@ -4,11 +4,10 @@ package sluice
 // datasets, cached blocks known to the driver, shuffles with outputs, and
 // blocks and map outputs held by the workers.
 func EngineCounts(c *Context) (datasets, cached, shuffles, workerBlocks, workerOutputs int) {
-	st := c.env.local.Driver.Stats()
+	st := c.env.driver.Stats()
 	for _, name := range c.env.local.Workers() {
 		w := c.env.local.Worker(name)
-		b, _ := w.Blocks.Stats()
-		workerBlocks += b
+		workerBlocks += w.Blocks.Stats().Blocks
 		workerOutputs += w.Shuffle.Len()
 	}
 	return c.reg.Len(), st.CachedBlocks, st.Shuffles, workerBlocks, workerOutputs

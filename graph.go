@@ -37,6 +37,9 @@ type node struct {
 	plan func(t time.Time) (int64, error)
 	// output, for output operations, runs the operation on batch t.
 	output func(ctx context.Context, d *lineage.Dataset, t time.Time) error
+	// partition, for output operations that run on the workers, is their
+	// work on one partition (found by the node's ID in a task descriptor).
+	partition runtime.OutputFunc
 
 	remember time.Duration
 	mu       sync.Mutex
@@ -230,7 +233,7 @@ func (c *Context) Stop() error {
 		c.recvWG.Wait()
 	}
 	if st != stopped {
-		c.env.local.Close()
+		c.env.close()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -323,10 +326,10 @@ func (g *generator) Completed(t time.Time) {
 	}
 	// Asking the driver is a round trip: not under a node's lock.
 	for _, d := range cut {
-		if c.env.local.Driver.FullyCached(d) {
+		if c.env.driver.FullyCached(d) {
 			d.Truncate(runtime.ReadCached(d))
 		}
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
-	_ = c.env.local.Driver.Free(ids)
+	_ = c.env.driver.Free(ids)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/lineage"
+	"github.com/sluicehq/sluice/internal/runtime"
 )
 
 // addOutput registers an output operation on s.
@@ -57,16 +58,39 @@ func ForeachBatch[T any](s *Stream[T], f func(ctx context.Context, d Dataset[T],
 	addOutput(s, "ForeachBatch", f)
 }
 
+// addPartitionOutput registers an output operation that runs f on the
+// workers for every partition of every batch (the worker finds f in its own
+// copy of the graph by the node's position), then after, if set, on the
+// driver.
+func addPartitionOutput[T any](s *Stream[T], kind string, f func(ctx context.Context, t time.Time, part int, records []T) error,
+	after func(ctx context.Context, t time.Time) error) {
+	c := mustStream(kind, s)
+	n := &node{kind: kind, parents: []*node{s.n}, slide: s.n.slide}
+	n.partition = func(ctx context.Context, t int64, p int, part any) error {
+		recs, _ := part.([]T)
+		return f(ctx, time.Unix(0, t), p, recs)
+	}
+	n.output = func(ctx context.Context, d *lineage.Dataset, t time.Time) error {
+		if _, err := c.env.RunJob(ctx, d, runtime.Action{Kind: runtime.ActOutput, Node: n.id}); err != nil {
+			return err
+		}
+		if after != nil {
+			return after(ctx, t)
+		}
+		return nil
+	}
+	n.compute = func(time.Time) (*lineage.Dataset, error) {
+		return nil, fmt.Errorf("sluice: %s is an output operation", kind)
+	}
+	newStream[T](c, n)
+}
+
 // ForeachPartition calls f on the workers for every partition of every
 // batch, with the batch time and the partition number, which together
 // name the output so that f can write idempotently.
 func ForeachPartition[T any](s *Stream[T], f func(ctx context.Context, t time.Time, part int, records []T) error) {
 	mustStream("ForeachPartition", s).check("ForeachPartition", f == nil, "nil function")
-	addOutput(s, "ForeachPartition", func(ctx context.Context, d Dataset[T], t time.Time) error {
-		return d.ForeachPartition(ctx, func(ctx context.Context, p int, recs []T) error {
-			return f(ctx, t, p, recs)
-		})
-	})
+	addPartitionOutput(s, "ForeachPartition", f, nil)
 }
 
 // SaveAsTextFiles writes every batch as a directory named
@@ -78,18 +102,24 @@ func ForeachPartition[T any](s *Stream[T], f func(ctx context.Context, t time.Ti
 func SaveAsTextFiles[T any](s *Stream[T], prefix, suffix string) {
 	c := mustStream("SaveAsTextFiles", s)
 	c.check("SaveAsTextFiles", prefix == "", "empty prefix")
-	addOutput(s, "SaveAsTextFiles", func(ctx context.Context, d Dataset[T], t time.Time) error {
+	dirOf := func(t time.Time) string {
 		dir := fmt.Sprintf("%s-%d", prefix, t.UnixMilli())
 		if suffix != "" {
 			dir += "." + suffix
 		}
+		return dir
+	}
+	// Workers write the parts and the driver marks the batch complete: in
+	// a cluster, prefix must name a file system all of them share.
+	addPartitionOutput(s, "SaveAsTextFiles", func(_ context.Context, t time.Time, p int, recs []T) error {
+		dir := dirOf(t)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
-		err := d.ForeachPartition(ctx, func(_ context.Context, p int, recs []T) error {
-			return writeLines(filepath.Join(dir, fmt.Sprintf("part-%05d", p)), recs)
-		})
-		if err != nil {
+		return writeLines(filepath.Join(dir, fmt.Sprintf("part-%05d", p)), recs)
+	}, func(_ context.Context, t time.Time) error {
+		dir := dirOf(t)
+		if err := os.MkdirAll(dir, 0o755); err != nil { // a batch with no partitions
 			return err
 		}
 		return writeLines[string](filepath.Join(dir, "_SUCCESS"), nil)

@@ -262,9 +262,7 @@ func (d Dataset[T]) Union(others ...Dataset[T]) Dataset[T] { return Union(d, oth
 
 // Collect runs a job and returns all records, partition by partition.
 func (d Dataset[T]) Collect(ctx context.Context) ([]T, error) {
-	parts, err := d.env.RunJob(ctx, d.must(), func(_ lineage.TaskContext, _ int, part any) (any, error) {
-		return part, nil
-	})
+	parts, err := d.env.RunJob(ctx, d.must(), runtime.Action{Kind: runtime.ActCollect})
 	if err != nil {
 		return nil, err
 	}
@@ -277,9 +275,7 @@ func (d Dataset[T]) Collect(ctx context.Context) ([]T, error) {
 
 // Count runs a job and returns the number of records.
 func (d Dataset[T]) Count(ctx context.Context) (int64, error) {
-	parts, err := d.env.RunJob(ctx, d.must(), func(_ lineage.TaskContext, _ int, part any) (any, error) {
-		return int64(len(slice[T](part))), nil
-	})
+	parts, err := d.env.RunJob(ctx, d.must(), runtime.Action{Kind: runtime.ActCount})
 	var n int64
 	for _, p := range parts {
 		n += p.(int64)
@@ -290,10 +286,7 @@ func (d Dataset[T]) Count(ctx context.Context) (int64, error) {
 // Take runs a job and returns the first n records (in partition order);
 // each partition sends at most n records to the driver.
 func (d Dataset[T]) Take(ctx context.Context, n int) ([]T, error) {
-	parts, err := d.env.RunJob(ctx, d.must(), func(_ lineage.TaskContext, _ int, part any) (any, error) {
-		s := slice[T](part)
-		return s[:min(n, len(s))], nil
-	})
+	parts, err := d.env.RunJob(ctx, d.must(), runtime.Action{Kind: runtime.ActTake, N: n})
 	if err != nil {
 		return nil, err
 	}
@@ -311,9 +304,9 @@ func (d Dataset[T]) ForeachPartition(ctx context.Context, f func(ctx context.Con
 	if f == nil {
 		mustFunc("ForeachPartition", nil)
 	}
-	_, err := d.env.RunJob(ctx, d.must(), func(tc lineage.TaskContext, p int, part any) (any, error) {
+	_, err := d.env.RunJob(ctx, d.must(), runtime.Func(func(tc lineage.TaskContext, p int, part any) (any, error) {
 		return nil, f(tc.Context(), p, slice[T](part))
-	})
+	}))
 	return err
 }
 

@@ -73,6 +73,8 @@ type job struct {
 	action  Action
 	final   *lineage.Dataset
 	results []any
+	// shipped marks results that are partitions for the action's Fn.
+	shipped []bool
 	reply   chan jobResult
 	// resultStage is forgotten when the job ends.
 	resultStage scheduler.StageID
@@ -196,19 +198,66 @@ func (d *Driver) RunJob(ctx context.Context, ds *lineage.Dataset, batch int64, a
 	if ds.NumParts == 0 {
 		return nil, nil
 	}
-	j := &job{id: scheduler.JobID(d.jobSeq.Add(1)), batch: batch, action: action, final: ds, results: make([]any, ds.NumParts), reply: make(chan jobResult, 1)}
+	j := &job{id: scheduler.JobID(d.jobSeq.Add(1)), batch: batch, action: action, final: ds,
+		results: make([]any, ds.NumParts), shipped: make([]bool, ds.NumParts), reply: make(chan jobResult, 1)}
 	if err := d.send(submitReq{j}); err != nil {
 		return nil, err
 	}
 	select {
 	case r := <-j.reply:
-		return r.values, r.err
+		if r.err != nil {
+			return nil, r.err
+		}
+		return finish(ctx, j, r.values)
 	case <-ctx.Done():
 		_ = d.send(scheduler.CancelJob{Job: j.id, Reason: ctx.Err().Error()})
 		return nil, ctx.Err()
 	case <-d.quit:
 		return nil, ErrStopped
 	}
+}
+
+// finish decodes the results that crossed processes and applies the
+// action's function to the partitions that were shipped to the driver, in
+// partition order, on the caller's goroutine (not the event loop's).
+func finish(ctx context.Context, j *job, values []any) ([]any, error) {
+	for p, v := range values {
+		if b, ok := v.(Encoded); ok {
+			part, err := j.final.Type.Decode(b)
+			if err != nil {
+				return nil, fmt.Errorf("runtime: result of %v partition %d: %w", j.final, p, err)
+			}
+			values[p] = part
+		}
+		if j.shipped[p] {
+			if j.action.Fn == nil {
+				return nil, fmt.Errorf("runtime: %v partition %d was shipped for an action without a function", j.final, p)
+			}
+			v, err := j.action.Fn(driverTask{ctx, j.batch}, p, values[p])
+			if err != nil {
+				return nil, err
+			}
+			values[p] = v
+		}
+	}
+	return values, nil
+}
+
+// driverTask is the TaskContext of an action function applied on the
+// driver to a shipped partition: it has a context and a batch time, and
+// reads nothing.
+type driverTask struct {
+	ctx   context.Context
+	batch int64
+}
+
+func (t driverTask) Context() context.Context { return t.ctx }
+func (t driverTask) BatchTime() int64         { return t.batch }
+func (t driverTask) Partition(d *lineage.Dataset, p int) (any, error) {
+	return nil, fmt.Errorf("runtime: an action function applied on the driver cannot read %v", d)
+}
+func (t driverTask) Fetch(dep *lineage.ShuffleDep, r int) ([]any, error) {
+	return nil, fmt.Errorf("runtime: an action function applied on the driver cannot fetch %v", dep.ID)
 }
 
 func (d *Driver) loop() {
@@ -364,6 +413,7 @@ func (d *Driver) taskResult(r TaskResult) {
 			d.setMapOut(st.shuffle, r.Task.Partition, r.Worker)
 		} else if st.job != nil {
 			st.job.results[r.Task.Partition] = r.Value
+			st.job.shipped[r.Task.Partition] = r.Shipped
 		}
 		d.step(scheduler.TaskFinished{Task: r.Task, Worker: wid})
 		return

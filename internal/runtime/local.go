@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
 	"sort"
 
@@ -12,22 +13,42 @@ import (
 // Local is local[N] mode: a driver and N single-slot workers in one
 // process. It runs the same driver, scheduler, workers, block stores and
 // shuffle stores as a cluster; only the transport is a direct call.
+//
+// With LocalConfig.Encode, everything that would cross processes in a
+// cluster (buckets fetched from another worker, remote blocks, results,
+// partitions shipped to the driver) is encoded and decoded on the way, as
+// the cluster transport does: the whole suite can check the codecs
+// without starting processes.
 type Local struct {
 	Driver  *Driver
 	workers map[string]*Worker
 	names   []string
+	encode  bool
+}
+
+// LocalConfig configures local mode.
+type LocalConfig struct {
+	Config
+	// Encode round-trips through the codecs whatever a cluster would send.
+	Encode bool
+	// Blocks configures each worker's block store.
+	Blocks blockstore.Config
 }
 
 // NewLocal starts a driver and n workers that resolve datasets through r.
-func NewLocal(n int, r Resolver, cfg Config) (*Local, error) {
+func NewLocal(n int, r Resolver, cfg LocalConfig) (*Local, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("runtime: local mode needs at least 1 worker, got %d", n)
 	}
-	l := &Local{workers: make(map[string]*Worker, n)}
-	l.Driver = NewDriver(cfg, l)
+	l := &Local{workers: make(map[string]*Worker, n), encode: cfg.Encode}
+	l.Driver = NewDriver(cfg.Config, l)
+	report := l.Driver.Report
+	if l.encode {
+		report = func(res TaskResult) { l.Driver.Report(EncodeResult(res)) }
+	}
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("local-%d", i)
-		l.workers[name] = NewWorker(name, 1, r, l, l.Driver.Report)
+		l.workers[name] = NewWorker(WorkerConfig{Name: name, Slots: 1, Blocks: cfg.Blocks}, r, l, report)
 		l.names = append(l.names, name)
 	}
 	sort.Strings(l.names)
@@ -37,6 +58,16 @@ func NewLocal(n int, r Resolver, cfg Config) (*Local, error) {
 		}
 	}
 	return l, nil
+}
+
+// EncodeResult replaces a result's records by their encoding, as they
+// travel between processes.
+func EncodeResult(res TaskResult) TaskResult {
+	if res.ValueType != nil && res.Value != nil && res.Err == nil {
+		res.Value = Encoded(res.ValueType.Encode(nil, res.Value))
+		res.ValueType = nil
+	}
+	return res
 }
 
 // Workers returns the workers' names.
@@ -59,6 +90,11 @@ func (l *Local) Launch(worker string, d *TaskDesc) error {
 	if w == nil {
 		return fmt.Errorf("runtime: unknown worker %q", worker)
 	}
+	if l.encode && d.Action.Fn != nil {
+		c := *d
+		c.Action.Fn = nil // as in another process: the partition is shipped
+		d = &c
+	}
 	return w.Launch(d)
 }
 
@@ -77,20 +113,39 @@ func (l *Local) Free(worker string, ds map[lineage.ID]bool) {
 }
 
 // FetchShuffle implements Peers.
-func (l *Local) FetchShuffle(worker string, id lineage.ShuffleID, mapPart, reduce int) (any, error) {
+func (l *Local) FetchShuffle(_ context.Context, worker string, dep *lineage.ShuffleDep, mapParts []int, reduce int) ([]any, error) {
 	w := l.workers[worker]
 	if w == nil {
 		return nil, fmt.Errorf("runtime: unknown worker %q", worker)
 	}
-	return w.Shuffle.Get(id, mapPart, reduce)
+	out := make([]any, len(mapParts))
+	for i, m := range mapParts {
+		b, err := w.Shuffle.Get(dep.ID, m, reduce)
+		if err == nil && l.encode {
+			b, err = dep.Bucket.Decode(dep.Bucket.Encode(nil, b))
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
 }
 
 // FetchBlock implements Peers.
-func (l *Local) FetchBlock(worker string, id blockstore.ID) (any, bool, error) {
+func (l *Local) FetchBlock(_ context.Context, worker string, ds *lineage.Dataset, p int) (any, bool, error) {
 	w := l.workers[worker]
 	if w == nil {
 		return nil, false, fmt.Errorf("runtime: unknown worker %q", worker)
 	}
-	v, ok := w.Blocks.Get(id)
-	return v, ok, nil
+	id := blockstore.ID{Dataset: ds.ID, Part: p}
+	if l.encode {
+		b, ok, err := w.Blocks.Encoded(id)
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		v, err := ds.Type.Decode(b)
+		return v, err == nil, err
+	}
+	return w.Blocks.Get(id)
 }

@@ -30,8 +30,9 @@ func (ints) Decode(b []byte) (any, error)    { return intCodec.Decode(b) }
 
 var intCodec = codec.For[int]()
 
-func asInts(v any) []int                                           { s, _ := v.([]int); return s }
-func collect(tc lineage.TaskContext, p int, part any) (any, error) { return part, nil }
+func asInts(v any) []int { s, _ := v.([]int); return s }
+
+var collect = Func(func(tc lineage.TaskContext, p int, part any) (any, error) { return part, nil })
 
 // source makes a dataset of parts partitions, partition p = [p*10, p*10+n),
 // counting how often each partition is computed.
@@ -76,10 +77,21 @@ func modShuffle(sc *lineage.Scope, parent *lineage.Dataset, n int) *lineage.Data
 	}, dep)
 }
 
+// registry resolves datasets from a lineage registry; it has no outputs.
+type registry struct{ *lineage.Registry }
+
+func (registry) Output(node int32) (OutputFunc, error) {
+	return nil, fmt.Errorf("no output node %d", node)
+}
+
 func newLocal(t *testing.T, n int) (*Local, *lineage.Registry) {
+	return newLocalMode(t, n, false)
+}
+
+func newLocalMode(t *testing.T, n int, encode bool) (*Local, *lineage.Registry) {
 	t.Helper()
 	reg := lineage.NewRegistry()
-	l, err := NewLocal(n, reg, Config{})
+	l, err := NewLocal(n, registry{reg}, LocalConfig{Encode: encode})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +108,13 @@ func flatten(parts []any) []int {
 }
 
 func TestShuffleJobAcrossWorkers(t *testing.T) {
-	l, reg := newLocal(t, 3)
+	for _, encode := range []bool{false, true} {
+		t.Run(fmt.Sprintf("encode=%v", encode), func(t *testing.T) { testShuffleJob(t, encode) })
+	}
+}
+
+func testShuffleJob(t *testing.T, encode bool) {
+	l, reg := newLocalMode(t, 3, encode)
 	sc := reg.Scope(1, 1)
 	var calls atomic.Int64
 	sum := modShuffle(sc, source(sc, 4, 5, &calls), 3)
@@ -274,7 +292,7 @@ func TestTruncatedDatasetReadsItsCache(t *testing.T) {
 
 func TestRunJobAfterCloseFails(t *testing.T) {
 	reg := lineage.NewRegistry()
-	l, err := NewLocal(1, reg, Config{})
+	l, err := NewLocal(1, registry{reg}, LocalConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +304,7 @@ func TestRunJobAfterCloseFails(t *testing.T) {
 }
 
 func TestNewLocalRejectsZeroWorkers(t *testing.T) {
-	if _, err := NewLocal(0, lineage.NewRegistry(), Config{}); err == nil {
+	if _, err := NewLocal(0, registry{lineage.NewRegistry()}, LocalConfig{}); err == nil {
 		t.Fatal("NewLocal(0) succeeded")
 	}
 }

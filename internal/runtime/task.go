@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -10,9 +11,45 @@ import (
 	"github.com/sluicehq/sluice/internal/scheduler"
 )
 
-// Action is what a result task does with the final partition it computed,
-// on the worker; its return value travels back to the driver.
-type Action func(tc lineage.TaskContext, p int, part any) (any, error)
+// ActionKind says what a result task does with the partition it computed.
+// Every kind but ActFunc is named, so a worker in another process can
+// carry it out from the task descriptor alone.
+type ActionKind uint8
+
+const (
+	// ActFunc applies Action.Fn, an in-process function: in another
+	// process the worker sends the partition back and the driver applies
+	// Fn to it.
+	ActFunc ActionKind = iota
+	// ActCollect returns the partition.
+	ActCollect
+	// ActTake returns the partition's first Action.N records.
+	ActTake
+	// ActCount returns the number of records (an int64).
+	ActCount
+	// ActOutput runs the output operation of graph node Action.Node on
+	// the partition, on the worker (see Resolver.Output).
+	ActOutput
+)
+
+// Action is what a result task does with its partition; its result
+// travels back to the driver.
+type Action struct {
+	Kind ActionKind
+	N    int   // ActTake: how many records
+	Node int32 // ActOutput: the output operation's graph node
+	// Fn is the function of ActFunc (in-process only; never sent).
+	Fn func(tc lineage.TaskContext, p int, part any) (any, error)
+}
+
+// Func returns the action that applies f.
+func Func(f func(tc lineage.TaskContext, p int, part any) (any, error)) Action {
+	return Action{Kind: ActFunc, Fn: f}
+}
+
+// OutputFunc is an output operation's work on one partition of batch t
+// (Unix nanoseconds).
+type OutputFunc func(ctx context.Context, t int64, p int, part any) error
 
 // TaskDesc describes one task attempt. It is a small descriptor, not code:
 // the worker resolves the dataset from its own copy of the graph.
@@ -24,7 +61,6 @@ type TaskDesc struct {
 	// Shuffle, for a map task, names the shuffle whose buckets it writes.
 	Shuffle *lineage.ShuffleID
 	// Action, for a result task, is applied to the computed partition.
-	// In-process only: the cluster transport names actions instead.
 	Action Action
 	// ShuffleLocs gives, for each shuffle the task reads, the worker
 	// holding each map partition's output.
@@ -40,9 +76,16 @@ type TaskDesc struct {
 type TaskResult struct {
 	Task   scheduler.Task
 	Worker string
-	// Value is the action's result (result tasks only).
+	// Value is the action's result (result tasks only): for ActCount an
+	// int64, for ActOutput nil, otherwise records of ValueType (or, after
+	// crossing processes, an Encoded partition of that type).
 	Value any
-	Err   error
+	// ValueType is the record type of Value (in-process only).
+	ValueType lineage.Type
+	// Shipped says Value is the partition itself, which the driver must
+	// give to the action's Fn (an ActFunc run where Fn is unknown).
+	Shipped bool
+	Err     error
 	// Cached lists the blocks the attempt stored in the worker's store.
 	Cached []blockstore.ID
 	// Records is the number of records the task produced.
@@ -67,3 +110,7 @@ func (e *FetchError) Unwrap() error { return e.Err }
 // ErrBlockLost says a cached partition of a truncated dataset is gone and
 // cannot be recomputed from lineage.
 var ErrBlockLost = errors.New("runtime: block lost")
+
+// Encoded is a partition encoded with its record type's codec, as it
+// arrives from another process; the driver decodes it where it is used.
+type Encoded []byte

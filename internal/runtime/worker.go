@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"log/slog"
 	"errors"
 	"fmt"
 	"sync"
@@ -16,13 +17,18 @@ import (
 // Peers is how a worker reads from other workers: shuffle buckets and
 // cached blocks. In local mode it is a direct call into the other worker.
 type Peers interface {
-	FetchShuffle(worker string, id lineage.ShuffleID, mapPart, reduce int) (any, error)
-	FetchBlock(worker string, id blockstore.ID) (any, bool, error)
+	// FetchShuffle returns bucket reduce of each of the map partitions
+	// mapParts of a shuffle, all held by worker, in one call.
+	FetchShuffle(ctx context.Context, worker string, dep *lineage.ShuffleDep, mapParts []int, reduce int) ([]any, error)
+	// FetchBlock returns partition p of ds from worker's block store.
+	FetchBlock(ctx context.Context, worker string, ds *lineage.Dataset, p int) (any, bool, error)
 }
 
-// Resolver finds datasets by ID: the worker's copy of the graph.
+// Resolver finds datasets by ID and output operations by graph node: the
+// worker's copy of the graph.
 type Resolver interface {
 	Lookup(id lineage.ID) (*lineage.Dataset, error)
+	Output(node int32) (OutputFunc, error)
 }
 
 // Worker runs tasks and keeps blocks and shuffle outputs.
@@ -38,6 +44,7 @@ type Worker struct {
 	resolver Resolver
 	peers    Peers
 	report   func(TaskResult)
+	log      *slog.Logger
 
 	mu      sync.Mutex
 	running map[scheduler.Task]context.CancelFunc
@@ -45,11 +52,24 @@ type Worker struct {
 	wg      sync.WaitGroup
 }
 
+// WorkerConfig configures a worker.
+type WorkerConfig struct {
+	Name  string
+	Slots int
+	// Blocks configures the block store (memory budget, spill directory).
+	Blocks blockstore.Config
+	// Logger receives operational warnings (a failed spill); nil: slog.Default().
+	Logger *slog.Logger
+}
+
 // NewWorker returns a worker. report receives every task's result.
-func NewWorker(name string, slots int, r Resolver, peers Peers, report func(TaskResult)) *Worker {
+func NewWorker(cfg WorkerConfig, r Resolver, peers Peers, report func(TaskResult)) *Worker {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	return &Worker{
-		Name: name, Slots: slots, Blocks: blockstore.New(), Shuffle: shuffle.New(),
-		resolver: r, peers: peers, report: report,
+		Name: cfg.Name, Slots: cfg.Slots, Blocks: blockstore.New(cfg.Blocks), Shuffle: shuffle.New(),
+		resolver: r, peers: peers, report: report, log: cfg.Logger,
 		running: make(map[scheduler.Task]context.CancelFunc),
 	}
 }
@@ -91,7 +111,8 @@ func (w *Worker) Free(ds map[lineage.ID]bool) {
 	w.Shuffle.Remove(ds)
 }
 
-// Close cancels running tasks and waits for them.
+// Close cancels running tasks, waits for them and removes the block
+// store's spill files.
 func (w *Worker) Close() {
 	w.mu.Lock()
 	w.closed = true
@@ -100,6 +121,9 @@ func (w *Worker) Close() {
 	}
 	w.mu.Unlock()
 	w.wg.Wait()
+	if err := w.Blocks.Close(); err != nil {
+		w.log.Warn("closing the block store", "worker", w.Name, "err", err)
+	}
 }
 
 func (w *Worker) run(ctx context.Context, d *TaskDesc) (res TaskResult) {
@@ -131,8 +155,36 @@ func (w *Worker) run(ctx context.Context, d *TaskDesc) (res TaskResult) {
 		return res
 	}
 	res.Records = ds.Type.Len(part)
-	res.Value, res.Err = d.Action(tc, d.Task.Partition, part)
+	res.Value, res.Err = w.act(tc, d, ds, part, &res)
 	return res
+}
+
+// act carries out a result task's action on its partition.
+func (w *Worker) act(tc *taskCtx, d *TaskDesc, ds *lineage.Dataset, part any, res *TaskResult) (any, error) {
+	a := d.Action
+	switch a.Kind {
+	case ActCount:
+		return int64(ds.Type.Len(part)), nil
+	case ActCollect:
+		res.ValueType = ds.Type
+		return part, nil
+	case ActTake:
+		res.ValueType = ds.Type
+		return ds.Type.Head(part, a.N), nil
+	case ActOutput:
+		f, err := w.resolver.Output(a.Node)
+		if err != nil {
+			return nil, err
+		}
+		return nil, f(tc.ctx, d.BatchTime, d.Task.Partition, part)
+	case ActFunc:
+		if a.Fn == nil { // the function stayed in the driver's process
+			res.ValueType, res.Shipped = ds.Type, true
+			return part, nil
+		}
+		return a.Fn(tc, d.Task.Partition, part)
+	}
+	return nil, fmt.Errorf("runtime: unknown action kind %d", a.Kind)
 }
 
 // writeShuffle computes a map partition and stores its buckets; it
@@ -193,27 +245,33 @@ func (tc *taskCtx) Partition(d *lineage.Dataset, p int) (any, error) {
 		return d.Compute(tc, p)
 	}
 	id := blockstore.ID{Dataset: d.ID, Part: p}
-	if v, ok := tc.w.Blocks.Get(id); ok {
+	if v, ok, err := tc.w.Blocks.Get(id); err != nil {
+		// A spilled block that cannot be read is recomputed, as if lost.
+		tc.w.log.Warn("reading a cached block", "worker", tc.w.Name, "block", id, "err", err)
+	} else if ok {
 		return v, nil
 	}
-	if v, ok := tc.remoteBlock(id); ok {
+	if v, ok := tc.remoteBlock(d, p); ok {
 		return v, nil
 	}
 	v, err := d.Compute(tc, p)
 	if err != nil {
 		return nil, err
 	}
-	tc.w.Blocks.Put(id, v, d.Type.Len(v))
+	if err := tc.w.Blocks.Put(id, v, d.Type); err != nil {
+		// The block is kept in memory; only spilling others failed.
+		tc.w.log.Warn("block store over budget", "worker", tc.w.Name, "err", err)
+	}
 	tc.cached = append(tc.cached, id)
 	return v, nil
 }
 
-func (tc *taskCtx) remoteBlock(id blockstore.ID) (any, bool) {
-	for _, peer := range tc.desc.BlockLocs[id] {
+func (tc *taskCtx) remoteBlock(d *lineage.Dataset, p int) (any, bool) {
+	for _, peer := range tc.desc.BlockLocs[blockstore.ID{Dataset: d.ID, Part: p}] {
 		if peer == tc.w.Name {
 			continue
 		}
-		if v, ok, err := tc.w.peers.FetchBlock(peer, id); err == nil && ok {
+		if v, ok, err := tc.w.peers.FetchBlock(tc.ctx, peer, d, p); err == nil && ok {
 			return v, true
 		}
 	}
@@ -228,29 +286,48 @@ func ReadCached(d *lineage.Dataset) lineage.ComputeFunc {
 	}
 }
 
+// Fetch reads reduce partition r of a shuffle: local buckets directly, and
+// one batched call per other worker for the buckets it holds.
 func (tc *taskCtx) Fetch(dep *lineage.ShuffleDep, r int) ([]any, error) {
 	locs, ok := tc.desc.ShuffleLocs[dep.ID]
 	if !ok || len(locs) != dep.P.NumParts {
 		return nil, fmt.Errorf("runtime: task %v has no locations for %v", tc.desc.Task, dep.ID)
 	}
 	out := make([]any, len(locs))
+	remote := make(map[string][]int)
+	var peers []string
 	for m, peer := range locs {
+		switch peer {
+		case tc.w.Name:
+			b, err := tc.w.Shuffle.Get(dep.ID, m, r)
+			if err != nil {
+				return nil, &FetchError{Shuffle: dep.ID, MapPart: m, Worker: peer, Err: err}
+			}
+			out[m] = b
+		case "":
+			return nil, &FetchError{Shuffle: dep.ID, MapPart: m, Err: errors.New("no location")}
+		default:
+			if remote[peer] == nil {
+				peers = append(peers, peer)
+			}
+			remote[peer] = append(remote[peer], m)
+		}
+	}
+	for _, peer := range peers { // in first-location order: deterministic
 		if err := tc.ctx.Err(); err != nil {
 			return nil, err
 		}
-		var b any
-		var err error
-		if peer == tc.w.Name {
-			b, err = tc.w.Shuffle.Get(dep.ID, m, r)
-		} else if peer == "" {
-			err = errors.New("no location")
-		} else {
-			b, err = tc.w.peers.FetchShuffle(peer, dep.ID, m, r)
+		maps := remote[peer]
+		bs, err := tc.w.peers.FetchShuffle(tc.ctx, peer, dep, maps, r)
+		if err == nil && len(bs) != len(maps) {
+			err = fmt.Errorf("got %d buckets for %d map partitions", len(bs), len(maps))
 		}
 		if err != nil {
-			return nil, &FetchError{Shuffle: dep.ID, MapPart: m, Worker: peer, Err: err}
+			return nil, &FetchError{Shuffle: dep.ID, MapPart: maps[0], Worker: peer, Err: err}
 		}
-		out[m] = b
+		for i, m := range maps {
+			out[m] = bs[i]
+		}
 	}
 	return out, nil
 }
