@@ -40,8 +40,10 @@
 // (a struct, at any depth, with an unexported field, a field tagged "-", or
 // a MarshalBinary promoted from an embedded field) still gets a codec from
 // For, since local mode never encodes, but Portable reports the error, and
-// Append panics and Decode fails with it (ErrNotPortable). Such a type
-// needs a SluiceCodec; Convert builds one from a wire form:
+// Append panics and Decode fails with it (ErrNotPortable). A user's type
+// (whose package cannot import this internal one) exports its fields or has
+// MarshalBinary and UnmarshalBinary methods; the engine's types have a
+// SluiceCodec, which Convert builds from a wire form:
 //
 //	func (p point) SluiceCodec() any {
 //		return codec.Convert(codec.For[[2]int](),

@@ -72,5 +72,5 @@ func ExamplePortable() {
 	c := codec.For[point]() // for local mode: records never leave the process
 	fmt.Println(codec.Portable(c))
 	// Output:
-	// codec: type codec_test.point has unexported field x and no SluiceCodec: it cannot leave the process
+	// codec: type codec_test.point has unexported field x and no SluiceCodec: it cannot leave the process (export the field, or give the type MarshalBinary and UnmarshalBinary methods)
 }

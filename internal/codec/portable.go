@@ -56,10 +56,16 @@ func firstErr(errs ...error) error {
 }
 
 var (
-	cborMarshaler   = reflect.TypeFor[cbor.Marshaler]()
-	binaryMarshaler = reflect.TypeFor[encoding.BinaryMarshaler]()
-	bigIntType      = reflect.TypeFor[big.Int]()
+	cborMarshaler     = reflect.TypeFor[cbor.Marshaler]()
+	cborUnmarshaler   = reflect.TypeFor[cbor.Unmarshaler]()
+	binaryMarshaler   = reflect.TypeFor[encoding.BinaryMarshaler]()
+	binaryUnmarshaler = reflect.TypeFor[encoding.BinaryUnmarshaler]()
+	bigIntType        = reflect.TypeFor[big.Int]()
 )
+
+// hint says how a user type (whose package cannot import this one) can
+// travel.
+const hint = "export the field, or give the type MarshalBinary and UnmarshalBinary methods"
 
 // portability reports why the CBOR fallback would lose data of type root,
 // or nil. It follows the rules of the cbor package (like encoding/json's):
@@ -90,6 +96,13 @@ func (w *walker) fail(t reflect.Type, path, format string, args ...any) error {
 	return &notPortable{msg: msg}
 }
 
+// failHint is fail, with the hint after the message.
+func (w *walker) failHint(t reflect.Type, path, format string, args ...any) error {
+	err := w.fail(t, path, format, args...).(*notPortable)
+	err.msg += " (" + hint + ")"
+	return err
+}
+
 func (w *walker) walk(t reflect.Type, path string) error {
 	if w.seen[t] {
 		return nil
@@ -99,6 +112,9 @@ func (w *walker) walk(t reflect.Type, path string) error {
 		return nil
 	}
 	if selfMarshaled(t) {
+		if err := w.unmarshaler(t, path); err != nil {
+			return err
+		}
 		return w.promotedMarshaler(t, path)
 	}
 	switch t.Kind() {
@@ -131,7 +147,7 @@ func (w *walker) fields(t reflect.Type, path string) error {
 			if f.Anonymous && f.Type.Kind() == reflect.Pointer {
 				return w.fail(t, path, "embeds pointer %s to an unexported type, which CBOR cannot decode", f.Type)
 			}
-			return w.fail(t, path, "has unexported field %s and no SluiceCodec", f.Name)
+			return w.failHint(t, path, "has unexported field %s and no SluiceCodec", f.Name)
 		}
 		tag, ok := f.Tag.Lookup("cbor")
 		if !ok {
@@ -151,6 +167,20 @@ func (w *walker) fields(t reflect.Type, path string) error {
 func selfMarshaled(t reflect.Type) bool {
 	pt := reflect.PointerTo(t)
 	return pt.Implements(cborMarshaler) || pt.Implements(binaryMarshaler)
+}
+
+// unmarshaler checks that a type encoded by its own method can be decoded
+// by the matching one: cbor would otherwise decode its fields from the
+// method's output, which fails or, worse, fits.
+func (w *walker) unmarshaler(t reflect.Type, path string) error {
+	pt := reflect.PointerTo(t)
+	switch {
+	case pt.Implements(cborMarshaler) && !pt.Implements(cborUnmarshaler):
+		return w.fail(t, path, "has MarshalCBOR but no UnmarshalCBOR")
+	case !pt.Implements(cborMarshaler) && !pt.Implements(binaryUnmarshaler):
+		return w.fail(t, path, "has MarshalBinary but no UnmarshalBinary")
+	}
+	return nil
 }
 
 // promotedMarshaler catches a struct that has a MarshalCBOR or

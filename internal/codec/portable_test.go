@@ -56,6 +56,26 @@ type (
 
 func (o ownBinary) MarshalBinary() ([]byte, error) { return nil, nil }
 
+func (o *ownBinary) UnmarshalBinary([]byte) error { return nil }
+
+// binaryPoint carries its unexported fields with MarshalBinary.
+type binaryPoint struct{ x, y int8 }
+
+func (p binaryPoint) MarshalBinary() ([]byte, error) { return []byte{byte(p.x), byte(p.y)}, nil }
+
+func (p *binaryPoint) UnmarshalBinary(b []byte) error {
+	if len(b) != 2 {
+		return errors.New("binaryPoint: want 2 bytes")
+	}
+	p.x, p.y = int8(b[0]), int8(b[1])
+	return nil
+}
+
+// halfBinary can encode but not decode itself.
+type halfBinary struct{ x int }
+
+func (halfBinary) MarshalBinary() ([]byte, error) { return nil, nil }
+
 func (secret) SluiceCodec() any {
 	return codec.Convert(codec.Pair(codec.For[int64](), codec.Slice(codec.For[string]()),
 		func(kv KV[int64, []string]) (int64, []string) { return kv.Key, kv.Value },
@@ -87,10 +107,12 @@ func notPortable[T any](t *testing.T, c codec.Codec[T], want string) {
 
 func TestNotPortable(t *testing.T) {
 	notPortable(t, codec.For[hidden](),
-		"codec: type codec_test.hidden has unexported field a and no SluiceCodec: it cannot leave the process")
+		"codec: type codec_test.hidden has unexported field a and no SluiceCodec: it cannot leave the process "+
+			"(export the field, or give the type MarshalBinary and UnmarshalBinary methods)")
 	notPortable(t, codec.For[*hidden](), "has unexported field a")
 	notPortable(t, codec.For[nested](), "type codec_test.hidden has unexported field a and no SluiceCodec: "+
 		"it cannot leave the process (record type codec_test.nested, at .In[][])")
+	notPortable(t, codec.For[halfBinary](), "has MarshalBinary but no UnmarshalBinary")
 	notPortable(t, codec.For[map[hidden]int](), "at [key]")
 	notPortable(t, codec.For[[2]hidden](), "unexported field a")
 	notPortable(t, codec.For[dashed](), `field B tagged "-"`)
@@ -116,6 +138,7 @@ func TestPortable(t *testing.T) {
 		"recursive":           codec.Portable(codec.For[recursive]()),
 		"self-marshaled":      codec.Portable(codec.For[selfMarshal]()),
 		"composite":           codec.Portable(codec.For[secret]()),
+		"MarshalBinary":       codec.Portable(codec.For[[]binaryPoint]()),
 		"pair of composite":   codec.Portable(codec.For[KV[string, secret]]()),
 		"scalar":              codec.Portable(codec.For[int]()),
 		"foreign":             codec.Portable[int](foreign[int]{codec.For[int]()}),
@@ -126,6 +149,7 @@ func TestPortable(t *testing.T) {
 	}
 	roundTrip(t, codec.For[embedded](), []embedded{{inner{3}}}, eq)
 	roundTrip(t, codec.For[secret](), secrets(), eqSecret)
+	roundTrip(t, codec.For[binaryPoint](), []binaryPoint{{-1, 2}, {}}, eq)
 }
 
 func secrets() []secret {
