@@ -1,6 +1,8 @@
 package dataset
 
 import (
+	"fmt"
+
 	"github.com/sluicehq/sluice/internal/codec"
 	"github.com/sluicehq/sluice/internal/lineage"
 )
@@ -45,3 +47,34 @@ func Portable(t lineage.Type) error {
 // Portable reports whether the records can leave the process (see the
 // function Portable).
 func (t *typeOf[T]) Portable() error { return codec.Portable(t.codec) }
+
+// CheckPortable returns an error, wrapping codec.ErrNotPortable, for the
+// first dataset in d's lineage (d first, then its dependencies depth
+// first) whose records or shuffle buckets cannot leave the process, or nil.
+// A cluster calls it before running a job, so that a record type that
+// would lose data fails the job at once, naming the operation, instead of
+// failing its tasks.
+func CheckPortable(d *lineage.Dataset) error {
+	return checkPortable(d, make(map[*lineage.Dataset]bool))
+}
+
+func checkPortable(d *lineage.Dataset, seen map[*lineage.Dataset]bool) error {
+	if d == nil || seen[d] {
+		return nil
+	}
+	seen[d] = true
+	if err := Portable(d.Type); err != nil {
+		return fmt.Errorf("dataset: records of %s: %w", d.Op, err)
+	}
+	for _, dep := range d.Dependencies() {
+		if sd, ok := dep.(*lineage.ShuffleDep); ok {
+			if err := Portable(sd.Bucket); err != nil {
+				return fmt.Errorf("dataset: shuffle of %s: %w", d.Op, err)
+			}
+		}
+		if err := checkPortable(dep.Parent(), seen); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -2,12 +2,16 @@ package dataset
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/codec"
+	"github.com/sluicehq/sluice/internal/lineage"
+	"github.com/sluicehq/sluice/internal/runtime"
 )
 
 // roundTrip encodes vs with T's record type and checks that they decode
@@ -76,4 +80,28 @@ func FuzzDecodeEither(f *testing.F) {
 
 func FuzzDecodeDealt(f *testing.F) {
 	fuzzRecords(f, []dealt[string]{{To: 2, Rec: "x"}, {To: -1}})
+}
+
+// nullEnv builds datasets without running them.
+type nullEnv struct{}
+
+func (nullEnv) RunJob(context.Context, *lineage.Dataset, runtime.Action) ([]any, error) {
+	return nil, errors.New("not run")
+}
+func (nullEnv) Parallelism() int { return 2 }
+
+func TestCheckPortable(t *testing.T) {
+	sc := lineage.NewRegistry().Scope(0, 0)
+	words := Parallelize(nullEnv{}, sc, []string{"a", "b"}, 2)
+	good := ReduceByKey(Map(words, func(w string) KV[string, int] { return Pair(w, 1) }), func(a, b int) int { return a + b })
+	if err := CheckPortable(good.Lineage()); err != nil {
+		t.Fatal(err)
+	}
+	// Records that would lose data in a shuffle, and after it.
+	bad := Map(GroupByKey(Map(words, func(w string) KV[string, local] { return Pair(w, local{1}) })),
+		func(kv KV[string, []local]) int { return len(kv.Value) })
+	err := CheckPortable(bad.Lineage())
+	if !errors.Is(err, codec.ErrNotPortable) || !strings.Contains(err.Error(), "dataset.local has unexported field n") {
+		t.Fatalf("CheckPortable = %v, want ErrNotPortable naming local.n", err)
+	}
 }
