@@ -55,6 +55,9 @@ type Context struct {
 	recvWG    sync.WaitGroup
 	recvStop  context.CancelFunc
 	onStart   []func() // run by Start before the first batch
+	// cl is set on the driver of a local-cluster, wk in a worker process.
+	cl *clusterDriver
+	wk *workerMode
 }
 
 const (
@@ -73,6 +76,7 @@ type config struct {
 	out         io.Writer
 	onBatch     func(BatchInfo)
 	onError     func(error)
+	workerArgs  []string
 }
 
 // Option configures a Context.
@@ -90,7 +94,10 @@ func Batch(d time.Duration) Option {
 }
 
 // Master sets where the job runs: "local" (one worker), "local[N]" (N
-// workers in this process) or "local[*]" (one per CPU). Default local[*].
+// workers in this process), "local[*]" (one per CPU) or
+// "local-cluster[N]" (N worker processes on this machine, started from
+// this program's binary with the same arguments; see Start). Default
+// local[*].
 func Master(m string) Option { return func(c *config) error { c.master = m; return nil } }
 
 // Parallelism sets the default number of partitions of shuffles and
@@ -103,6 +110,13 @@ func Parallelism(n int) Option {
 		c.parallelism = n
 		return nil
 	}
+}
+
+// WorkerArgs sets the arguments local-cluster starts the worker processes
+// with (default: this process's own). The workers must build the same
+// graph: test harnesses use it to run only the current test.
+func WorkerArgs(args ...string) Option {
+	return func(c *config) error { c.workerArgs = append([]string{}, args...); return nil }
 }
 
 // WithClock replaces the wall clock (tests use sluicetest.ManualClock).
@@ -125,23 +139,40 @@ func OnBatch(f func(BatchInfo)) Option { return func(c *config) error { c.onBatc
 // concurrently: it must be safe for concurrent use.
 func OnError(f func(error)) Option { return func(c *config) error { c.onError = f; return nil } }
 
-// ParseMaster returns the number of in-process workers of a local master.
+// ParseMaster returns the number of workers of a master: "local" (1),
+// "local[N]" or "local[*]" (one per CPU) in this process, or
+// "local-cluster[N]", N worker processes on this machine.
 func ParseMaster(m string) (int, error) {
-	switch {
-	case m == "local":
-		return 1, nil
-	case m == "local[*]":
-		return goruntime.NumCPU(), nil
-	case strings.HasPrefix(m, "local[") && strings.HasSuffix(m, "]"):
-		n, err := strconv.Atoi(m[len("local[") : len(m)-1])
+	_, n, err := parseMaster(m)
+	return n, err
+}
+
+const maxLocalClusterWorkers = 64
+
+func parseMaster(m string) (cluster bool, n int, err error) {
+	bracket := func(prefix string) (int, error) {
+		n, err := strconv.Atoi(m[len(prefix) : len(m)-1])
 		if err != nil || n < 1 {
-			return 0, fmt.Errorf("sluice: master %q: want local[N] with N >= 1", m)
+			return 0, fmt.Errorf("sluice: master %q: want %sN] with N >= 1", m, prefix)
 		}
 		return n, nil
-	case strings.HasPrefix(m, "local-cluster["):
-		return 0, fmt.Errorf("sluice: master %q: multi-process clusters are not available in this build; use local[N]", m)
+	}
+	switch {
+	case m == "local":
+		return false, 1, nil
+	case m == "local[*]":
+		return false, goruntime.NumCPU(), nil
+	case strings.HasPrefix(m, "local[") && strings.HasSuffix(m, "]"):
+		n, err := bracket("local[")
+		return false, n, err
+	case strings.HasPrefix(m, "local-cluster[") && strings.HasSuffix(m, "]"):
+		n, err := bracket("local-cluster[")
+		if err == nil && n > maxLocalClusterWorkers {
+			err = fmt.Errorf("sluice: master %q: at most %d worker processes", m, maxLocalClusterWorkers)
+		}
+		return true, n, err
 	default:
-		return 0, fmt.Errorf("sluice: unknown master %q (want local, local[N] or local[*])", m)
+		return false, 0, fmt.Errorf("sluice: unknown master %q (want local, local[N], local[*] or local-cluster[N])", m)
 	}
 }
 
@@ -153,7 +184,7 @@ func NewContext(opts ...Option) (*Context, error) {
 			return nil, err
 		}
 	}
-	n, err := ParseMaster(cfg.master)
+	isCluster, n, err := parseMaster(cfg.master)
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +197,16 @@ func NewContext(opts ...Option) (*Context, error) {
 	}
 	c := &Context{cfg: cfg, reg: lineage.NewRegistry(), names: make(map[string]*node), done: make(chan struct{})}
 	c.static = c.reg.Scope(0, 0)
+	switch {
+	case inWorkerProcess():
+		c.wk = &workerMode{cuts: make(map[cutKey]runtime.Cut)}
+		c.env = &env{close: func() {}, parallelism: cfg.parallelism}
+		return c, nil
+	case isCluster:
+		c.cl = &clusterDriver{n: n}
+		c.env = &env{close: func() {}, parallelism: cfg.parallelism}
+		return c, nil
+	}
 	local, err := runtime.NewLocal(n, (*resolver)(c), runtime.LocalConfig{Encode: os.Getenv(encodeEnv) == "1"})
 	if err != nil {
 		return nil, err
@@ -247,6 +288,9 @@ type env struct {
 }
 
 func (e *env) RunJob(ctx context.Context, d *lineage.Dataset, action runtime.Action) ([]any, error) {
+	if e.driver == nil {
+		return nil, errors.New("sluice: actions run on the driver once the context started")
+	}
 	return e.driver.RunJob(ctx, d, d.ID.Time, action)
 }
 

@@ -193,7 +193,7 @@ func ExampleNewContext() {
 	fmt.Println(err)
 	// Output:
 	// 500ms
-	// sluice: unknown master "yarn" (want local, local[N] or local[*])
+	// sluice: unknown master "yarn" (want local, local[N], local[*] or local-cluster[N])
 }
 
 func ExampleContext_BatchInterval() {
@@ -307,7 +307,7 @@ func ExampleParseMaster() {
 	// 1 <nil>
 	// 4 <nil>
 	// 0 sluice: master "local[0]": want local[N] with N >= 1
-	// 0 sluice: unknown master "spark://host:7077" (want local, local[N] or local[*])
+	// 0 sluice: unknown master "spark://host:7077" (want local, local[N], local[*] or local-cluster[N])
 }
 
 // Options are functional options: they can be kept in a slice, shared by

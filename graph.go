@@ -41,9 +41,15 @@ type node struct {
 	// work on one partition (found by the node's ID in a task descriptor).
 	partition runtime.OutputFunc
 
+	// rtype is the record type of the node's datasets.
+	rtype lineage.Type
+
 	remember time.Duration
 	mu       sync.Mutex
 	gen      map[int64]*lineage.Dataset
+	// plans, for inputs on a cluster's driver, holds each batch's encoded
+	// plan, which workers fetch to rebuild the input's datasets.
+	plans map[int64][]byte
 }
 
 // Stream is a discretized stream: a sequence of datasets, one per batch
@@ -113,6 +119,15 @@ func (n *node) at(t time.Time) (*lineage.Dataset, bool, error) {
 	if d != nil {
 		return d, true, nil
 	}
+	if wk := n.c.wk; wk != nil { // a worker, under wk.mu (see resolver.Lookup)
+		if cut, ok := wk.cut(n.id, t.UnixNano()); ok {
+			d = n.stub(t, cut)
+			n.mu.Lock()
+			n.gen[t.UnixNano()] = d
+			n.mu.Unlock()
+			return d, true, nil
+		}
+	}
 	d, err := n.safeCompute(t)
 	if err != nil {
 		return nil, false, err
@@ -166,7 +181,14 @@ func view[T any](n *node, d *lineage.Dataset, sc *lineage.Scope) dataset.Dataset
 
 // Start validates the graph and starts generating batches. The first batch
 // is at the next multiple of the batch interval.
+//
+// In a worker process of a cluster (started by local-cluster), Start
+// serves the driver's tasks instead, until the driver stops, and then
+// exits the process: the code after Start runs on the driver only.
 func (c *Context) Start() error {
+	if c.wk != nil {
+		return c.serveAsWorker()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {
@@ -179,8 +201,16 @@ func (c *Context) Start() error {
 		return errors.New("sluice: no output operations: add Print, ForeachBatch, ForeachPartition or SaveAsTextFiles")
 	}
 	c.computeRemember()
+	if c.cl != nil {
+		if err := c.startCluster(); err != nil {
+			return err
+		}
+	}
 	now := c.cfg.clock.Now()
 	c.first = now.Truncate(c.cfg.batch).Add(c.cfg.batch)
+	if c.cl != nil {
+		c.cl.drv.SetFirst(c.first.UnixNano())
+	}
 	for _, f := range c.onStart {
 		f()
 	}
@@ -311,6 +341,11 @@ func (g *generator) Completed(t time.Time) {
 	for _, n := range c.nodes {
 		before := t.Add(-n.remember).UnixNano() + 1
 		n.mu.Lock()
+		for bt := range n.plans {
+			if bt < before {
+				delete(n.plans, bt)
+			}
+		}
 		for bt, d := range n.gen {
 			if bt < before {
 				delete(n.gen, bt)

@@ -122,6 +122,7 @@ func newStream[U any](c *Context, n *node) *Stream[U] {
 	if n.typ == "" {
 		n.typ = typeName[U]()
 	}
+	n.rtype = dataset.RecordType[U]()
 	c.addNode(n)
 	return &Stream[U]{n: n}
 }

@@ -463,7 +463,7 @@ func TestConstructionErrors(t *testing.T) {
 }
 
 func TestUnknownMaster(t *testing.T) {
-	for _, m := range []string{"bogus", "local[0]", "local[x]", "local-cluster[2]"} {
+	for _, m := range []string{"bogus", "local[0]", "local[x]", "local-cluster[0]", "local-cluster[65]"} {
 		c, err := sluice.NewContext(sluice.Master(m))
 		if err == nil {
 			c.Stop()

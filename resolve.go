@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/lineage"
 	"github.com/sluicehq/sluice/internal/runtime"
@@ -12,9 +13,38 @@ import (
 // node.
 type resolver Context
 
-// Lookup returns the dataset with the given ID.
+// Lookup returns the dataset with the given ID. In a worker process it
+// builds the dataset's node at the dataset's time first, if needed: the
+// same code run in the same order gives the same IDs as on the driver.
 func (r *resolver) Lookup(id lineage.ID) (*lineage.Dataset, error) {
-	return (*Context)(r).reg.Lookup(id)
+	c := (*Context)(r)
+	d, err := c.reg.Lookup(id)
+	if err == nil || c.wk == nil {
+		return d, err
+	}
+	c.wk.mu.Lock()
+	defer c.wk.mu.Unlock()
+	if d, err := c.reg.Lookup(id); err == nil {
+		return d, nil
+	}
+	c.mu.Lock()
+	var n *node
+	if id.Node >= 1 && int(id.Node) <= len(c.nodes) {
+		n = c.nodes[id.Node-1]
+	}
+	c.mu.Unlock()
+	switch {
+	case n == nil:
+		return nil, fmt.Errorf("sluice: dataset %v is not part of this worker's graph (made at run time on the driver)", id)
+	case n.output != nil:
+		return nil, fmt.Errorf("sluice: dataset %v was made inside output %s#%d on the driver; workers cannot rebuild it", id, n.kind, n.id)
+	}
+	if _, ok, err := n.at(time.Unix(0, id.Time)); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, fmt.Errorf("sluice: %s#%d has no dataset at %d", n.kind, n.id, id.Time)
+	}
+	return c.reg.Lookup(id)
 }
 
 // Output returns the per-partition work of output node id.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/dataset"
+	"github.com/sluicehq/sluice/internal/codec"
 	"github.com/sluicehq/sluice/internal/gen"
 	"github.com/sluicehq/sluice/internal/lineage"
 )
@@ -18,11 +19,20 @@ func newInput[T any, P any](c *Context, kind string, plan func(t time.Time) (P, 
 	build func(t time.Time, sc *lineage.Scope, p P) Dataset[T]) *Stream[T] {
 	var mu sync.Mutex
 	plans := make(map[int64]P)
-	n := &node{kind: kind}
+	// In a cluster, workers rebuild the input's datasets from the plan,
+	// which the driver keeps encoded for them (see Context.planFor).
+	wire := codec.For[P]()
+	n := &node{kind: kind, plans: make(map[int64][]byte)}
 	n.plan = func(t time.Time) (int64, error) {
 		p, count, err := plan(t)
 		if err != nil {
 			return 0, err
+		}
+		if c.cl != nil {
+			b := wire.Append(nil, []P{p})
+			n.mu.Lock()
+			n.plans[t.UnixNano()] = b
+			n.mu.Unlock()
 		}
 		mu.Lock()
 		plans[t.UnixNano()] = p
@@ -39,6 +49,17 @@ func newInput[T any, P any](c *Context, kind string, plan func(t time.Time) (P, 
 		p, ok := plans[t.UnixNano()]
 		delete(plans, t.UnixNano())
 		mu.Unlock()
+		if !ok && c.wk != nil {
+			b, err := c.wk.plan(n.id, t.UnixNano())
+			if err != nil {
+				return nil, err
+			}
+			ps, err := wire.Decode(b)
+			if err != nil || len(ps) != 1 {
+				return nil, fmt.Errorf("sluice: %s's plan for %v from the driver: %d records, %v", kind, t, len(ps), err)
+			}
+			p, ok = ps[0], true
+		}
 		if !ok {
 			return nil, fmt.Errorf("sluice: %s has no input planned for %v", kind, t)
 		}

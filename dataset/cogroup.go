@@ -12,6 +12,11 @@ import (
 // are read without a shuffle. For the engine's windows; users call CoGroup.
 func CoGroupN[K comparable, V any](p Partitioner[K], op string, sides ...Dataset[KV[K, V]]) Dataset[KV[K, [][]V]] {
 	first := sides[0]
+	scs := make([]*lineage.Scope, len(sides))
+	for i, s := range sides {
+		scs[i] = s.sc
+	}
+	first.sc = common(scs...)
 	target := placement(p)
 	id := first.sc.Alloc()
 	deps := make([]lineage.Dep, len(sides))
@@ -95,6 +100,8 @@ func CoGroup[K comparable, V, W any](a Dataset[KV[K, V]], b Dataset[KV[K, W]], o
 		in = b.must().Partitioning
 	}
 	p := partitionerFor[K](a.env, in, opts)
+	sc := common(a.sc, b.sc)
+	a, b = a.InScope(sc), b.InScope(sc)
 	left := MapValues(a, func(v V) either[V, W] { return either[V, W]{L: v} })
 	right := MapValues(b, func(w W) either[V, W] { return either[V, W]{R: w, IsRight: true} })
 	grouped := CoGroupN(p, "cogroup", left, right)

@@ -30,6 +30,20 @@ type Dataset[T any] struct {
 	env Env
 }
 
+// common returns the scope that names a dataset made from several: the
+// first one that belongs to a batch. A dataset derived at run time from a
+// static one (a model joined with each batch) is then named, like the
+// batch's own datasets, after the stream node and batch that made it: the
+// same name in every process that rebuilds the batch, forgotten with it.
+func common(scs ...*lineage.Scope) *lineage.Scope {
+	for _, s := range scs {
+		if s != nil && s.Time() != 0 {
+			return s
+		}
+	}
+	return scs[0]
+}
+
 // Wrap gives a typed view of an engine dataset. For the engine's use.
 func Wrap[T any](ld *lineage.Dataset, env Env) Dataset[T] {
 	return Dataset[T]{ld: ld, sc: ld.Scope, env: env}
@@ -204,6 +218,11 @@ func Union[T any](first Dataset[T], rest ...Dataset[T]) Dataset[T] {
 	if len(all) == 1 {
 		return first
 	}
+	scs := make([]*lineage.Scope, len(all))
+	for i, x := range all {
+		scs[i] = x.sc
+	}
+	first.sc = common(scs...)
 	if p := lds[0].Partitioning; p.Name != "" && samePartitioning(lds) {
 		return alignedUnion(first, lds, p)
 	}
@@ -325,6 +344,7 @@ func ZipPartitions[A, B, U any](a Dataset[A], b Dataset[B], f func([]A, []B) []U
 		mustFunc("ZipPartitions", nil)
 	}
 	la, lb := a.must(), b.must()
+	a.sc = common(a.sc, b.sc)
 	if la.NumParts != lb.NumParts {
 		panic(fmt.Sprintf("dataset: ZipPartitions of %d and %d partitions", la.NumParts, lb.NumParts))
 	}

@@ -27,6 +27,9 @@ type Config struct {
 	// EventQueue bounds the driver's event queue (default 4096); senders
 	// block when it is full.
 	EventQueue int
+	// Cuts makes task descriptors list the truncated datasets of their
+	// lineage (workers in other processes need them).
+	Cuts bool
 }
 
 // ErrStopped is returned by RunJob once the driver is closed.
@@ -39,6 +42,7 @@ var ErrStopped = errors.New("runtime: driver stopped")
 // It alone owns the scheduler and the registries below; everything else
 // talks to it through its bounded event queue.
 type Driver struct {
+	cfg       Config
 	transport Transport
 	events    chan any
 	quit      chan struct{}
@@ -96,6 +100,10 @@ type stage struct {
 	// parents are a map stage's parent stages, fixed when first built.
 	parents []scheduler.StageID
 	built   bool
+	// cuts caches the truncated datasets of ds's lineage; a submit
+	// clears it, since state may have been truncated since.
+	cuts     []Cut
+	cutsDone bool
 }
 
 type submitReq struct{ j *job }
@@ -117,6 +125,7 @@ func NewDriver(cfg Config, t Transport) *Driver {
 		cfg.EventQueue = 4096
 	}
 	d := &Driver{
+		cfg:       cfg,
 		transport: t,
 		events:    make(chan any, cfg.EventQueue),
 		quit:      make(chan struct{}),
@@ -356,6 +365,9 @@ func (d *Driver) launch(a scheduler.Launch) {
 		panic(fmt.Sprintf("runtime: launch for unknown stage %d", a.Task.Stage))
 	}
 	desc := &TaskDesc{Task: a.Task, Dataset: st.ds.ID, ShuffleLocs: d.shuffleLocs(st), BlockLocs: d.blockLocs(st)}
+	if d.cfg.Cuts {
+		desc.Cuts = st.lineageCuts()
+	}
 	if st.shuffle != nil {
 		id := st.shuffle.ID
 		desc.Shuffle = &id
@@ -371,6 +383,32 @@ func (d *Driver) launch(a scheduler.Launch) {
 		delete(d.running, a.Task)
 		d.step(scheduler.TaskFailed{Task: a.Task, Worker: a.Worker, Reason: err.Error()})
 	}
+}
+
+// lineageCuts lists the truncated datasets in the whole lineage of st.ds
+// (across shuffles too: a worker rebuilding ds rebuilds all of it).
+func (st *stage) lineageCuts() []Cut {
+	if st.cutsDone {
+		return st.cuts
+	}
+	seen := make(map[*lineage.Dataset]bool)
+	var walk func(ds *lineage.Dataset)
+	walk = func(ds *lineage.Dataset) {
+		if seen[ds] {
+			return
+		}
+		seen[ds] = true
+		if ds.Truncated() {
+			st.cuts = append(st.cuts, Cut{ID: ds.ID, NumParts: ds.NumParts, Partitioning: ds.Partitioning})
+			return
+		}
+		for _, dep := range ds.Dependencies() {
+			walk(dep.Parent())
+		}
+	}
+	walk(st.ds)
+	st.cutsDone = true
+	return st.cuts
 }
 
 func (d *Driver) shuffleLocs(st *stage) map[lineage.ShuffleID][]string {

@@ -46,6 +46,7 @@ type jobBuilder struct {
 // cached: those are read, not recomputed.
 func (b *jobBuilder) pipeline(st *stage) []scheduler.StageID {
 	st.reads, st.cached = st.reads[:0], st.cached[:0]
+	st.cuts, st.cutsDone = nil, false
 	var parents []scheduler.StageID
 	visited := make(map[*lineage.Dataset]bool)
 	var walk func(ds *lineage.Dataset)
@@ -104,6 +105,7 @@ func (b *jobBuilder) mapStage(dep *lineage.ShuffleDep) scheduler.StageID {
 	if !st.built {
 		st.parents, st.built = b.pipeline(st), true
 	} else {
+		st.cuts, st.cutsDone = nil, false
 		for _, r := range st.reads {
 			b.mapStage(r)
 		}

@@ -70,6 +70,18 @@ type TaskDesc struct {
 	BlockLocs map[blockstore.ID][]string
 	// BatchTime is the batch the job belongs to (Unix nanoseconds).
 	BatchTime int64
+	// Cuts lists the truncated datasets in the lineage of Dataset (only
+	// when Config.Cuts is set): a worker that rebuilds the graph in
+	// another process stops there instead of rebuilding forgotten history.
+	Cuts []Cut
+}
+
+// Cut is a dataset whose lineage was truncated: its partitions exist only
+// as cached blocks.
+type Cut struct {
+	ID           lineage.ID
+	NumParts     int
+	Partitioning lineage.Partitioning
 }
 
 // TaskResult reports the end of a task attempt to the driver.

@@ -2,9 +2,9 @@ package runtime
 
 import (
 	"context"
-	"log/slog"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -105,10 +105,26 @@ func (w *Worker) Cancel(t scheduler.Task) {
 	}
 }
 
-// Free drops the blocks and shuffle outputs of the given datasets.
+// Cutter is a Resolver that rebuilds the graph in another process than the
+// driver's: it learns from each task where the lineage was truncated.
+type Cutter interface {
+	AddCuts(cuts []Cut)
+}
+
+// Forgetter is a Resolver that also forgets datasets nothing needs (a
+// worker's own copy of the graph, in another process than the driver's).
+type Forgetter interface {
+	Forget(ids map[lineage.ID]bool)
+}
+
+// Free drops the blocks and shuffle outputs of the given datasets, and the
+// datasets themselves when the resolver is a Forgetter.
 func (w *Worker) Free(ds map[lineage.ID]bool) {
 	w.Blocks.Remove(ds)
 	w.Shuffle.Remove(ds)
+	if f, ok := w.resolver.(Forgetter); ok {
+		f.Forget(ds)
+	}
 }
 
 // Close cancels running tasks, waits for them and removes the block
@@ -137,6 +153,9 @@ func (w *Worker) run(ctx context.Context, d *TaskDesc) (res TaskResult) {
 		res.Cached = tc.cached
 		res.Duration = time.Since(start)
 	}()
+	if c, ok := w.resolver.(Cutter); ok && len(d.Cuts) > 0 {
+		c.AddCuts(d.Cuts)
+	}
 	ds, err := w.resolver.Lookup(d.Dataset)
 	if err != nil {
 		res.Err = err
@@ -222,7 +241,7 @@ func (w *Worker) writeShuffle(tc *taskCtx, d *TaskDesc, parent *lineage.Dataset)
 	for _, b := range buckets {
 		n += dep.Bucket.Len(b)
 	}
-	w.Shuffle.Put(dep.ID, p, buckets)
+	w.Shuffle.Put(dep.ID, p, buckets, dep.Bucket)
 	return n, nil
 }
 
@@ -330,4 +349,11 @@ func (tc *taskCtx) Fetch(dep *lineage.ShuffleDep, r int) ([]any, error) {
 		}
 	}
 	return out, nil
+}
+
+// Running returns the number of tasks running.
+func (w *Worker) Running() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.running)
 }

@@ -4,8 +4,9 @@
 // from every map output.
 //
 // Buckets are Go values; when both sides share a process nothing is
-// encoded. The network service that serves buckets to other processes in
-// large batches arrives with the cluster runtime.
+// encoded. Encoded gives a bucket in its record codec's format, for the
+// cluster's shuffle service, which serves another process all the buckets
+// it needs from this worker in one call.
 package shuffle
 
 import (
@@ -18,7 +19,13 @@ import (
 // Store holds map outputs. It is safe for concurrent use.
 type Store struct {
 	mu      sync.Mutex
-	outputs map[key][]any
+	outputs map[key]output
+}
+
+// output is one map partition's buckets and their record type.
+type output struct {
+	buckets []any
+	typ     lineage.Type
 }
 
 type key struct {
@@ -27,27 +34,42 @@ type key struct {
 }
 
 // New returns an empty store.
-func New() *Store { return &Store{outputs: make(map[key][]any)} }
+func New() *Store { return &Store{outputs: make(map[key]output)} }
 
-// Put stores the buckets of one map partition.
-func (s *Store) Put(id lineage.ShuffleID, mapPart int, buckets []any) {
+// Put stores the buckets of one map partition; typ is the type of one
+// bucket (it encodes the buckets served to other processes).
+func (s *Store) Put(id lineage.ShuffleID, mapPart int, buckets []any, typ lineage.Type) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.outputs[key{id, mapPart}] = buckets
+	s.outputs[key{id, mapPart}] = output{buckets, typ}
 }
 
 // Get returns bucket reduce of map partition mapPart.
 func (s *Store) Get(id lineage.ShuffleID, mapPart, reduce int) (any, error) {
+	b, _, err := s.get(id, mapPart, reduce)
+	return b, err
+}
+
+// Encoded appends bucket reduce of map partition mapPart, encoded, to dst.
+func (s *Store) Encoded(dst []byte, id lineage.ShuffleID, mapPart, reduce int) ([]byte, error) {
+	b, typ, err := s.get(id, mapPart, reduce)
+	if err != nil {
+		return dst, err
+	}
+	return typ.Encode(dst, b), nil
+}
+
+func (s *Store) get(id lineage.ShuffleID, mapPart, reduce int) (any, lineage.Type, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, ok := s.outputs[key{id, mapPart}]
+	o, ok := s.outputs[key{id, mapPart}]
 	if !ok {
-		return nil, fmt.Errorf("shuffle: no output of %v map partition %d", id, mapPart)
+		return nil, nil, fmt.Errorf("shuffle: no output of %v map partition %d", id, mapPart)
 	}
-	if reduce < 0 || reduce >= len(b) {
-		return nil, fmt.Errorf("shuffle: %v has %d buckets, reduce partition %d asked", id, len(b), reduce)
+	if reduce < 0 || reduce >= len(o.buckets) {
+		return nil, nil, fmt.Errorf("shuffle: %v has %d buckets, reduce partition %d asked", id, len(o.buckets), reduce)
 	}
-	return b[reduce], nil
+	return o.buckets[reduce], o.typ, nil
 }
 
 // Remove drops the outputs of the shuffles whose child dataset is in

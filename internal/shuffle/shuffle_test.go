@@ -11,8 +11,8 @@ func TestPutGetRemove(t *testing.T) {
 	s := New()
 	id := lineage.ShuffleID{Child: lineage.ID{Node: 3, Time: 7}}
 	other := lineage.ShuffleID{Child: lineage.ID{Node: 4, Time: 7}}
-	s.Put(id, 0, []any{[]int{1}, []int{2, 3}})
-	s.Put(other, 0, []any{[]int{9}})
+	s.Put(id, 0, []any{[]int{1}, []int{2, 3}}, nil)
+	s.Put(other, 0, []any{[]int{9}}, nil)
 	if b, err := s.Get(id, 0, 1); err != nil || len(b.([]int)) != 2 {
 		t.Fatalf("Get = %v, %v", b, err)
 	}

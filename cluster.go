@@ -1,0 +1,306 @@
+package sluice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/cluster"
+	"github.com/sluicehq/sluice/internal/lineage"
+	"github.com/sluicehq/sluice/internal/rpc"
+	"github.com/sluicehq/sluice/internal/runtime"
+)
+
+// The environment of a worker process: local-cluster sets it for the
+// processes it starts (the same binary, the same arguments).
+const (
+	roleEnv   = "SLUICE_ROLE"        // "worker"
+	driverEnv = "SLUICE_DRIVER"      // the driver's address
+	secretEnv = "SLUICE_SECRET"      // the cluster secret, hex
+	nameEnv   = "SLUICE_WORKER_NAME" // the worker's name
+	plainEnv  = "SLUICE_PLAINTEXT"   // "1": no TLS (loopback only)
+)
+
+// clusterDriver is the driver side of a local-cluster context.
+type clusterDriver struct {
+	n     int
+	drv   *cluster.Driver
+	procs *cluster.Processes
+	quit  chan struct{}
+	wg    sync.WaitGroup
+}
+
+// workerMode is the state of a context built in a worker process: it
+// rebuilds datasets on demand from task descriptors.
+type workerMode struct {
+	w  *cluster.Worker
+	mu sync.Mutex // serialises graph building: IDs depend on build order
+	// cuts are the truncated datasets tasks told us about, by node and
+	// time: rebuilding stops there.
+	cuts map[cutKey]runtime.Cut
+}
+
+type cutKey struct {
+	node int32
+	time int64
+}
+
+// inWorkerProcess reports whether this process was started as a worker.
+func inWorkerProcess() bool { return os.Getenv(roleEnv) == "worker" }
+
+// fingerprint describes the graph, the configuration, the arguments and
+// the binary, for the driver to compare with its workers'.
+func (c *Context) fingerprint() (cluster.Fingerprint, error) {
+	bin, err := cluster.BinaryHash()
+	if err != nil {
+		return cluster.Fingerprint{}, err
+	}
+	fp := cluster.Fingerprint{Binary: bin, Args: jobArgs(os.Args[1:]),
+		Config: fmt.Sprintf("batch=%v parallelism=%d", c.cfg.batch, c.cfg.parallelism)}
+	for _, n := range c.nodes {
+		parents := make([]int32, len(n.parents))
+		for i, p := range n.parents {
+			parents[i] = p.id
+		}
+		fp.Graph = append(fp.Graph, fmt.Sprintf("%d %s name=%q type=%s slide=%v lookback=%v self=%v parents=%v",
+			n.id, n.kind, n.name, n.typ, n.slide, n.lookback, n.selfLookback, parents))
+	}
+	return fp, nil
+}
+
+// jobArgs drops the test runner's flags, which differ between a test
+// process and the workers it starts for one test.
+func jobArgs(args []string) []string {
+	out := []string{}
+	for _, a := range args {
+		if !strings.HasPrefix(a, "-test.") {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func security() (rpc.Security, error) {
+	if os.Getenv(plainEnv) == "1" {
+		return rpc.Security{Plaintext: true}, nil
+	}
+	secret, err := rpc.ParseSecret(os.Getenv(secretEnv))
+	if err != nil {
+		return rpc.Security{}, fmt.Errorf("sluice: %s: %w", secretEnv, err)
+	}
+	return rpc.Security{Secret: secret}, nil
+}
+
+// startCluster starts the driver's server and the local-cluster worker
+// processes, and waits until they all joined.
+func (c *Context) startCluster() error {
+	fp, err := c.fingerprint()
+	if err != nil {
+		return err
+	}
+	secret := rpc.NewSecret()
+	drv, err := cluster.NewDriver(cluster.DriverConfig{Security: rpc.Security{Secret: secret, Logger: c.cfg.logger},
+		Fingerprint: fp, Plans: c.planFor, Logger: c.cfg.logger})
+	if err != nil {
+		return err
+	}
+	cl := c.cl
+	cl.drv, cl.quit = drv, make(chan struct{})
+	args := os.Args[1:]
+	if c.cfg.workerArgs != nil {
+		args = c.cfg.workerArgs
+	}
+	procs, err := cluster.StartProcesses(cluster.ProcessConfig{N: cl.n, Args: args,
+		Env:    []string{roleEnv + "=worker", driverEnv + "=" + drv.Addr(), secretEnv + "=" + rpc.EncodeSecret(secret)},
+		EnvFor: func(i int) []string { return []string{fmt.Sprintf("%s=worker-%d", nameEnv, i)} }})
+	if err != nil {
+		drv.Close()
+		return err
+	}
+	cl.procs = procs
+	c.env.driver = drv.Runtime
+	c.env.close = cl.close
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	joined := make(chan error, 1)
+	go func() { joined <- drv.WaitWorkers(ctx, cl.n) }()
+	select {
+	case err = <-joined:
+	case err = <-procs.Exited():
+		cancel()
+		<-joined
+	}
+	if err != nil {
+		cl.close()
+		return fmt.Errorf("sluice: starting %s: %w", c.cfg.master, err)
+	}
+	cl.wg.Add(1)
+	go func() { // report workers that die while the job runs
+		defer cl.wg.Done()
+		for {
+			select {
+			case err := <-procs.Exited():
+				c.cfg.logger.Warn("worker process exited", "err", err)
+			case <-cl.quit:
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+// close stops the driver (which tells the workers to stop), then the
+// worker processes.
+func (cl *clusterDriver) close() {
+	cl.drv.Close()
+	if cl.procs != nil {
+		cl.procs.Stop(5 * time.Second)
+	}
+	close(cl.quit)
+	cl.wg.Wait()
+}
+
+// planFor serves an input's encoded plan to workers.
+func (c *Context) planFor(node int32, t int64) ([]byte, bool) {
+	c.mu.Lock()
+	if node < 1 || int(node) > len(c.nodes) {
+		c.mu.Unlock()
+		return nil, false
+	}
+	n := c.nodes[node-1]
+	c.mu.Unlock()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	b, ok := n.plans[t]
+	return b, ok
+}
+
+// exit ends a worker process; tests replace it.
+var exit = os.Exit
+
+// serveAsWorker runs this process as a worker of the driver named in its
+// environment, until the driver stops it; then it exits the process.
+func (c *Context) serveAsWorker() error {
+	err := c.runWorker()
+	code := 0
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	exit(code)
+	return err
+}
+
+func (c *Context) runWorker() error {
+	if err := c.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.state = started
+	c.computeRemember()
+	c.mu.Unlock()
+	fp, err := c.fingerprint()
+	if err != nil {
+		return err
+	}
+	sec, err := security()
+	if err != nil {
+		return err
+	}
+	sec.Logger = c.cfg.logger
+	w, err := cluster.NewWorker(cluster.WorkerConfig{Driver: os.Getenv(driverEnv), Name: os.Getenv(nameEnv),
+		Security: sec, Fingerprint: fp, Graph: (*resolver)(c), Logger: c.cfg.logger,
+		Welcome: func(first int64) {
+			c.mu.Lock()
+			c.first = time.Unix(0, first)
+			c.mu.Unlock()
+		}})
+	if err != nil {
+		return err
+	}
+	c.wk.w = w
+	defer w.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return w.Run(ctx)
+}
+
+// plan fetches an input's plan of batch t from the driver (worker side).
+func (wm *workerMode) plan(node int32, t int64) ([]byte, error) {
+	if wm.w == nil {
+		return nil, errors.New("sluice: not connected to a driver")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return wm.w.Plan(ctx, node, t)
+}
+
+// AddCuts records truncated datasets (runtime.Cutter).
+func (r *resolver) AddCuts(cuts []runtime.Cut) {
+	c := (*Context)(r)
+	if c.wk == nil {
+		return
+	}
+	c.wk.mu.Lock()
+	defer c.wk.mu.Unlock()
+	for _, cut := range cuts {
+		c.wk.cuts[cutKey{cut.ID.Node, cut.ID.Time}] = cut
+	}
+}
+
+// Forget drops the datasets the driver freed, and everything older of
+// the same nodes (runtime.Forgetter; worker processes only).
+func (r *resolver) Forget(ids map[lineage.ID]bool) {
+	c := (*Context)(r)
+	if c.wk == nil {
+		return
+	}
+	latest := make(map[int32]int64)
+	for id := range ids {
+		if id.Time != 0 && id.Time > latest[id.Node] {
+			latest[id.Node] = id.Time
+		}
+	}
+	c.wk.mu.Lock()
+	defer c.wk.mu.Unlock()
+	for node, t := range latest {
+		if node < 1 || int(node) > len(c.nodes) {
+			continue
+		}
+		n := c.nodes[node-1]
+		n.mu.Lock()
+		for bt := range n.gen {
+			if bt <= t {
+				delete(n.gen, bt)
+			}
+		}
+		n.mu.Unlock()
+		c.reg.Forget(node, t+1)
+		for k := range c.wk.cuts {
+			if k.node == node && k.time <= t {
+				delete(c.wk.cuts, k)
+			}
+		}
+	}
+}
+
+// cut returns the truncated dataset of n at t, if a task named it.
+func (wm *workerMode) cut(node int32, t int64) (runtime.Cut, bool) {
+	cut, ok := wm.cuts[cutKey{node, t}]
+	return cut, ok
+}
+
+// stub makes the dataset of a cut: its partitions are only cached blocks.
+func (n *node) stub(t time.Time, cut runtime.Cut) *lineage.Dataset {
+	d := n.scope(t).NewWithID(cut.ID, n.kind, n.rtype, cut.NumParts, nil)
+	d.Partitioning = cut.Partitioning
+	d.Persist()
+	d.Truncate(runtime.ReadCached(d))
+	return d
+}

@@ -1,0 +1,447 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/sluicehq/sluice/internal/lineage"
+	"github.com/sluicehq/sluice/internal/rpc"
+	"github.com/sluicehq/sluice/internal/runtime"
+	"github.com/sluicehq/sluice/internal/scheduler"
+)
+
+// DriverConfig configures the driver's side of a cluster.
+type DriverConfig struct {
+	// Listen is the address workers connect to ("127.0.0.1:0" picks a
+	// free loopback port).
+	Listen   string
+	Security rpc.Security
+	// Fingerprint is the driver's own; workers must match it.
+	Fingerprint Fingerprint
+	// Heartbeat is how often workers send a heartbeat (default 250ms);
+	// a worker silent for WorkerTimeout (default 2s) is declared lost.
+	Heartbeat     time.Duration
+	WorkerTimeout time.Duration
+	// SendQueue bounds the commands waiting to be sent to one worker
+	// (default 4096); a full queue fails the launch instead of blocking
+	// the driver's event loop.
+	SendQueue int
+	// Plans returns the encoded plan of input node at batch time t.
+	Plans   func(node int32, t int64) ([]byte, bool)
+	Runtime runtime.Config
+	Logger  *slog.Logger
+}
+
+func (c *DriverConfig) defaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:0"
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = 250 * time.Millisecond
+	}
+	if c.WorkerTimeout <= 0 {
+		c.WorkerTimeout = 2 * time.Second
+	}
+	if c.SendQueue <= 0 {
+		c.SendQueue = 4096
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	c.Runtime.Cuts = true
+}
+
+// Driver is the driver's side of a cluster: it accepts workers (checking
+// their fingerprint), keeps one session stream per worker, sends them the
+// runtime driver's commands and delivers their results, heartbeats and
+// losses to it.
+//
+// Goroutines: the gRPC server's (Serve, owned here, stopped by Close); per
+// worker session, the gRPC handler goroutine (receiving) and one sender it
+// starts and waits for; one monitor that declares silent workers lost.
+type Driver struct {
+	// Runtime is the engine's driver; its transport is this cluster.
+	Runtime *runtime.Driver
+
+	cfg      DriverConfig
+	log      *slog.Logger
+	listener net.Listener
+	server   *grpc.Server
+	serveErr chan error
+	quit     chan struct{}
+	wg       sync.WaitGroup
+
+	mu       sync.Mutex
+	sessions map[string]*session
+	joined   chan struct{} // closed and replaced when a worker joins
+	seq      int
+	closed   bool
+	first    int64 // first batch time, once the job started
+}
+
+// SetFirst tells every worker, present and future, the first batch time.
+// Call it before the first batch runs.
+func (d *Driver) SetFirst(t int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.first = t
+	for _, s := range d.sessions {
+		s.out <- &toWorker{First: t} // queues are empty before the job starts
+	}
+}
+
+// session is one connected worker.
+type session struct {
+	name   string
+	addr   string
+	slots  int
+	pid    int
+	out    chan *toWorker
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	seen   time.Time
+	beat   heartbeat
+	first  int64 // the first batch time when it joined (0: not started)
+}
+
+// NewDriver listens and starts serving workers.
+func NewDriver(cfg DriverConfig) (*Driver, error) {
+	cfg.defaults()
+	l, err := cfg.Security.Listen(cfg.Listen)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := cfg.Security.NewServer()
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	d := &Driver{cfg: cfg, log: cfg.Logger, listener: l, server: srv, serveErr: make(chan error, 1),
+		quit: make(chan struct{}), sessions: make(map[string]*session), joined: make(chan struct{})}
+	d.Runtime = runtime.NewDriver(cfg.Runtime, d)
+	svc := rpc.NewService(driverService)
+	rpc.Bidi(svc, "Session", d.session)
+	rpc.Unary(svc, "Plan", d.plan)
+	svc.Register(srv)
+	d.wg.Add(2)
+	go func() {
+		defer d.wg.Done()
+		d.serveErr <- srv.Serve(l)
+	}()
+	go func() {
+		defer d.wg.Done()
+		d.monitor()
+	}()
+	return d, nil
+}
+
+// Addr is the address workers connect to.
+func (d *Driver) Addr() string { return d.listener.Addr().String() }
+
+// WorkerInfo describes a connected worker.
+type WorkerInfo struct {
+	Name, Addr   string
+	Slots, PID   int
+	LastSeen     time.Time
+	Blocks       int
+	MemoryBytes  int64
+	SpilledBytes int64
+	Running      int
+}
+
+// Workers lists the connected workers, by name.
+func (d *Driver) Workers() []WorkerInfo {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]WorkerInfo, 0, len(d.sessions))
+	for _, s := range d.sessions {
+		s.mu.Lock()
+		out = append(out, WorkerInfo{Name: s.name, Addr: s.addr, Slots: s.slots, PID: s.pid, LastSeen: s.seen,
+			Blocks: s.beat.Blocks, MemoryBytes: s.beat.MemoryBytes, SpilledBytes: s.beat.SpilledBytes, Running: s.beat.Running})
+		s.mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// WaitWorkers blocks until at least n workers are connected, ctx is done
+// or the driver closes.
+func (d *Driver) WaitWorkers(ctx context.Context, n int) error {
+	for {
+		d.mu.Lock()
+		have, ch := len(d.sessions), d.joined
+		d.mu.Unlock()
+		if have >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: %d of %d workers connected: %w", have, n, ctx.Err())
+		case <-d.quit:
+			return errors.New("cluster: driver closed")
+		}
+	}
+}
+
+// Close tells the workers to stop, ends their sessions, stops the server
+// and the runtime driver.
+func (d *Driver) Close() {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return
+	}
+	d.closed = true
+	for _, s := range d.sessions {
+		select {
+		case s.out <- &toWorker{Stop: true}:
+		default:
+		}
+	}
+	d.mu.Unlock()
+	d.Runtime.Close()
+	close(d.quit)
+	stopped := make(chan struct{})
+	go func() { // GracefulStop waits for handlers, which wait for their senders
+		d.server.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(2 * time.Second):
+		d.server.Stop()
+		<-stopped
+	}
+	d.wg.Wait()
+}
+
+// Launch implements runtime.Transport.
+func (d *Driver) Launch(worker string, desc *runtime.TaskDesc) error {
+	return d.sendTo(worker, &toWorker{Launch: toWire(desc)})
+}
+
+// Cancel implements runtime.Transport.
+func (d *Driver) Cancel(worker string, t scheduler.Task) {
+	_ = d.sendTo(worker, &toWorker{Cancel: &t})
+}
+
+// Free implements runtime.Transport.
+func (d *Driver) Free(worker string, ds map[lineage.ID]bool) {
+	ids := make([]lineage.ID, 0, len(ds))
+	for id := range ds {
+		ids = append(ids, id)
+	}
+	if err := d.sendTo(worker, &toWorker{Free: ids}); err != nil {
+		d.log.Warn("cluster: cannot tell a worker to free datasets", "worker", worker, "err", err)
+	}
+}
+
+func (d *Driver) sendTo(worker string, m *toWorker) error {
+	d.mu.Lock()
+	s := d.sessions[worker]
+	d.mu.Unlock()
+	if s == nil {
+		return fmt.Errorf("cluster: worker %s is not connected", worker)
+	}
+	select {
+	case s.out <- m:
+		return nil
+	default:
+		return fmt.Errorf("cluster: the send queue of worker %s is full (%d commands)", worker, cap(s.out))
+	}
+}
+
+// plan serves an input's plan to a worker rebuilding the graph.
+func (d *Driver) plan(_ context.Context, req *planReq) (*planResp, error) {
+	if d.cfg.Plans == nil {
+		return &planResp{}, nil
+	}
+	b, ok := d.cfg.Plans(req.Node, req.Time)
+	return &planResp{Data: b, Found: ok}, nil
+}
+
+// session serves one worker from its hello to its end.
+func (d *Driver) session(ctx context.Context, recv func() (*toDriver, error), send func(*toWorker) error) error {
+	first, err := recv()
+	if err != nil {
+		return err
+	}
+	s, refusal := d.admit(first.Hello, rpc.PeerAddr(ctx))
+	if refusal != "" {
+		d.log.Warn("cluster: worker refused", "peer", rpc.PeerAddr(ctx), "reason", refusal)
+		return send(&toWorker{Refused: refusal})
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	s.cancel = cancel
+	defer cancel()
+	if err := send(&toWorker{Welcome: &welcome{Name: s.name, First: s.first, Heartbeat: int64(d.cfg.Heartbeat)}}); err != nil {
+		d.drop(s, err)
+		return err
+	}
+	sendDone := make(chan error, 1)
+	go func() { sendDone <- d.sender(ctx, s, send) }()
+	d.log.Info("cluster: worker joined", "worker", s.name, "addr", s.addr, "slots", s.slots, "pid", s.pid)
+	d.broadcastPeers()
+	if err := d.Runtime.AddWorker(s.name, s.slots); err != nil {
+		cancel()
+	}
+	// The handler must return for a blocked recv to end (the stream's
+	// own context is cancelled then): receive runs on its own goroutine,
+	// which ends with the stream.
+	recvDone := make(chan error, 1)
+	go func() { recvDone <- d.receive(s, recv) }()
+	select {
+	case err = <-recvDone:
+	case <-ctx.Done():
+		err = errors.New("no heartbeat within the timeout, or the driver is stopping")
+	}
+	cancel()
+	<-sendDone
+	d.drop(s, err)
+	return err
+}
+
+// admit checks a hello and registers the session, or says why not.
+func (d *Driver) admit(h *hello, peer string) (*session, string) {
+	switch {
+	case h == nil:
+		return nil, "cluster: the first message of a session must be a hello"
+	case h.Slots < 1 || h.Slots > 1024:
+		return nil, fmt.Sprintf("cluster: worker offers %d task slots (want 1..1024)", h.Slots)
+	case len(h.Name) > maxNameLen || len(h.Addr) > maxNameLen || h.Addr == "":
+		return nil, "cluster: malformed worker name or address"
+	}
+	if diff := d.cfg.Fingerprint.Diff(h.Fingerprint); diff != "" {
+		return nil, "cluster: worker refused: " + diff
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, "cluster: the driver is stopping"
+	}
+	name := h.Name
+	if name == "" {
+		d.seq++
+		name = fmt.Sprintf("worker-%d", d.seq)
+		for d.sessions[name] != nil {
+			d.seq++
+			name = fmt.Sprintf("worker-%d", d.seq)
+		}
+	} else if d.sessions[name] != nil {
+		return nil, fmt.Sprintf("cluster: a worker named %q is already connected", name)
+	}
+	s := &session{name: name, addr: h.Addr, slots: h.Slots, pid: h.PID, out: make(chan *toWorker, d.cfg.SendQueue), seen: time.Now(), first: d.first}
+	d.sessions[name] = s
+	close(d.joined)
+	d.joined = make(chan struct{})
+	return s, ""
+}
+
+// sender writes a session's queued commands to its stream.
+func (d *Driver) sender(ctx context.Context, s *session, send func(*toWorker) error) error {
+	for {
+		select {
+		case m := <-s.out:
+			if err := send(m); err != nil {
+				s.cancel()
+				return err
+			}
+			if m.Stop {
+				return nil
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// receive reads heartbeats and results until the stream ends.
+func (d *Driver) receive(s *session, recv func() (*toDriver, error)) error {
+	for {
+		m, err := recv()
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.seen = time.Now()
+		if m.Heartbeat != nil {
+			s.beat = *m.Heartbeat
+		}
+		s.mu.Unlock()
+		if m.Result != nil {
+			d.Runtime.Report(resultFromWire(s.name, m.Result))
+		}
+	}
+}
+
+// drop forgets a session and tells the runtime the worker is lost.
+func (d *Driver) drop(s *session, why error) {
+	d.mu.Lock()
+	if d.sessions[s.name] != s {
+		d.mu.Unlock()
+		return
+	}
+	delete(d.sessions, s.name)
+	closed := d.closed
+	d.mu.Unlock()
+	if !closed {
+		d.log.Warn("cluster: worker lost", "worker", s.name, "err", why)
+		_ = d.Runtime.WorkerLost(s.name)
+		d.broadcastPeers()
+	}
+}
+
+// broadcastPeers tells every worker where the others serve.
+func (d *Driver) broadcastPeers() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	peers := make(map[string]string, len(d.sessions))
+	for _, s := range d.sessions {
+		peers[s.name] = s.addr
+	}
+	for _, s := range d.sessions {
+		select {
+		case s.out <- &toWorker{Peers: peers}:
+		default:
+			d.log.Warn("cluster: send queue full, peers not updated", "worker", s.name)
+		}
+	}
+}
+
+// monitor declares lost the workers that stopped sending heartbeats.
+func (d *Driver) monitor() {
+	t := time.NewTicker(d.cfg.WorkerTimeout / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-d.quit:
+			return
+		}
+		d.mu.Lock()
+		var silent []*session
+		for _, s := range d.sessions {
+			s.mu.Lock()
+			if time.Since(s.seen) > d.cfg.WorkerTimeout {
+				silent = append(silent, s)
+			}
+			s.mu.Unlock()
+		}
+		d.mu.Unlock()
+		for _, s := range silent {
+			d.log.Warn("cluster: no heartbeat", "worker", s.name, "timeout", d.cfg.WorkerTimeout)
+			if s.cancel != nil {
+				s.cancel() // its handler returns and drops it
+			}
+		}
+	}
+}

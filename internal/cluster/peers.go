@@ -1,0 +1,136 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/sluicehq/sluice/internal/blockstore"
+	"github.com/sluicehq/sluice/internal/lineage"
+	"github.com/sluicehq/sluice/internal/rpc"
+)
+
+// maxFetchParts bounds the map partitions one fetch may ask for.
+const maxFetchParts = 1 << 16
+
+// serveFetch streams shuffle buckets or a block to another worker, each
+// cut into chunks of at most chunkBytes.
+func (w *Worker) serveFetch(_ context.Context, req *fetchReq, send func(*chunk) error) error {
+	switch {
+	case req.Shuffle != nil && req.Block == nil:
+		if len(req.MapParts) > maxFetchParts {
+			return fmt.Errorf("cluster: fetch of %d map partitions (limit %d)", len(req.MapParts), maxFetchParts)
+		}
+		var buf []byte
+		for i, m := range req.MapParts {
+			var err error
+			if buf, err = w.runtime.Shuffle.Encoded(buf[:0], *req.Shuffle, m, req.Reduce); err != nil {
+				return err
+			}
+			if err := sendChunks(i, buf, send); err != nil {
+				return err
+			}
+		}
+		return nil
+	case req.Block != nil && req.Shuffle == nil:
+		b, ok, err := w.runtime.Blocks.Encoded(*req.Block)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return send(&chunk{Missing: true, Last: true})
+		}
+		return sendChunks(0, b, send)
+	}
+	return errors.New("cluster: a fetch names a shuffle or a block")
+}
+
+func sendChunks(index int, b []byte, send func(*chunk) error) error {
+	for {
+		n := min(len(b), chunkBytes)
+		if err := send(&chunk{Index: index, Data: b[:n], Last: n == len(b)}); err != nil {
+			return err
+		}
+		if b = b[n:]; len(b) == 0 {
+			return nil
+		}
+	}
+}
+
+// receiveChunks reassembles n items from a fetch stream.
+func receiveChunks(recv func() (*chunk, error), n int) ([][]byte, bool, error) {
+	out := make([][]byte, n)
+	done := 0
+	for done < n {
+		c, err := recv()
+		if err == io.EOF {
+			return nil, false, fmt.Errorf("cluster: fetch ended after %d of %d items", done, n)
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if c.Missing {
+			return nil, false, nil
+		}
+		if c.Index != done {
+			return nil, false, fmt.Errorf("cluster: fetch sent item %d, expected %d", c.Index, done)
+		}
+		out[done] = append(out[done], c.Data...)
+		if c.Last {
+			done++
+		}
+	}
+	return out, true, nil
+}
+
+// FetchShuffle implements runtime.Peers: one call for all the buckets
+// this reduce partition needs from worker.
+func (w *Worker) FetchShuffle(ctx context.Context, worker string, dep *lineage.ShuffleDep, mapParts []int, reduce int) ([]any, error) {
+	cc, addr, err := w.conn(worker)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	id := dep.ID
+	recv, err := rpc.CallStream[fetchReq, chunk](ctx, cc, workerService, "Fetch", &fetchReq{Shuffle: &id, MapParts: mapParts, Reduce: reduce})
+	if err != nil {
+		return nil, rpc.Explain(err, addr)
+	}
+	raw, _, err := receiveChunks(recv, len(mapParts))
+	if err != nil {
+		return nil, rpc.Explain(err, addr)
+	}
+	out := make([]any, len(raw))
+	for i, b := range raw {
+		if out[i], err = dep.Bucket.Decode(b); err != nil {
+			return nil, fmt.Errorf("cluster: bucket of %v map partition %d from %s: %w", id, mapParts[i], worker, err)
+		}
+	}
+	return out, nil
+}
+
+// FetchBlock implements runtime.Peers.
+func (w *Worker) FetchBlock(ctx context.Context, worker string, ds *lineage.Dataset, p int) (any, bool, error) {
+	cc, addr, err := w.conn(worker)
+	if err != nil {
+		return nil, false, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	id := blockstore.ID{Dataset: ds.ID, Part: p}
+	recv, err := rpc.CallStream[fetchReq, chunk](ctx, cc, workerService, "Fetch", &fetchReq{Block: &id})
+	if err != nil {
+		return nil, false, rpc.Explain(err, addr)
+	}
+	raw, ok, err := receiveChunks(recv, 1)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	v, err := ds.Type.Decode(raw[0])
+	if err != nil {
+		return nil, false, fmt.Errorf("cluster: block %v from %s: %w", id, worker, err)
+	}
+	return v, true, nil
+}

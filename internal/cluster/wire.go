@@ -1,0 +1,220 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/sluicehq/sluice/internal/blockstore"
+	"github.com/sluicehq/sluice/internal/lineage"
+	"github.com/sluicehq/sluice/internal/runtime"
+	"github.com/sluicehq/sluice/internal/scheduler"
+)
+
+// The messages below travel as CBOR (internal/rpc). Every field a peer
+// sends is checked before use: a message that breaks a limit or names
+// something unknown is refused with an error, never trusted.
+
+const (
+	driverService = "sluice.Driver"
+	workerService = "sluice.Worker"
+	// chunkBytes bounds one streamed message of encoded records, well
+	// under the RPC message limit.
+	chunkBytes = 4 << 20
+	// maxNameLen bounds worker names and addresses.
+	maxNameLen = 256
+)
+
+// toDriver is what a worker sends on its session stream: first a hello,
+// then heartbeats and task results.
+type toDriver struct {
+	Hello     *hello      `cbor:"1,keyasint,omitempty"`
+	Heartbeat *heartbeat  `cbor:"2,keyasint,omitempty"`
+	Result    *resultWire `cbor:"3,keyasint,omitempty"`
+}
+
+// toWorker is what the driver sends on a session stream: first a welcome
+// (or a refusal), then commands.
+type toWorker struct {
+	Welcome *welcome          `cbor:"1,keyasint,omitempty"`
+	Refused string            `cbor:"2,keyasint,omitempty"`
+	Launch  *taskWire         `cbor:"3,keyasint,omitempty"`
+	Cancel  *scheduler.Task   `cbor:"4,keyasint,omitempty"`
+	Free    []lineage.ID      `cbor:"5,keyasint,omitempty"`
+	Peers   map[string]string `cbor:"6,keyasint,omitempty"` // worker name -> address
+	Stop    bool              `cbor:"7,keyasint,omitempty"`
+	// First is the first batch time (Unix nanoseconds), sent once the
+	// job starts: workers need it to know at which times a stream has
+	// datasets.
+	First int64 `cbor:"8,keyasint,omitempty"`
+}
+
+type hello struct {
+	Name        string // wanted name ("" : the driver picks one)
+	Addr        string // where the worker serves shuffle and blocks
+	Slots       int
+	PID         int
+	Fingerprint Fingerprint
+}
+
+type welcome struct {
+	Name string
+	// First is the first batch time, if the job started (see toWorker).
+	First int64
+	// Heartbeat is how often the worker must send a heartbeat
+	// (nanoseconds).
+	Heartbeat int64
+}
+
+type heartbeat struct {
+	Blocks       int
+	MemoryBytes  int64
+	SpilledBytes int64
+	Running      int
+}
+
+// taskWire is a runtime.TaskDesc without its in-process parts.
+type taskWire struct {
+	Task        scheduler.Task
+	Dataset     lineage.ID
+	Shuffle     *lineage.ShuffleID
+	Kind        runtime.ActionKind
+	N           int
+	Node        int32
+	ShuffleLocs []shuffleLoc
+	BlockLocs   []blockLoc
+	BatchTime   int64
+	Cuts        []runtime.Cut
+}
+
+type shuffleLoc struct {
+	ID      lineage.ShuffleID
+	Workers []string
+}
+
+type blockLoc struct {
+	ID      blockstore.ID
+	Workers []string
+}
+
+// resultWire is a runtime.TaskResult on the wire.
+type resultWire struct {
+	Task    scheduler.Task
+	Count   int64  // ActCount's value
+	Data    []byte // encoded partition (collect, take, shipped)
+	HasData bool
+	Shipped bool
+	Err     string
+	Fetch   *fetchFailure // set when Err is a failed shuffle fetch
+	Cached  []blockstore.ID
+	Records int
+	Nanos   int64
+}
+
+type fetchFailure struct {
+	Shuffle lineage.ShuffleID
+	MapPart int
+	Worker  string
+}
+
+// planReq asks the driver for an input's plan of one batch.
+type planReq struct {
+	Node int32
+	Time int64
+}
+
+type planResp struct {
+	Data  []byte
+	Found bool
+}
+
+// fetchReq asks a worker for buckets of a shuffle (all map partitions it
+// holds for one reduce partition) or for a cached block.
+type fetchReq struct {
+	Shuffle  *lineage.ShuffleID
+	MapParts []int
+	Reduce   int
+	Block    *blockstore.ID
+}
+
+// chunk is a piece of one encoded bucket or block. Index is the position
+// in fetchReq.MapParts (0 for a block); Last ends it.
+type chunk struct {
+	Index   int
+	Data    []byte
+	Last    bool
+	Missing bool // the block is not there
+}
+
+func toWire(d *runtime.TaskDesc) *taskWire {
+	w := &taskWire{Task: d.Task, Dataset: d.Dataset, Shuffle: d.Shuffle, Kind: d.Action.Kind, N: d.Action.N,
+		Node: d.Action.Node, BatchTime: d.BatchTime, Cuts: d.Cuts}
+	for id, ws := range d.ShuffleLocs {
+		w.ShuffleLocs = append(w.ShuffleLocs, shuffleLoc{id, ws})
+	}
+	for id, ws := range d.BlockLocs {
+		w.BlockLocs = append(w.BlockLocs, blockLoc{id, ws})
+	}
+	return w
+}
+
+// fromWire checks a task from the driver and turns it back into a
+// descriptor.
+func fromWire(w *taskWire) (*runtime.TaskDesc, error) {
+	if w.Task.Partition < 0 || w.N < 0 || w.Kind > runtime.ActOutput {
+		return nil, fmt.Errorf("cluster: malformed task %+v", w.Task)
+	}
+	d := &runtime.TaskDesc{Task: w.Task, Dataset: w.Dataset, Shuffle: w.Shuffle, BatchTime: w.BatchTime, Cuts: w.Cuts,
+		Action:      runtime.Action{Kind: w.Kind, N: w.N, Node: w.Node},
+		ShuffleLocs: make(map[lineage.ShuffleID][]string, len(w.ShuffleLocs)),
+		BlockLocs:   make(map[blockstore.ID][]string, len(w.BlockLocs))}
+	for _, l := range w.ShuffleLocs {
+		d.ShuffleLocs[l.ID] = l.Workers
+	}
+	for _, l := range w.BlockLocs {
+		d.BlockLocs[l.ID] = l.Workers
+	}
+	return d, nil
+}
+
+// resultToWire encodes a task's result for the driver.
+func resultToWire(r runtime.TaskResult) *resultWire {
+	w := &resultWire{Task: r.Task, Shipped: r.Shipped, Cached: r.Cached, Records: r.Records, Nanos: int64(r.Duration)}
+	if r.Err != nil {
+		w.Err = r.Err.Error()
+		var fe *runtime.FetchError
+		if errors.As(r.Err, &fe) {
+			w.Fetch = &fetchFailure{fe.Shuffle, fe.MapPart, fe.Worker}
+		}
+		return w
+	}
+	switch v := r.Value.(type) {
+	case int64:
+		w.Count = v
+	case nil:
+	default:
+		if r.ValueType != nil {
+			w.Data, w.HasData = r.ValueType.Encode(nil, v), true
+		}
+	}
+	return w
+}
+
+// resultFromWire rebuilds a task result from a worker.
+func resultFromWire(worker string, w *resultWire) runtime.TaskResult {
+	r := runtime.TaskResult{Task: w.Task, Worker: worker, Shipped: w.Shipped, Cached: w.Cached, Records: w.Records}
+	r.Duration = durationOf(w.Nanos)
+	if w.Err != "" {
+		r.Err = errors.New(w.Err)
+		if f := w.Fetch; f != nil {
+			r.Err = &runtime.FetchError{Shuffle: f.Shuffle, MapPart: f.MapPart, Worker: f.Worker, Err: errors.New(w.Err)}
+		}
+		return r
+	}
+	switch {
+	case w.HasData:
+		r.Value = runtime.Encoded(w.Data)
+	case w.Task.Partition >= 0:
+		r.Value = w.Count
+	}
+	return r
+}

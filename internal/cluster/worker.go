@@ -1,0 +1,287 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/sluicehq/sluice/internal/blockstore"
+	"github.com/sluicehq/sluice/internal/lineage"
+	"github.com/sluicehq/sluice/internal/rpc"
+	"github.com/sluicehq/sluice/internal/runtime"
+)
+
+// WorkerConfig configures a worker process's side of a cluster.
+type WorkerConfig struct {
+	// Driver is the driver's address.
+	Driver string
+	// Name is the name to register under ("" : the driver picks one).
+	Name string
+	// Listen is where to serve shuffle outputs and blocks to other
+	// workers ("127.0.0.1:0" by default).
+	Listen   string
+	Slots    int
+	Security rpc.Security
+	// Fingerprint is this worker's; the driver refuses a mismatch.
+	Fingerprint Fingerprint
+	// Graph resolves task descriptors in this process's copy of the
+	// stream graph. It may also be a runtime.Forgetter.
+	Graph  runtime.Resolver
+	Blocks blockstore.Config
+	// Welcome is called with the first batch time (Unix nanoseconds)
+	// before any task runs.
+	Welcome func(first int64)
+	Logger  *slog.Logger
+}
+
+// Worker is a worker process's side of a cluster: its session with the
+// driver, its runtime worker, and the service other workers fetch shuffle
+// outputs and blocks from.
+//
+// Goroutines: the gRPC server's Serve (stopped by Close); in Run, one
+// receiver of the driver's commands and one heartbeat sender, both
+// waited for; one goroutine per running task (runtime.Worker).
+type Worker struct {
+	cfg      WorkerConfig
+	log      *slog.Logger
+	listener net.Listener
+	server   *grpc.Server
+	driver   *grpc.ClientConn
+	runtime  *runtime.Worker
+	serveWG  sync.WaitGroup
+
+	mu    sync.Mutex
+	peers map[string]string // name -> address
+	conns map[string]*grpc.ClientConn
+	name  string
+	// results carries task results to the session stream (bounded: a
+	// full queue blocks the task goroutine, which is the backpressure).
+	results chan runtime.TaskResult
+}
+
+// NewWorker listens for peers and dials the driver (lazily: errors show
+// in Run).
+func NewWorker(cfg WorkerConfig) (*Worker, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	if cfg.Slots < 1 {
+		cfg.Slots = 1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	l, err := cfg.Security.Listen(cfg.Listen)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := cfg.Security.NewServer()
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	cc, err := cfg.Security.Dial(cfg.Driver)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	w := &Worker{cfg: cfg, log: cfg.Logger, listener: l, server: srv, driver: cc,
+		peers: make(map[string]string), conns: make(map[string]*grpc.ClientConn),
+		results: make(chan runtime.TaskResult, 1024)}
+	w.runtime = runtime.NewWorker(runtime.WorkerConfig{Slots: cfg.Slots, Blocks: cfg.Blocks, Logger: cfg.Logger},
+		cfg.Graph, w, func(r runtime.TaskResult) { w.results <- r })
+	svc := rpc.NewService(workerService)
+	rpc.ServerStream(svc, "Fetch", w.serveFetch)
+	svc.Register(srv)
+	w.serveWG.Add(1)
+	go func() {
+		defer w.serveWG.Done()
+		_ = srv.Serve(l)
+	}()
+	return w, nil
+}
+
+// Addr is where this worker serves its peers.
+func (w *Worker) Addr() string { return w.listener.Addr().String() }
+
+// Plan fetches an input's plan of batch t from the driver.
+func (w *Worker) Plan(ctx context.Context, node int32, t int64) ([]byte, error) {
+	resp, err := rpc.Call[planReq, planResp](ctx, w.driver, driverService, "Plan", &planReq{Node: node, Time: t})
+	if err != nil {
+		return nil, rpc.Explain(err, w.cfg.Driver)
+	}
+	if !resp.Found {
+		return nil, fmt.Errorf("cluster: the driver has no plan for input node %d at %d", node, t)
+	}
+	return resp.Data, nil
+}
+
+// ErrRefused is returned by Run when the driver refused this worker.
+var ErrRefused = errors.New("cluster: refused by the driver")
+
+// Run registers with the driver and serves its commands until the driver
+// says stop (nil), refuses the worker (ErrRefused), the session breaks or
+// ctx is done.
+func (w *Worker) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := rpc.OpenBidi[toDriver, toWorker](ctx, w.driver, driverService, "Session")
+	if err != nil {
+		return rpc.Explain(err, w.cfg.Driver)
+	}
+	h := &hello{Name: w.cfg.Name, Addr: w.Addr(), Slots: w.cfg.Slots, PID: os.Getpid(), Fingerprint: w.cfg.Fingerprint}
+	if err := stream.Send(&toDriver{Hello: h}); err != nil {
+		return rpc.Explain(err, w.cfg.Driver)
+	}
+	m, err := stream.Recv()
+	if err != nil {
+		return rpc.Explain(err, w.cfg.Driver)
+	}
+	if m.Refused != "" {
+		return fmt.Errorf("%w: %s", ErrRefused, m.Refused)
+	}
+	if m.Welcome == nil {
+		return errors.New("cluster: the driver did not welcome this worker")
+	}
+	w.mu.Lock()
+	w.name = m.Welcome.Name
+	w.mu.Unlock()
+	w.runtime.Name = m.Welcome.Name
+	if w.cfg.Welcome != nil && m.Welcome.First != 0 {
+		w.cfg.Welcome(m.Welcome.First)
+	}
+	w.log.Info("cluster: joined", "worker", m.Welcome.Name, "driver", w.cfg.Driver)
+	var wg sync.WaitGroup
+	sendErr := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sendErr <- w.send(ctx, stream, durationOf(m.Welcome.Heartbeat))
+	}()
+	err = w.commands(stream)
+	cancel()
+	wg.Wait()
+	if err == nil {
+		return nil
+	}
+	if serr := <-sendErr; serr != nil && !errors.Is(serr, context.Canceled) {
+		err = serr
+	}
+	return fmt.Errorf("cluster: session with the driver at %s ended: %w", w.cfg.Driver, rpc.Explain(err, w.cfg.Driver))
+}
+
+// commands carries out the driver's commands until Stop or an error.
+func (w *Worker) commands(stream *rpc.BidiStream[toDriver, toWorker]) error {
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		switch {
+		case m.Stop:
+			return nil
+		case m.Launch != nil:
+			d, err := fromWire(m.Launch)
+			if err != nil {
+				return err
+			}
+			if err := w.runtime.Launch(d); err != nil {
+				w.results <- runtime.TaskResult{Task: d.Task, Worker: w.runtime.Name, Err: err}
+			}
+		case m.Cancel != nil:
+			w.runtime.Cancel(*m.Cancel)
+		case m.Free != nil:
+			set := make(map[lineage.ID]bool, len(m.Free))
+			for _, id := range m.Free {
+				set[id] = true
+			}
+			w.runtime.Free(set)
+		case m.Peers != nil:
+			w.setPeers(m.Peers)
+		case m.First != 0:
+			if w.cfg.Welcome != nil {
+				w.cfg.Welcome(m.First)
+			}
+		}
+	}
+}
+
+// send writes results and heartbeats to the driver.
+func (w *Worker) send(ctx context.Context, stream *rpc.BidiStream[toDriver, toWorker], every time.Duration) error {
+	if every <= 0 {
+		every = 250 * time.Millisecond
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		var m toDriver
+		select {
+		case r := <-w.results:
+			m.Result = resultToWire(r)
+		case <-t.C:
+			st := w.runtime.Blocks.Stats()
+			m.Heartbeat = &heartbeat{Blocks: st.Blocks, MemoryBytes: st.MemoryBytes, SpilledBytes: st.SpilledBytes, Running: w.runtime.Running()}
+		case <-ctx.Done():
+			return stream.CloseSend()
+		}
+		if err := stream.Send(&m); err != nil {
+			return err
+		}
+	}
+}
+
+// Close stops the tasks, the peer service and the connections.
+func (w *Worker) Close() {
+	go func() { // tasks blocked reporting must not block Close
+		for range w.results {
+		}
+	}()
+	w.runtime.Close()
+	close(w.results)
+	w.server.Stop()
+	w.serveWG.Wait()
+	w.driver.Close()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range w.conns {
+		c.Close()
+	}
+}
+
+func (w *Worker) setPeers(p map[string]string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for name, c := range w.conns {
+		if p[name] != w.peers[name] {
+			c.Close()
+			delete(w.conns, name)
+		}
+	}
+	w.peers = p
+}
+
+// conn returns a connection to a peer worker.
+func (w *Worker) conn(name string) (*grpc.ClientConn, string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	addr, ok := w.peers[name]
+	if !ok {
+		return nil, "", fmt.Errorf("cluster: unknown worker %q", name)
+	}
+	if c := w.conns[name]; c != nil {
+		return c, addr, nil
+	}
+	c, err := w.cfg.Security.Dial(addr)
+	if err != nil {
+		return nil, "", err
+	}
+	w.conns[name] = c
+	return c, addr, nil
+}
