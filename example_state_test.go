@@ -9,9 +9,10 @@ import (
 )
 
 // cart is a shopping cart's state: its total and how many batches in a
-// row it got no item.
+// row it got no item. State moves between processes in a cluster, and only
+// exported fields travel (as with encoding/json).
 type cart struct {
-	total, idle int
+	Total, Idle int
 }
 
 // UpdateStateByKey keeps each user's cart total across batches. The
@@ -27,12 +28,12 @@ func ExampleUpdateStateByKey() {
 	items := sluice.QueueStream(j.Context, q, 2)
 	carts := sluice.UpdateStateByKey(items, func(user string, prices []int, c cart, exists bool) (cart, bool) {
 		if len(prices) == 0 {
-			c.idle++
-			return c, c.idle < 2 // false removes the cart
+			c.Idle++
+			return c, c.Idle < 2 // false removes the cart
 		}
-		c.idle = 0
+		c.Idle = 0
 		for _, p := range prices {
-			c.total += p
+			c.Total += p
 		}
 		return c, true
 	}, sluice.Named("carts"))
@@ -66,9 +67,10 @@ func ExampleInitialState() {
 	// 2s: [{ana 105} {bob 3} {cy 40}]
 }
 
-// session is a user's visit: the pages seen, in order.
+// session is a user's visit: the pages seen, in order. Its field is
+// exported so that it travels between processes.
 type session struct {
-	pages []string
+	Pages []string
 }
 
 // sessionize maps page views to sessions: a session ends when its user
@@ -76,10 +78,10 @@ type session struct {
 func sessionize(t time.Time, user string, page sluice.Optional[string], st *sluice.State[session]) (string, bool) {
 	if st.IsTimingOut() {
 		s, _ := st.Get()
-		return fmt.Sprintf("%s: %s", user, strings.Join(s.pages, " → ")), true
+		return fmt.Sprintf("%s: %s", user, strings.Join(s.Pages, " → ")), true
 	}
 	s, _ := st.Get()
-	s.pages = append(s.pages[:len(s.pages):len(s.pages)], page.Value)
+	s.Pages = append(s.Pages[:len(s.Pages):len(s.Pages)], page.Value)
 	st.Update(s)
 	return "", false
 }
@@ -99,7 +101,7 @@ func ExampleMapWithState() {
 	sessions, open := sluice.MapWithState(views, sessionize,
 		sluice.Named("sessions"), sluice.Timeout(2*time.Second), sluice.CheckpointInterval(time.Second))
 	printEachBatchAs("ended", sessions)
-	printEachBatchAs("open", sluice.MapValues(open, func(s session) int { return len(s.pages) }))
+	printEachBatchAs("open", sluice.MapValues(open, func(s session) int { return len(s.Pages) }))
 	j.run(6)
 	// Output:
 	// 1s ended: []

@@ -1010,13 +1010,14 @@ func ExampleGroupByKey() {
 	// Output: [{ana [/home /pay]} {bob [/cart]}]
 }
 
-// latency is a running mean.
+// latency is a running mean. Its fields are exported so that it travels
+// between processes (combiners cross the shuffle).
 type latency struct {
-	sum time.Duration
-	n   int
+	Sum time.Duration
+	N   int
 }
 
-func (l latency) String() string { return (l.sum / time.Duration(l.n)).String() }
+func (l latency) String() string { return (l.Sum / time.Duration(l.N)).String() }
 
 // CombineByKey computes the mean latency of each endpoint in a batch.
 func ExampleCombineByKey() {
@@ -1028,8 +1029,8 @@ func ExampleCombineByKey() {
 	})
 	means := sluice.CombineByKey(sluice.QueueStream(j.Context, q, 2),
 		func(d time.Duration) latency { return latency{d, 1} },
-		func(l latency, d time.Duration) latency { return latency{l.sum + d, l.n + 1} },
-		func(a, b latency) latency { return latency{a.sum + b.sum, a.n + b.n} })
+		func(l latency, d time.Duration) latency { return latency{l.Sum + d, l.N + 1} },
+		func(a, b latency) latency { return latency{a.Sum + b.Sum, a.N + b.N} })
 	printEachBatch(means)
 	j.run(1)
 	// Output:

@@ -292,8 +292,9 @@ func ExampleReduceByKey() {
 	// Output: [{paris 7} {rome 1}]
 }
 
-// minMax is a combiner: the range of a key's values.
-type minMax struct{ lo, hi int }
+// minMax is a combiner: the range of a key's values. Its fields are
+// exported so that it crosses the shuffle between processes.
+type minMax struct{ Lo, Hi int }
 
 // CombineByKey computes each sensor's range of readings; only one
 // combiner per sensor and partition crosses the shuffle.
@@ -305,8 +306,8 @@ func ExampleCombineByKey() {
 	}, 2)
 	ranges := dataset.CombineByKey(readings,
 		func(v int) minMax { return minMax{v, v} },
-		func(m minMax, v int) minMax { return minMax{min(m.lo, v), max(m.hi, v)} },
-		func(a, b minMax) minMax { return minMax{min(a.lo, b.lo), max(a.hi, b.hi)} })
+		func(m minMax, v int) minMax { return minMax{min(m.Lo, v), max(m.Hi, v)} },
+		func(a, b minMax) minMax { return minMax{min(a.Lo, b.Lo), max(a.Hi, b.Hi)} })
 	show(ranges)
 	// Output: [{s1 {18 25}} {s2 {7 7}}]
 }

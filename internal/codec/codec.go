@@ -9,11 +9,14 @@ import (
 
 // Codec encodes and decodes slices of records of one type.
 type Codec[T any] interface {
-	// Append appends the encoding of vs to dst and returns it.
+	// Append appends the encoding of vs to dst and returns it. It panics
+	// with an error wrapping ErrNotPortable if the codec's type cannot leave
+	// the process (see Portable).
 	Append(dst []byte, vs []T) []byte
 	// Decode decodes a whole buffer produced by Append. It never panics on any
 	// input, never allocates more than Limits allow, and returns an error
-	// wrapping ErrCorrupt for malformed input.
+	// wrapping ErrCorrupt for malformed input (ErrNotPortable, whatever the
+	// input, if the codec's type cannot leave the process).
 	Decode(b []byte) ([]T, error)
 }
 
@@ -40,10 +43,14 @@ type batch[T any] struct {
 	// cborHead makes the count a CBOR array head, so that a fallback batch
 	// is one well-formed CBOR array; fast paths use a uvarint.
 	cborHead bool
+	// err, wrapping ErrNotPortable, says why e would lose data: Append and
+	// Decode refuse to run. e still works, for Hasher, which must hash
+	// such keys in local mode as it always has.
+	err error
 }
 
-func newBatch[T any](e elem[T], cborHead bool) *batch[T] {
-	return &batch[T]{e: e, lim: DefaultLimits, name: typeName[T](), cborHead: cborHead}
+func newBatch[T any](e elem[T], cborHead bool, err error) *batch[T] {
+	return &batch[T]{e: e, lim: DefaultLimits, name: typeName[T](), cborHead: cborHead, err: err}
 }
 
 func typeName[T any]() string { return reflect.TypeFor[T]().String() }
@@ -52,6 +59,9 @@ func (c *batch[T]) elem() elem[T] { return c.e }
 
 // Append implements Codec.
 func (c *batch[T]) Append(dst []byte, vs []T) []byte {
+	if c.err != nil {
+		panic(c.err)
+	}
 	if c.cborHead {
 		dst = appendArrayHead(dst, uint64(len(vs)))
 	} else {
@@ -65,6 +75,9 @@ func (c *batch[T]) Append(dst []byte, vs []T) []byte {
 
 // Decode implements Codec.
 func (c *batch[T]) Decode(b []byte) ([]T, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
 	if len(b) > c.lim.MaxBytes {
 		return nil, fmt.Errorf("%w: %s: buffer of %d bytes exceeds limit %d",
 			ErrTooLarge, c.name, len(b), c.lim.MaxBytes)
@@ -141,6 +154,15 @@ var cache sync.Map
 // For panics if T can be encoded by none of these (for example a func or
 // chan type, or a struct with such a field), so that a bad record type is
 // found when the stream graph is built.
+//
+// A type that CBOR would encode with loss — a struct, at any depth, with an
+// unexported field (see Portable for the full rule) — gets a codec all the
+// same, because records that stay in the process are never encoded; but
+// that codec's Append panics and its Decode fails, with an error wrapping
+// ErrNotPortable that names the type and the field, and Portable returns
+// that error. A Pair, Slice or Convert codec built on such a codec is not
+// portable either. Give the type a SluiceCodec (Composite) to carry its
+// unexported fields.
 func For[T any]() Codec[T] {
 	rt := reflect.TypeFor[T]()
 	if c, ok := cache.Load(rt); ok {
@@ -160,9 +182,9 @@ func build[T any]() Codec[T] {
 		return c
 	}
 	if e := fastElem[T](); e != nil {
-		return newBatch(e, false)
+		return newBatch(e, false, nil)
 	}
-	return newBatch[T](newCBORElem[T](), true)
+	return newBatch[T](newCBORElem[T](), true, portability(reflect.TypeFor[T]()))
 }
 
 // elemOf returns the elem behind c, or an adapter that length-prefixes each

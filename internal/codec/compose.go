@@ -19,7 +19,8 @@ type Composite interface{ SluiceCodec() any }
 // package (a codec from elsewhere costs a uvarint length per value). Limits
 // are those of the Pair codec, applied to the A and B parts as well.
 func Pair[A, B, P any](ca Codec[A], cb Codec[B], split func(P) (A, B), join func(A, B) P) Codec[P] {
-	return newBatch[P](pairElem[A, B, P]{a: elemOf(ca), b: elemOf(cb), split: split, join: join}, false)
+	return newBatch[P](pairElem[A, B, P]{a: elemOf(ca), b: elemOf(cb), split: split, join: join}, false,
+		firstErr(errOf(ca), errOf(cb)))
 }
 
 type pairElem[A, B, P any] struct {
@@ -54,7 +55,7 @@ func (p pairElem[A, B, P]) read(r *reader) P {
 // values of a key): each record is a uvarint count, then the elements. A
 // count is bounded by Limits.MaxRecords. Decoded slices are never nil.
 func Slice[E any](ce Codec[E]) Codec[[]E] {
-	return newBatch[[]E](sliceElem[E]{e: elemOf(ce)}, false)
+	return newBatch[[]E](sliceElem[E]{e: elemOf(ce)}, false, errOf(ce))
 }
 
 type sliceElem[E any] struct{ e elem[E] }
@@ -82,6 +83,39 @@ func (s sliceElem[E]) read(r *reader) []E {
 		}
 	}
 	return out
+}
+
+// Convert returns a codec for T that encodes each record as its wire form
+// W with cw: to(v) is encoded, and from(w) is what Decode returns. Use it
+// for a type with unexported fields or invariants (a SluiceCodec returning
+// Convert(codec.Pair(...), toWire, fromWire)), or to encode a type as a
+// cheaper one. The encoding is exactly that of cw, with no extra bytes.
+//
+// from must not panic on any W that cw decodes, since Decode reads
+// untrusted bytes: it cannot fail, so it should make the nearest valid T of
+// a W that breaks T's invariants (and to(from(w)) may then differ from w).
+// Limits are those of the Convert codec, applied to the W parts.
+func Convert[T, W any](cw Codec[W], to func(T) W, from func(W) T) Codec[T] {
+	return newBatch[T](convertElem[T, W]{w: elemOf(cw), to: to, from: from}, false, errOf(cw))
+}
+
+type convertElem[T, W any] struct {
+	w    elem[W]
+	to   func(T) W
+	from func(W) T
+}
+
+func (c convertElem[T, W]) minSize() int { return c.w.minSize() }
+
+func (c convertElem[T, W]) appendOne(dst []byte, v T) []byte { return c.w.appendOne(dst, c.to(v)) }
+
+func (c convertElem[T, W]) read(r *reader) T {
+	w := c.w.read(r)
+	if r.err != nil {
+		var zero T
+		return zero
+	}
+	return c.from(w)
 }
 
 // foreignElem adapts a codec from another package: each value is a uvarint

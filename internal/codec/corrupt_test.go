@@ -45,6 +45,8 @@ func TestCorrupt(t *testing.T) {
 		{"huge string length", dec(codec.For[string]()), append(uv(1, 1<<40), pad...), codec.ErrCorrupt},
 		{"huge bytes length", dec(codec.For[[]byte]()), append(uv(1, 11), pad...), codec.ErrCorrupt},
 		{"huge slice length", dec(codec.Slice(codec.For[int8]())), append(uv(1, 1<<62), pad...), codec.ErrCorrupt},
+		{"huge count convert", dec(codec.For[secret]()), huge, codec.ErrCorrupt},
+		{"convert bad wire", dec(codec.For[secret]()), uv(1, 2, 1, 1), codec.ErrCorrupt},
 		{"varint overflow", dec(codec.For[uint64]()), uv(1, 1<<63, 1<<63)[:1+10+1], codec.ErrCorrupt},
 		{"11-byte varint", dec(codec.For[uint64]()), append(uv(1), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01), codec.ErrCorrupt},
 		{"int8 overflow", dec(codec.For[int8]()), binary.AppendVarint(uv(1), 128), codec.ErrCorrupt},
@@ -115,7 +117,7 @@ func TestGarbage(t *testing.T) {
 		"float32": dec(codec.For[float32]()), "float64": dec(codec.For[float64]()),
 		"time": dec(codec.For[time.Time]()), "pair": dec(codec.For[KV[string, int64]]()),
 		"slice": dec(codec.Slice(codec.For[string]())), "struct": dec(codec.For[rec]()),
-		"any": dec(codec.For[any]()),
+		"any": dec(codec.For[any]()), "convert": dec(codec.For[secret]()),
 	}
 	const seed = 1
 	rng := rand.New(rand.NewPCG(seed, seed))

@@ -25,7 +25,8 @@
 //   - time.Time: Unix seconds (zigzag varint), then nanoseconds (uvarint);
 //     decoded in UTC, without monotonic reading or location;
 //   - Pair: the A then the B of each record, interleaved;
-//   - Slice: per record, a uvarint count then the elements.
+//   - Slice: per record, a uvarint count then the elements;
+//   - Convert: each record as its wire form.
 //
 // Named types (type UserID string) encode exactly like their underlying
 // type. Generic containers such as sluice's KV[K,V] implement Composite
@@ -33,7 +34,24 @@
 // CBOR (RFC 8949): the batch is one definite-length CBOR array of records,
 // encoded deterministically (sorted map keys, shortest forms) with
 // time.Time as RFC 3339 text with nanoseconds. As with encoding/json, only
-// exported struct fields are encoded. RFC 3339 holds years 0000-9999 only:
+// exported struct fields are encoded.
+//
+// Data is never dropped silently: a type that CBOR would encode with loss
+// (a struct, at any depth, with an unexported field, a field tagged "-", or
+// a MarshalBinary promoted from an embedded field) still gets a codec from
+// For, since local mode never encodes, but Portable reports the error, and
+// Append panics and Decode fails with it (ErrNotPortable). A user's type
+// (whose package cannot import this internal one) exports its fields or has
+// MarshalBinary and UnmarshalBinary methods; the engine's types have a
+// SluiceCodec, which Convert builds from a wire form:
+//
+//	func (p point) SluiceCodec() any {
+//		return codec.Convert(codec.For[[2]int](),
+//			func(p point) [2]int { return [2]int{p.x, p.y} },
+//			func(w [2]int) point { return point{w[0], w[1]} })
+//	}
+//
+// RFC 3339 holds years 0000-9999 only:
 // Append panics on a record with a time.Time outside them, and Decode
 // rejects such records (it checks that each decoded record of a type that
 // can hold a time.Time encodes again); the time.Time fast path has no such

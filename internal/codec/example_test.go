@@ -46,3 +46,31 @@ func ExamplePair() {
 	// 02 01 61 02 01 62 01
 	// [{a 1} {b -1}] <nil>
 }
+
+// Celsius has an unexported field, which the CBOR fallback would lose: its
+// SluiceCodec encodes it as its wire form, an int64 of millidegrees.
+type Celsius struct{ milli int64 }
+
+func (Celsius) SluiceCodec() any {
+	return codec.Convert(codec.For[int64](),
+		func(c Celsius) int64 { return c.milli },
+		func(m int64) Celsius { return Celsius{milli: m} })
+}
+
+func ExampleConvert() {
+	c := codec.For[Celsius]()
+	buf := c.Append(nil, []Celsius{{milli: 21500}})
+	vs, err := c.Decode(buf)
+	fmt.Println(vs[0].milli, err, codec.Portable(c))
+	// Output:
+	// 21500 <nil> <nil>
+}
+
+type point struct{ x, y int }
+
+func ExamplePortable() {
+	c := codec.For[point]() // for local mode: records never leave the process
+	fmt.Println(codec.Portable(c))
+	// Output:
+	// codec: type codec_test.point has unexported field x and no SluiceCodec: it cannot leave the process (export the field, or give the type MarshalBinary and UnmarshalBinary methods)
+}

@@ -61,6 +61,10 @@ func FuzzDecodeSlice(f *testing.F) {
 	fuzzDecode(f, codec.Slice(codec.For[string]()), [][]string{nil, {""}, {"a", "bc"}})
 }
 
+func FuzzDecodeConvert(f *testing.F) {
+	fuzzDecode(f, codec.For[secret](), secrets())
+}
+
 func FuzzDecodeStruct(f *testing.F) {
 	// A record whose time, given as 1e12 Unix seconds, cannot be encoded.
 	f.Add([]byte{0x81, 0xa1, 0x61, 'T', 0x1b, 0, 0, 0, 0xe8, 0xd4, 0xa5, 0x10, 0})

@@ -25,6 +25,12 @@ import (
 //     encoding in For[K] (without the batch count). Struct keys therefore hash
 //     their exported fields through deterministic CBOR; a float field equal
 //     to -0 hashes differently from +0 there, so avoid float fields in keys.
+//     A key type that is not Portable (a struct with unexported fields and
+//     no SluiceCodec) still hashes, for local mode, by its exported fields
+//     alone, as it always has: equal keys hash equally, which is all that
+//     placing keys needs, but keys that differ only in unexported fields
+//     always share a partition (which can skew partitions). Such keys cannot
+//     be shuffled between processes anyway: their codec refuses to encode.
 //
 // Equal keys hash equally; the function is safe for concurrent use.
 func Hasher[K comparable]() func(K) uint64 {
@@ -107,7 +113,8 @@ func mix64(x uint64) uint64 {
 // maxPooledHashBuf keeps one huge key from pinning a huge buffer.
 const maxPooledHashBuf = 64 << 10
 
-// encodedHasher hashes the For[K] record encoding of k.
+// encodedHasher hashes the For[K] record encoding of k. It uses the
+// codec's elem directly, which encodes even when the codec is not portable.
 func encodedHasher[K comparable]() func(K) uint64 {
 	e := elemOf(For[K]())
 	pool := &sync.Pool{New: func() any { b := make([]byte, 0, 64); return &b }}

@@ -74,6 +74,9 @@ func TestProperties(t *testing.T) {
 	t.Run("slice", prop(codec.Slice(codec.For[string]()), rapid.SliceOf(rapid.String()), eqSlice(eq[string])))
 	t.Run("slice of pairs", prop(codec.Slice(codec.For[KV[string, int64]]()), rapid.SliceOf(kvString()), eqSlice(eq[KV[string, int64]])))
 	t.Run("struct", prop(codec.For[rec](), genRec(), eqRec))
+	t.Run("convert", prop(codec.For[secret](), rapid.Custom(func(t *rapid.T) secret {
+		return secret{id: rapid.Int64().Draw(t, "id"), tags: rapid.SliceOf(rapid.String()).Draw(t, "tags")}
+	}), eqSecret))
 }
 
 func genRec() *rapid.Generator[rec] {
