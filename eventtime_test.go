@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -88,6 +89,9 @@ func newEventHarness(t *testing.T, opts ...sluice.Option) (*sluicetest.Harness, 
 
 func assertDropped(t *testing.T, drops *dropLog, want int64) {
 	t.Helper()
+	if os.Getenv(sluicetest.MasterEnv) != "" {
+		return // the workers log drops, in their own processes
+	}
 	if got := drops.dropped(); got != want {
 		t.Fatalf("%d records logged as dropped, want %d", got, want)
 	}
@@ -421,6 +425,7 @@ func naiveEventWindows(in [][]evRec, unit time.Duration, w, slide, lateness int6
 }
 
 func TestPropertyEventWindowEqualsNaive(t *testing.T) {
+	skipOnCluster(t, "rapid draws differ between processes")
 	const unit = 250 // ms: event times, windows and slides are multiples
 	rapid.Check(t, func(rt *rapid.T) {
 		nb := rapid.IntRange(1, 8).Draw(rt, "batches")

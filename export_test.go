@@ -1,12 +1,26 @@
 package sluice
 
+import "time"
+
 // EngineCounts reports what the engine holds, for leak tests: registered
 // datasets, cached blocks known to the driver, shuffles with outputs, and
 // blocks and map outputs held by the workers.
 func EngineCounts(c *Context) (datasets, cached, shuffles, workerBlocks, workerOutputs int) {
 	st := c.env.driver.Stats()
-	if c.cl != nil { // as of the workers' last heartbeats
-		for _, w := range c.cl.drv.Workers() {
+	if c.cl != nil { // as of the workers' first heartbeats after now
+		now := time.Now()
+		ws := c.cl.drv.Workers()
+		for deadline := now.Add(5 * time.Second); time.Now().Before(deadline); ws = c.cl.drv.Workers() {
+			fresh := true
+			for _, w := range ws {
+				fresh = fresh && w.LastSeen.After(now)
+			}
+			if fresh {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		for _, w := range ws {
 			workerBlocks += w.Blocks
 			workerOutputs += w.Shuffles
 		}
