@@ -50,6 +50,10 @@ func (c *DriverConfig) defaults() {
 	if c.WorkerTimeout <= 0 {
 		c.WorkerTimeout = 2 * time.Second
 	}
+	// The monitor checks four times per timeout; a heartbeat must come
+	// well within it.
+	c.WorkerTimeout = max(c.WorkerTimeout, 4*time.Millisecond)
+	c.Heartbeat = min(c.Heartbeat, c.WorkerTimeout/2)
 	if c.SendQueue <= 0 {
 		c.SendQueue = 4096
 	}
@@ -291,14 +295,13 @@ func (d *Driver) session(ctx context.Context, recv func() (*toDriver, error), se
 	if err != nil {
 		return err
 	}
-	s, refusal := d.admit(first.Hello, rpc.PeerAddr(ctx))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s, refusal := d.admit(first.Hello, cancel)
 	if refusal != "" {
 		d.log.Warn("cluster: worker refused", "peer", rpc.PeerAddr(ctx), "reason", refusal)
 		return send(&toWorker{Refused: refusal})
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	s.cancel = cancel
-	defer cancel()
 	if err := send(&toWorker{Welcome: &welcome{Name: s.name, First: s.first, Heartbeat: int64(d.cfg.Heartbeat)}}); err != nil {
 		d.drop(s, err)
 		return err
@@ -327,7 +330,7 @@ func (d *Driver) session(ctx context.Context, recv func() (*toDriver, error), se
 }
 
 // admit checks a hello and registers the session, or says why not.
-func (d *Driver) admit(h *hello, peer string) (*session, string) {
+func (d *Driver) admit(h *hello, cancel context.CancelFunc) (*session, string) {
 	switch {
 	case h == nil:
 		return nil, "cluster: the first message of a session must be a hello"
@@ -355,7 +358,7 @@ func (d *Driver) admit(h *hello, peer string) (*session, string) {
 	} else if d.sessions[name] != nil {
 		return nil, fmt.Sprintf("cluster: a worker named %q is already connected", name)
 	}
-	s := &session{name: name, addr: h.Addr, slots: h.Slots, pid: h.PID, out: make(chan *toWorker, d.cfg.SendQueue), seen: time.Now(), first: d.first, metrics: h.Metrics}
+	s := &session{name: name, addr: h.Addr, slots: h.Slots, pid: h.PID, out: make(chan *toWorker, d.cfg.SendQueue), seen: time.Now(), first: d.first, metrics: h.Metrics, cancel: cancel}
 	d.sessions[name] = s
 	close(d.joined)
 	d.joined = make(chan struct{})

@@ -11,8 +11,12 @@ import (
 	"github.com/sluicehq/sluice/internal/rpc"
 )
 
-// maxFetchParts bounds the map partitions one fetch may ask for.
-const maxFetchParts = 1 << 16
+// maxFetchParts bounds the map partitions one fetch may ask for, and
+// maxItemBytes the size of one fetched bucket or block.
+const (
+	maxFetchParts = 1 << 16
+	maxItemBytes  = 1 << 30
+)
 
 // serveFetch streams shuffle buckets or a block to another worker, each
 // cut into chunks of at most chunkBytes.
@@ -77,6 +81,9 @@ func receiveChunks(recv func() (*chunk, error), n int) ([][]byte, bool, error) {
 		}
 		if c.Index != done {
 			return nil, false, fmt.Errorf("cluster: fetch sent item %d, expected %d", c.Index, done)
+		}
+		if len(out[done])+len(c.Data) > maxItemBytes {
+			return nil, false, fmt.Errorf("cluster: fetched item %d is over %d bytes", done, maxItemBytes)
 		}
 		out[done] = append(out[done], c.Data...)
 		if c.Last {

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -36,8 +35,8 @@ type ProcessConfig struct {
 // process dies (Pdeathsig on Linux), and exits by itself when its session
 // with the driver breaks, so a killed driver leaves no workers behind.
 //
-// Goroutines: per worker, one that waits for it and one that copies its
-// standard error; Stop waits for all of them.
+// Goroutines: per worker, one that waits for it (and os/exec's copier of
+// its standard error); Stop waits for all of them.
 type Processes struct {
 	cmds   []*exec.Cmd
 	wg     sync.WaitGroup
@@ -68,27 +67,22 @@ func StartProcesses(cfg ProcessConfig) (*Processes, error) {
 			cmd.Stdout = cfg.Stderr
 		}
 		setDeathSignal(cmd)
-		stderr, err := cmd.StderrPipe()
-		if err == nil {
-			err = cmd.Start()
-		}
-		if err != nil {
+		tail := &tailBuffer{max: 4096}
+		lines := &prefixWriter{w: cfg.Stderr, prefix: fmt.Sprintf("[worker %d] ", i)}
+		cmd.Stderr = io.MultiWriter(lines, tail)
+		// A grandchild holding stderr open must not keep Wait (and Stop)
+		// waiting once the worker itself is gone.
+		cmd.WaitDelay = time.Second
+		if err := cmd.Start(); err != nil {
 			p.Stop(0)
 			return nil, fmt.Errorf("cluster: starting worker %d (%s): %w", i, cfg.Path, err)
 		}
 		p.cmds = append(p.cmds, cmd)
-		tail := &tailBuffer{max: 4096}
-		copied := make(chan struct{})
-		p.wg.Add(2)
+		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			defer close(copied)
-			prefixLines(cfg.Stderr, io.TeeReader(stderr, tail), fmt.Sprintf("[worker %d] ", i))
-		}()
-		go func() {
-			defer p.wg.Done()
-			<-copied // Wait closes the pipe: read it all first
 			err := cmd.Wait()
+			lines.Flush()
 			p.mu.Lock()
 			p.done[i] = true
 			expected := p.stop
@@ -173,14 +167,53 @@ func (p *Processes) allDone() bool {
 	return true
 }
 
-// prefixLines copies r to w line by line, each line prefixed.
-func prefixLines(w io.Writer, r io.Reader, prefix string) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fmt.Fprintf(w, "%s%s\n", prefix, sc.Text())
+// prefixWriter writes each line to w with a prefix. A line longer than
+// maxLine is cut into several.
+type prefixWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
+	line   []byte
+}
+
+const maxLine = 64 << 10
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(b)
+	for len(b) > 0 {
+		room := maxLine - len(p.line)
+		i := bytes.IndexByte(b, '\n')
+		switch {
+		case i >= 0 && i <= room:
+			p.line = append(p.line, b[:i]...)
+			p.flush()
+			b = b[i+1:]
+		case len(b) < room:
+			p.line = append(p.line, b...)
+			b = nil
+		default: // the line reaches maxLine: cut it
+			p.line = append(p.line, b[:room]...)
+			p.flush()
+			b = b[room:]
+		}
 	}
-	_, _ = io.Copy(io.Discard, r) // a line over the limit: drain the rest
+	return n, nil
+}
+
+// Flush writes a last line that had no newline.
+func (p *prefixWriter) Flush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.line) > 0 {
+		p.flush()
+	}
+}
+
+func (p *prefixWriter) flush() {
+	fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.line)
+	p.line = p.line[:0]
 }
 
 // tailBuffer keeps the last max bytes written to it.

@@ -132,22 +132,23 @@ func TestProcessStartFails(t *testing.T) {
 	}
 }
 
-func TestPrefixLines(t *testing.T) {
+func TestPrefixWriter(t *testing.T) {
 	var out strings.Builder
-	prefixLines(&out, strings.NewReader("a\n\nb c\nlast"), "[w] ")
+	w := &prefixWriter{w: &out, prefix: "[w] "}
+	for _, chunk := range []string{"a\n\nb", " c\nla", "st"} {
+		if _, err := w.Write([]byte(chunk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Flush()
 	if got, want := out.String(), "[w] a\n[w] \n[w] b c\n[w] last\n"; got != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
-	// A line over the scanner's limit ends the copy; the rest is read
-	// (so the writer never blocks on a full pipe) but not copied.
+	// A line over maxLine is cut, not held without bound.
 	out.Reset()
-	r := strings.NewReader("ok\n" + strings.Repeat("x", 2<<20) + "\nafter\n")
-	prefixLines(&out, r, "> ")
-	if got := out.String(); got != "> ok\n" {
-		t.Fatalf("got %.40q, want only the line before the long one", got)
-	}
-	if r.Len() != 0 {
-		t.Fatalf("%d bytes left unread", r.Len())
+	_, _ = w.Write([]byte(strings.Repeat("x", maxLine+10) + "\nafter\n"))
+	if got := strings.Count(out.String(), "[w] "); got != 3 {
+		t.Fatalf("got %d lines, want the long line cut in two and the next one", got)
 	}
 }
 

@@ -71,6 +71,10 @@ type Worker struct {
 	// full queue blocks the task goroutine, which is the backpressure).
 	results chan runtime.TaskResult
 	metrics *metrics.Server
+	// closing is closed by Close: results are dropped from then on (the
+	// channel itself is never closed, so late reporters cannot panic).
+	closing   chan struct{}
+	closeOnce sync.Once
 	// fetched and served count shuffle and block bytes moved.
 	fetched, served atomic.Int64
 }
@@ -103,9 +107,9 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger, listener: l, server: srv, driver: cc,
 		peers: make(map[string]string), conns: make(map[string]*grpc.ClientConn),
-		results: make(chan runtime.TaskResult, 1024)}
+		results: make(chan runtime.TaskResult, 1024), closing: make(chan struct{})}
 	w.runtime = runtime.NewWorker(runtime.WorkerConfig{Slots: cfg.Slots, Blocks: cfg.Blocks, Logger: cfg.Logger},
-		cfg.Graph, w, func(r runtime.TaskResult) { w.results <- r })
+		cfg.Graph, w, w.report)
 	svc := rpc.NewService(workerService)
 	rpc.ServerStream(svc, "Fetch", w.serveFetch)
 	svc.Register(srv)
@@ -212,7 +216,7 @@ func (w *Worker) commands(stream *rpc.BidiStream[toDriver, toWorker]) error {
 				return err
 			}
 			if err := w.runtime.Launch(d); err != nil {
-				w.results <- runtime.TaskResult{Task: d.Task, Worker: w.runtime.Name, Err: err}
+				w.report(runtime.TaskResult{Task: d.Task, Worker: w.runtime.Name, Err: err})
 			}
 		case m.Cancel != nil:
 			w.runtime.Cancel(*m.Cancel)
@@ -256,14 +260,24 @@ func (w *Worker) send(ctx context.Context, stream *rpc.BidiStream[toDriver, toWo
 	}
 }
 
-// Close stops the tasks, the peer service and the connections.
+// report queues a task's result for the driver, or drops it once the
+// worker is closing.
+func (w *Worker) report(r runtime.TaskResult) {
+	select {
+	case w.results <- r:
+	case <-w.closing:
+	}
+}
+
+// Close stops the tasks, the peer service and the connections. It may be
+// called while Run runs (Run then ends with an error).
 func (w *Worker) Close() {
-	go func() { // tasks blocked reporting must not block Close
-		for range w.results {
-		}
-	}()
+	w.closeOnce.Do(w.close)
+}
+
+func (w *Worker) close() {
+	close(w.closing)
 	w.runtime.Close()
-	close(w.results)
 	w.server.Stop()
 	w.serveWG.Wait()
 	if w.metrics != nil {

@@ -304,6 +304,9 @@ func (d *Driver) handle(ev any) {
 	case TaskResult:
 		d.taskResult(e)
 	case joinReq:
+		if _, ok := d.workers[e.name]; ok { // a restarted worker reusing its name
+			d.workerLost(e.name)
+		}
 		d.workers[e.name] = e.slots
 		d.step(scheduler.WorkerJoined{Worker: scheduler.WorkerID(e.name), Slots: e.slots})
 	case lostReq:

@@ -2,22 +2,13 @@ package cluster
 
 import (
 	"context"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// The tests below reproduce bugs found in non-test code, which this branch
-// does not fix. They are skipped unless SLUICE_KNOWN_BUGS=1, since they
-// fail (one panics the test binary, one takes seconds).
-
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("SLUICE_KNOWN_BUGS") != "1" {
-		t.Skip("known bug, set SLUICE_KNOWN_BUGS=1 to reproduce: " + what)
-	}
-}
+// Regression tests for bugs a review found (and which are fixed): each
+// comment says what used to happen.
 
 // Worker.Close while Run is active closes w.results under the command
 // loop, which still sends on it (worker.go:196, after runtime.Launch fails
@@ -25,8 +16,7 @@ func knownBug(t *testing.T, what string) {
 // data race under -race. The heartbeat sender also reads zero results from
 // the closed channel (worker.go:226) and sends them to the driver. Run it
 // with -count=200 to see the panic.
-func TestKnownBugCloseDuringRun(t *testing.T) {
-	knownBug(t, "Worker.Close during Run sends on a closed channel")
+func TestCloseDuringRun(t *testing.T) {
 	c := newCluster(t, DriverConfig{})
 	c.addWorker(nil)
 	w := c.newWorker(nil)
@@ -54,8 +44,7 @@ func TestKnownBugCloseDuringRun(t *testing.T) {
 // it calls cmd.Wait (processes.go:90), and kills only the direct child: a
 // grandchild holding stderr keeps Stop (and the report of an exit) waiting
 // until the grandchild exits by itself — here 5 s, with no bound.
-func TestKnownBugStopWaitsForGrandchildren(t *testing.T) {
-	knownBug(t, "Processes.Stop waits for grandchildren holding stderr")
+func TestStopDoesNotWaitForGrandchildren(t *testing.T) {
 	p, _ := startShell(t, 1, "echo started >&2; sleep 5; echo done", nil)
 	time.Sleep(100 * time.Millisecond) // let the shell fork sleep (setup, not an assertion)
 	done := make(chan struct{})
@@ -74,8 +63,7 @@ func TestKnownBugStopWaitsForGrandchildren(t *testing.T) {
 // Driver.session sets s.cancel (driver.go:298) after admit has published
 // the session, and the monitor reads it (driver.go:456) without a lock: a
 // data race under -race when a session is found silent at once.
-func TestKnownBugSessionCancelRace(t *testing.T) {
-	knownBug(t, "session.cancel written and read without synchronisation")
+func TestSessionCancelRace(t *testing.T) {
 	c := newCluster(t, DriverConfig{WorkerTimeout: 2 * time.Microsecond})
 	for range 20 {
 		s := openRaw(t, c.d.Addr())
