@@ -1,6 +1,10 @@
 package blockstore
 
-import "github.com/sluicehq/sluice/internal/lineage"
+import (
+	"fmt"
+
+	"github.com/sluicehq/sluice/internal/lineage"
+)
 
 const (
 	// sampleRecords is how many records EstimateBytes encodes.
@@ -26,6 +30,24 @@ func EstimateBytes(typ lineage.Type, v any) int64 {
 	if k < n {
 		sample = typ.Head(v, k)
 	}
-	enc := int64(len(typ.Encode(nil, sample)))
-	return blockOverhead + enc*int64(n)/int64(k)
+	b, err := safeEncode(nil, typ, sample)
+	if err != nil { // a type that cannot leave the process: a rough guess
+		return blockOverhead + int64(n)*unknownRecordBytes
+	}
+	return blockOverhead + int64(len(b))*int64(n)/int64(k)
+}
+
+// unknownRecordBytes is the size guessed for a record that cannot be
+// encoded.
+const unknownRecordBytes = 64
+
+// safeEncode encodes v, turning the panic of a codec that refuses the type
+// (unexported fields: it cannot leave the process) into an error.
+func safeEncode(dst []byte, typ lineage.Type, v any) (b []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("blockstore: cannot encode a %s block: %v", typ.Name(), r)
+		}
+	}()
+	return typ.Encode(dst, v), nil
 }

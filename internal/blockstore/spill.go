@@ -32,7 +32,10 @@ func (s *Store) spillOne(e *entry) error {
 		return spillError(e.id, dir, err)
 	}
 	name := filepath.Join(dir, fileName(e.id, s.seq.Add(1)))
-	b := encodeSpill(make([]byte, headerLen, headerLen+e.size), e.typ, e.v)
+	b, err := encodeSpill(make([]byte, headerLen, headerLen+e.size), e.typ, e.v)
+	if err != nil {
+		return err
+	}
 	if err := s.writeFile(name, b); err != nil {
 		return spillError(e.id, dir, err)
 	}
@@ -162,13 +165,16 @@ var (
 
 // encodeSpill appends v's encoding to hdr, a headerLen-byte buffer, and
 // fills in the header.
-func encodeSpill(hdr []byte, typ lineage.Type, v any) []byte {
-	b := typ.Encode(hdr, v)
+func encodeSpill(hdr []byte, typ lineage.Type, v any) ([]byte, error) {
+	b, err := safeEncode(hdr, typ, v)
+	if err != nil {
+		return nil, err
+	}
 	payload := b[headerLen:]
 	copy(b, spillMagic[:])
 	binary.LittleEndian.PutUint32(b[4:], crc32.Checksum(payload, castagnoli))
 	binary.LittleEndian.PutUint64(b[8:], uint64(len(payload)))
-	return b
+	return b, nil
 }
 
 // readSpill reads block id's spill file and returns its payload after

@@ -81,6 +81,9 @@ type entry struct {
 	// closed), so that a spill or load running outside the mutex discards
 	// its result instead of accounting for it.
 	dropped bool
+	// pinned blocks cannot be encoded (their type cannot leave the
+	// process), so they are never spilled.
+	pinned bool
 }
 
 // Store holds blocks. It is safe for concurrent use.
@@ -135,6 +138,9 @@ func (s *Store) Put(id ID, v any, typ lineage.Type) error {
 		panic(fmt.Sprintf("blockstore: Put %v with a nil type", id))
 	}
 	e := &entry{id: id, typ: typ, v: v, records: typ.Len(v), size: EstimateBytes(typ, v)}
+	if _, err := safeEncode(nil, typ, typ.Head(v, 1)); err != nil {
+		e.pinned = true
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -202,14 +208,14 @@ func (s *Store) pickVictims(put *entry) []*entry {
 		return nil
 	}
 	var victims []*entry
-	if put.size > s.budget {
+	if put.size > s.budget && !put.pinned {
 		s.markSpilling(put)
 		victims = append(victims, put)
 		over -= put.size
 	}
 	for el := s.lru.Back(); el != nil && over > 0; {
 		e, prev := el.Value.(*entry), el.Prev()
-		if e != put {
+		if e != put && !e.pinned {
 			s.markSpilling(e)
 			victims = append(victims, e)
 			over -= e.size
@@ -308,7 +314,8 @@ func (s *Store) Encoded(id ID) (b []byte, ok bool, err error) {
 		if e.state != onDisk {
 			v := e.v
 			s.mu.Unlock()
-			return e.typ.Encode(nil, v), true, nil
+			b, err := safeEncode(nil, e.typ, v)
+			return b, err == nil, err
 		}
 		file := e.file
 		s.mu.Unlock()

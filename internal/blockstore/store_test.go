@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/codec"
@@ -324,7 +325,11 @@ func TestRemoveAndReplaceDeleteFiles(t *testing.T) {
 
 func TestCorruptSpillFile(t *testing.T) {
 	valid := func(payload []byte) []byte {
-		return encodeSpill(make([]byte, headerLen), rawType{}, payload)
+		b, err := encodeSpill(make([]byte, headerLen), rawType{}, payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
 	}
 	for _, tc := range []struct {
 		name    string
@@ -442,4 +447,30 @@ func TestCloseRemovesDir(t *testing.T) {
 			t.Fatal("closed store holds a block or fails a second Close")
 		}
 	})
+}
+
+// panicType is a partition type whose codec refuses it (like a record
+// type with unexported fields): its blocks stay in memory.
+type panicType struct{ strsType }
+
+func (panicType) Encode([]byte, any) []byte { panic("codec: type x has unexported field y") }
+
+func TestUnencodableBlocksAreNeverSpilled(t *testing.T) {
+	s := New(Config{MemoryBytes: 1, SpillDir: t.TempDir()})
+	defer s.Close()
+	for i := 0; i < 3; i++ {
+		id := ID{Part: i}
+		if err := s.Put(id, []string{"payload"}, panicType{}); err != nil {
+			t.Fatalf("Put: %v", err)
+		}
+	}
+	if st := s.Stats(); st.Blocks != 3 || st.SpilledBlocks != 0 {
+		t.Fatalf("stats %+v: want 3 blocks in memory", st)
+	}
+	if _, ok, err := s.Get(ID{Part: 1}); !ok || err != nil {
+		t.Fatalf("Get = %v, %v", ok, err)
+	}
+	if _, _, err := s.Encoded(ID{Part: 1}); err == nil || !strings.Contains(err.Error(), "unexported") {
+		t.Fatalf("Encoded = %v, want the codec's refusal", err)
+	}
 }

@@ -20,7 +20,12 @@ const (
 
 // serveFetch streams shuffle buckets or a block to another worker, each
 // cut into chunks of at most chunkBytes.
-func (w *Worker) serveFetch(_ context.Context, req *fetchReq, send func(*chunk) error) error {
+func (w *Worker) serveFetch(_ context.Context, req *fetchReq, send func(*chunk) error) (err error) {
+	defer func() { // a codec refusing a record type must not end the process
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cluster: serving a fetch: %v", r)
+		}
+	}()
 	switch {
 	case req.Shuffle != nil && req.Block == nil:
 		if len(req.MapParts) > maxFetchParts {

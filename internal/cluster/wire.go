@@ -195,7 +195,12 @@ func resultToWire(r runtime.TaskResult) *resultWire {
 	case nil:
 	default:
 		if r.ValueType != nil {
-			w.Data, w.HasData = r.ValueType.Encode(nil, v), true
+			b, err := runtime.SafeEncode(r.ValueType, v)
+			if err != nil {
+				w.Err = err.Error()
+				return w
+			}
+			w.Data, w.HasData = b, true
 		}
 	}
 	return w

@@ -64,10 +64,31 @@ func NewLocal(n int, r Resolver, cfg LocalConfig) (*Local, error) {
 // travel between processes.
 func EncodeResult(res TaskResult) TaskResult {
 	if res.ValueType != nil && res.Value != nil && res.Err == nil {
-		res.Value = Encoded(res.ValueType.Encode(nil, res.Value))
+		b, err := SafeEncode(res.ValueType, res.Value)
+		if err != nil {
+			res.Value, res.Err = nil, err
+		} else {
+			res.Value = Encoded(b)
+		}
 		res.ValueType = nil
 	}
 	return res
+}
+
+// SafeEncode encodes a partition, turning the panic of a codec that
+// refuses its type (a record type that cannot leave the process) into an
+// error.
+func SafeEncode(typ lineage.Type, part any) (b []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(error); ok {
+				err = fmt.Errorf("runtime: encoding %s records: %w", typ.Name(), e)
+			} else {
+				err = fmt.Errorf("runtime: encoding %s records: %v", typ.Name(), r)
+			}
+		}
+	}()
+	return typ.Encode(nil, part), nil
 }
 
 // Workers returns the workers' names.
@@ -122,7 +143,10 @@ func (l *Local) FetchShuffle(_ context.Context, worker string, dep *lineage.Shuf
 	for i, m := range mapParts {
 		b, err := w.Shuffle.Get(dep.ID, m, reduce)
 		if err == nil && l.encode {
-			b, err = dep.Bucket.Decode(dep.Bucket.Encode(nil, b))
+			var enc []byte
+			if enc, err = SafeEncode(dep.Bucket, b); err == nil {
+				b, err = dep.Bucket.Decode(enc)
+			}
 		}
 		if err != nil {
 			return nil, err

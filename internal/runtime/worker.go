@@ -163,7 +163,11 @@ func (w *Worker) run(ctx context.Context, d *TaskDesc) (res TaskResult) {
 	tc := &taskCtx{ctx: ctx, w: w, desc: d}
 	defer func() {
 		if r := recover(); r != nil {
-			res.Err = fmt.Errorf("runtime: task %v panicked: %v", d.Task, r)
+			if e, ok := r.(error); ok {
+				res.Err = fmt.Errorf("runtime: task %v panicked: %w", d.Task, e)
+			} else {
+				res.Err = fmt.Errorf("runtime: task %v panicked: %v", d.Task, r)
+			}
 		}
 		res.Cached = tc.cached
 		res.Duration = time.Since(start)
