@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,6 +29,8 @@ const (
 	keyEnv    = "SLUICE_WORKER_KEY"  // the WorkerKey of the context to serve
 	// metricsEnv is where a worker serves /metrics ("": not at all).
 	metricsEnv = "SLUICE_WORKER_METRICS"
+	// profileEnv is where a worker writes its CPU profile ("": none).
+	profileEnv = "SLUICE_WORKER_CPUPROFILE"
 )
 
 // workerMetrics is where local-cluster workers serve /metrics: on a port
@@ -136,7 +139,8 @@ func (c *Context) startCluster() error {
 	}
 	procs, err := cluster.StartProcesses(cluster.ProcessConfig{N: cl.n, Args: args,
 		Env: []string{roleEnv + "=worker", driverEnv + "=" + drv.Addr(), secretEnv + "=" + rpc.EncodeSecret(secret),
-			keyEnv + "=" + c.cfg.workerKey, metricsEnv + "=" + workerMetrics(c.cfg.http)},
+			keyEnv + "=" + c.cfg.workerKey, metricsEnv + "=" + workerMetrics(c.cfg.http),
+			profileEnv + "=" + c.cfg.workerProfile},
 		EnvFor: func(i int) []string { return []string{fmt.Sprintf("%s=worker-%d", nameEnv, i)} }})
 	if err != nil {
 		drv.Close()
@@ -224,6 +228,17 @@ func (c *Context) serveAsWorker() error {
 func (c *Context) runWorker() error {
 	if err := c.Err(); err != nil {
 		return err
+	}
+	if prefix := os.Getenv(profileEnv); prefix != "" {
+		f, err := os.Create(prefix + "." + os.Getenv(nameEnv))
+		if err != nil {
+			return fmt.Errorf("sluice: worker CPU profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("sluice: worker CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	c.mu.Lock()
 	c.state = started
@@ -328,3 +343,9 @@ func (n *node) stub(t time.Time, cut runtime.Cut) *lineage.Dataset {
 	d.Truncate(runtime.ReadCached(d))
 	return d
 }
+
+// IsWorker reports whether this process is a worker process of a
+// local-cluster: the program builds its graph as usual, and Start serves
+// the driver. Programs use it to skip driver-only work done before Start
+// (opening a CPU profile, printing a banner).
+func IsWorker() bool { return inWorkerProcess() }

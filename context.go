@@ -69,18 +69,19 @@ const (
 )
 
 type config struct {
-	batch       time.Duration
-	master      string
-	workers     int
-	parallelism int
-	clock       Clock
-	logger      *slog.Logger
-	out         io.Writer
-	onBatch     func(BatchInfo)
-	onError     func(error)
-	workerArgs  []string
-	workerKey   string
-	http        string
+	batch         time.Duration
+	master        string
+	workers       int
+	parallelism   int
+	clock         Clock
+	logger        *slog.Logger
+	out           io.Writer
+	onBatch       func(BatchInfo)
+	onError       func(error)
+	workerArgs    []string
+	workerKey     string
+	http          string
+	workerProfile string
 }
 
 // Option configures a Context.
@@ -128,6 +129,13 @@ func WorkerArgs(args ...string) Option {
 // Context.HTTPAddr). The workers of a local-cluster then serve /metrics
 // too, on ports they pick. Default: off.
 func HTTP(addr string) Option { return func(c *config) error { c.http = addr; return nil } }
+
+// WorkerCPUProfile makes each local-cluster worker write a CPU profile of
+// its run to prefix.worker-N (N its index): on a cluster, the work happens
+// in the workers, not in the driver.
+func WorkerCPUProfile(prefix string) Option {
+	return func(c *config) error { c.workerProfile = prefix; return nil }
+}
 
 // WorkerKey names this context among the contexts of a program (a test
 // binary builds many): local-cluster's worker processes serve the context

@@ -117,6 +117,8 @@ type Options struct {
 	Warmup int
 	// Progress, if set, is called after every batch.
 	Progress func(sluice.BatchInfo)
+	// Context options, added to the benchmark's own.
+	Context []sluice.Option
 }
 
 // Result is what `sluice bench --json` prints.
@@ -147,14 +149,15 @@ func Run(ctx context.Context, w Workload, o Options) (Result, error) {
 	}
 	var mu sync.Mutex
 	var infos []sluice.BatchInfo
-	c, err := sluice.NewContext(sluice.Master(o.Master), sluice.Batch(o.Batch), sluice.OnBatch(func(b sluice.BatchInfo) {
+	opts := append([]sluice.Option{sluice.Master(o.Master), sluice.Batch(o.Batch), sluice.OnBatch(func(b sluice.BatchInfo) {
 		mu.Lock()
 		infos = append(infos, b)
 		mu.Unlock()
 		if o.Progress != nil {
 			o.Progress(b)
 		}
-	}))
+	})}, o.Context...)
+	c, err := sluice.NewContext(opts...)
 	if err != nil {
 		return Result{}, err
 	}

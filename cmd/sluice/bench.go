@@ -19,13 +19,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("sluice bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := bench.Options{Master: "local[*]", Batch: time.Second, Duration: 15 * time.Second, Seed: 1, Warmup: 2}
-	fs.StringVar(&o.Master, "master", o.Master, "where to run: local, local[N] or local[*]")
+	fs.StringVar(&o.Master, "master", o.Master, "where to run: local, local[N], local[*] or local-cluster[N]")
 	fs.DurationVar(&o.Batch, "batch", o.Batch, "batch interval")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "how long to run")
 	fs.IntVar(&o.Rate, "rate", 0, "input records per second (0: the workload's default)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "generator seed")
 	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "batches run before measuring")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (local-cluster workers add .worker-N)")
 	asJSON := fs.Bool("json", false, "print one JSON object with the figures, nothing else on stdout")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: sluice bench WORKLOAD [flags]\n\nworkloads:\n")
@@ -57,7 +57,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				b.Records, b.ProcessingTime.Round(time.Millisecond), b.TotalDelay.Round(time.Millisecond))
 		}
 	}
-	if *cpuProfile != "" {
+	if *cpuProfile != "" && !sluice.IsWorker() {
+		o.Context = append(o.Context, sluice.WorkerCPUProfile(*cpuProfile))
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
 			return err
