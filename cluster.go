@@ -126,8 +126,10 @@ func (c *Context) startCluster() error {
 		return err
 	}
 	secret := rpc.NewSecret()
+	c.staticSealed = c.static.Next()
 	drv, err := cluster.NewDriver(cluster.DriverConfig{Security: rpc.Security{Secret: secret, Logger: c.cfg.logger},
-		Fingerprint: fp, Plans: c.planFor, Logger: c.cfg.logger})
+		Fingerprint: fp, Plans: c.planFor, Logger: c.cfg.logger, Graph: (*resolver)(c),
+		Runtime: runtime.Config{Pinned: c.pinned}})
 	if err != nil {
 		return err
 	}
@@ -192,6 +194,20 @@ func (cl *clusterDriver) close() {
 		close(cl.quit)
 		cl.wg.Wait()
 	})
+}
+
+// pinned reports whether only the driver's process can build ds: a static
+// dataset made after Start, or one made by an output operation's code on
+// the driver (inside ForeachBatch). Workers rebuild every other dataset
+// from their own copy of the graph.
+func (c *Context) pinned(ds *lineage.Dataset) bool {
+	id := ds.ID
+	if id.Node == 0 {
+		return id.Seq >= c.staticSealed
+	}
+	// The graph is fixed since Start: no lock (the driver's event loop
+	// calls this).
+	return int(id.Node) > len(c.nodes) || c.nodes[id.Node-1].output != nil
 }
 
 // planFor serves an input's encoded plan to workers.

@@ -60,6 +60,9 @@ type Context struct {
 	wk *workerMode
 	// obs serves metrics and status (the HTTP option).
 	obs *observer
+	// staticSealed is the sequence number of the first static dataset
+	// made after Start (a cluster's workers cannot rebuild those).
+	staticSealed int32
 }
 
 const (

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/sluicehq/sluice/internal/blockstore"
 	"github.com/sluicehq/sluice/internal/lineage"
 	"github.com/sluicehq/sluice/internal/rpc"
 	"github.com/sluicehq/sluice/internal/runtime"
@@ -35,10 +36,19 @@ type DriverConfig struct {
 	// the driver's event loop.
 	SendQueue int
 	// Plans returns the encoded plan of input node at batch time t.
-	Plans   func(node int32, t int64) ([]byte, bool)
+	Plans func(node int32, t int64) ([]byte, bool)
+	// Graph, if set, is the driver's own graph: a reserved executor in
+	// the driver's process runs on it the stages of datasets only the
+	// driver can build (Runtime.Pinned), fetching from the workers.
+	Graph runtime.Resolver
+	// Blocks configures that executor's block store.
+	Blocks  blockstore.Config
 	Runtime runtime.Config
 	Logger  *slog.Logger
 }
+
+// executorName is the driver's own executor among the workers.
+const executorName = "driver"
 
 func (c *DriverConfig) defaults() {
 	if c.Listen == "" {
@@ -74,6 +84,10 @@ func (c *DriverConfig) defaults() {
 type Driver struct {
 	// Runtime is the engine's driver; its transport is this cluster.
 	Runtime *runtime.Driver
+	// exec runs pinned stages in this process (nil without Graph); peers
+	// is how it fetches from the workers.
+	exec  *runtime.Worker
+	peers *peerClient
 
 	cfg      DriverConfig
 	log      *slog.Logger
@@ -133,6 +147,14 @@ func NewDriver(cfg DriverConfig) (*Driver, error) {
 	d := &Driver{cfg: cfg, log: cfg.Logger, listener: l, server: srv, serveErr: make(chan error, 1),
 		quit: make(chan struct{}), sessions: make(map[string]*session), joined: make(chan struct{})}
 	d.Runtime = runtime.NewDriver(cfg.Runtime, d)
+	if cfg.Graph != nil {
+		d.peers = newPeerClient(cfg.Security)
+		d.exec = runtime.NewWorker(runtime.WorkerConfig{Name: executorName, Slots: 1, Blocks: cfg.Blocks, Logger: cfg.Logger},
+			cfg.Graph, d.peers, d.Runtime.Report)
+		if err := d.Runtime.AddReservedWorker(executorName, 1); err != nil {
+			panic("cluster: a new driver refused its executor: " + err.Error())
+		}
+	}
 	svc := rpc.NewService(driverService)
 	rpc.Bidi(svc, "Session", d.session)
 	rpc.Unary(svc, "Plan", d.plan)
@@ -219,6 +241,10 @@ func (d *Driver) Close() {
 	}
 	d.mu.Unlock()
 	d.Runtime.Close()
+	if d.exec != nil {
+		d.exec.Close()
+		d.peers.close()
+	}
 	close(d.quit)
 	stopped := make(chan struct{})
 	go func() { // GracefulStop waits for handlers, which wait for their senders
@@ -236,6 +262,9 @@ func (d *Driver) Close() {
 
 // Launch implements runtime.Transport.
 func (d *Driver) Launch(worker string, desc *runtime.TaskDesc) error {
+	if worker == executorName && d.exec != nil {
+		return d.exec.Launch(desc)
+	}
 	if err := d.sendTo(worker, &toWorker{Launch: toWire(desc)}); err != nil {
 		return err
 	}
@@ -251,11 +280,19 @@ func (d *Driver) Launch(worker string, desc *runtime.TaskDesc) error {
 
 // Cancel implements runtime.Transport.
 func (d *Driver) Cancel(worker string, t scheduler.Task) {
+	if worker == executorName && d.exec != nil {
+		d.exec.Cancel(t)
+		return
+	}
 	_ = d.sendTo(worker, &toWorker{Cancel: &t})
 }
 
 // Free implements runtime.Transport.
 func (d *Driver) Free(worker string, ds map[lineage.ID]bool) {
+	if worker == executorName && d.exec != nil {
+		d.exec.Free(ds)
+		return
+	}
 	ids := make([]lineage.ID, 0, len(ds))
 	for id := range ds {
 		ids = append(ids, id)
@@ -355,7 +392,7 @@ func (d *Driver) admit(h *hello, cancel context.CancelFunc) (*session, string) {
 			d.seq++
 			name = fmt.Sprintf("worker-%d", d.seq)
 		}
-	} else if d.sessions[name] != nil {
+	} else if d.sessions[name] != nil || name == executorName {
 		return nil, fmt.Sprintf("cluster: a worker named %q is already connected", name)
 	}
 	s := &session{name: name, addr: h.Addr, slots: h.Slots, pid: h.PID, out: make(chan *toWorker, d.cfg.SendQueue), seen: time.Now(), first: d.first, metrics: h.Metrics, cancel: cancel}
@@ -426,6 +463,9 @@ func (d *Driver) broadcastPeers() {
 	peers := make(map[string]string, len(d.sessions))
 	for _, s := range d.sessions {
 		peers[s.name] = s.addr
+	}
+	if d.peers != nil {
+		d.peers.set(peers)
 	}
 	for _, s := range d.sessions {
 		select {

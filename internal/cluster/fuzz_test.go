@@ -5,8 +5,6 @@ import (
 	"io"
 	"testing"
 
-	"google.golang.org/grpc"
-
 	"github.com/sluicehq/sluice/internal/blockstore"
 	"github.com/sluicehq/sluice/internal/lineage"
 	"github.com/sluicehq/sluice/internal/rpc"
@@ -113,7 +111,8 @@ func FuzzToWorker(f *testing.F) {
 				_ = toWire(d)
 			}
 		}
-		w := &Worker{peers: map[string]string{"a": "x"}, conns: make(map[string]*grpc.ClientConn)}
+		w := &Worker{peerClient: newPeerClient(rpc.Security{})}
+		w.set(map[string]string{"a": "x"})
 		if m.Peers != nil {
 			w.setPeers(m.Peers)
 		}

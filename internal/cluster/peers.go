@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
 
 	"github.com/sluicehq/sluice/internal/blockstore"
 	"github.com/sluicehq/sluice/internal/lineage"
@@ -98,9 +102,72 @@ func receiveChunks(recv func() (*chunk, error), n int) ([][]byte, bool, error) {
 	return out, true, nil
 }
 
+// peerClient fetches shuffle buckets and blocks from workers by name
+// (runtime.Peers), over one cached connection per worker.
+type peerClient struct {
+	sec     rpc.Security
+	mu      sync.Mutex
+	addrs   map[string]string // name -> address
+	conns   map[string]*grpc.ClientConn
+	fetched atomic.Int64 // bytes fetched
+}
+
+func newPeerClient(sec rpc.Security) *peerClient {
+	return &peerClient{sec: sec, addrs: make(map[string]string), conns: make(map[string]*grpc.ClientConn)}
+}
+
+// set replaces the known workers, closing connections to those gone or
+// moved.
+func (w *peerClient) set(p map[string]string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for name, c := range w.conns {
+		if p[name] != w.addrs[name] {
+			c.Close()
+			delete(w.conns, name)
+		}
+	}
+	w.addrs = p
+}
+
+// addr returns a worker's address.
+func (w *peerClient) addr(name string) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.addrs[name]
+}
+
+// conn returns a connection to a peer worker.
+func (w *peerClient) conn(name string) (*grpc.ClientConn, string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	addr, ok := w.addrs[name]
+	if !ok {
+		return nil, "", fmt.Errorf("cluster: unknown worker %q", name)
+	}
+	if c := w.conns[name]; c != nil {
+		return c, addr, nil
+	}
+	c, err := w.sec.Dial(addr)
+	if err != nil {
+		return nil, "", err
+	}
+	w.conns[name] = c
+	return c, addr, nil
+}
+
+func (w *peerClient) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for name, c := range w.conns {
+		c.Close()
+		delete(w.conns, name)
+	}
+}
+
 // FetchShuffle implements runtime.Peers: one call for all the buckets
 // this reduce partition needs from worker.
-func (w *Worker) FetchShuffle(ctx context.Context, worker string, dep *lineage.ShuffleDep, mapParts []int, reduce int) ([]any, error) {
+func (w *peerClient) FetchShuffle(ctx context.Context, worker string, dep *lineage.ShuffleDep, mapParts []int, reduce int) ([]any, error) {
 	cc, addr, err := w.conn(worker)
 	if err != nil {
 		return nil, err
@@ -127,7 +194,7 @@ func (w *Worker) FetchShuffle(ctx context.Context, worker string, dep *lineage.S
 }
 
 // FetchBlock implements runtime.Peers.
-func (w *Worker) FetchBlock(ctx context.Context, worker string, ds *lineage.Dataset, p int) (any, bool, error) {
+func (w *peerClient) FetchBlock(ctx context.Context, worker string, ds *lineage.Dataset, p int) (any, bool, error) {
 	cc, addr, err := w.conn(worker)
 	if err != nil {
 		return nil, false, err

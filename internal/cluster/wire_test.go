@@ -95,9 +95,7 @@ func TestFetch(t *testing.T) {
 	c.waitReady(2)
 	aName := a.testName(t)
 	eventually(t, "b knows where a serves", func() bool {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		return b.peers[aName] == a.Addr()
+		return b.addr(aName) == a.Addr()
 	})
 	ctx := testCtx(t)
 

@@ -63,10 +63,10 @@ type Worker struct {
 	runtime  *runtime.Worker
 	serveWG  sync.WaitGroup
 
-	mu    sync.Mutex
-	peers map[string]string // name -> address
-	conns map[string]*grpc.ClientConn
-	name  string
+	*peerClient // fetches from the other workers (runtime.Peers)
+
+	mu   sync.Mutex
+	name string
 	// results carries task results to the session stream (bounded: a
 	// full queue blocks the task goroutine, which is the backpressure).
 	results chan runtime.TaskResult
@@ -75,8 +75,8 @@ type Worker struct {
 	// channel itself is never closed, so late reporters cannot panic).
 	closing   chan struct{}
 	closeOnce sync.Once
-	// fetched and served count shuffle and block bytes moved.
-	fetched, served atomic.Int64
+	// served counts shuffle and block bytes sent to other workers.
+	served atomic.Int64
 }
 
 // NewWorker listens for peers and dials the driver (lazily: errors show
@@ -106,8 +106,8 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		return nil, err
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger, listener: l, server: srv, driver: cc,
-		peers: make(map[string]string), conns: make(map[string]*grpc.ClientConn),
-		results: make(chan runtime.TaskResult, 1024), closing: make(chan struct{})}
+		peerClient: newPeerClient(cfg.Security),
+		results:    make(chan runtime.TaskResult, 1024), closing: make(chan struct{})}
 	w.runtime = runtime.NewWorker(runtime.WorkerConfig{Slots: cfg.Slots, Blocks: cfg.Blocks, Logger: cfg.Logger},
 		cfg.Graph, w, w.report)
 	svc := rpc.NewService(workerService)
@@ -284,43 +284,10 @@ func (w *Worker) close() {
 		w.metrics.Close()
 	}
 	w.driver.Close()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, c := range w.conns {
-		c.Close()
-	}
+	w.peerClient.close()
 }
 
-func (w *Worker) setPeers(p map[string]string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for name, c := range w.conns {
-		if p[name] != w.peers[name] {
-			c.Close()
-			delete(w.conns, name)
-		}
-	}
-	w.peers = p
-}
-
-// conn returns a connection to a peer worker.
-func (w *Worker) conn(name string) (*grpc.ClientConn, string, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	addr, ok := w.peers[name]
-	if !ok {
-		return nil, "", fmt.Errorf("cluster: unknown worker %q", name)
-	}
-	if c := w.conns[name]; c != nil {
-		return c, addr, nil
-	}
-	c, err := w.cfg.Security.Dial(addr)
-	if err != nil {
-		return nil, "", err
-	}
-	w.conns[name] = c
-	return c, addr, nil
-}
+func (w *Worker) setPeers(p map[string]string) { w.peerClient.set(p) }
 
 func (w *Worker) metricsHandler() http.Handler {
 	f := func(v func() int64) func() float64 { return func() float64 { return float64(v()) } }

@@ -92,6 +92,13 @@ func (s *Scope) Time() int64 { return s.time }
 // Node is the scope's stream node.
 func (s *Scope) Node() int32 { return s.node }
 
+// Next returns the sequence number the next Alloc will give.
+func (s *Scope) Next() int32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seq
+}
+
 // Alloc reserves the next ID of the scope. Use it with NewWithID when the
 // dependencies need the child's ID first (shuffle IDs name their child).
 func (s *Scope) Alloc() ID {

@@ -30,6 +30,10 @@ type Config struct {
 	// Cuts makes task descriptors list the truncated datasets of their
 	// lineage (workers in other processes need them).
 	Cuts bool
+	// Pinned, if set, says which datasets only the driver's process can
+	// build (made at run time by code that runs only there); stages that
+	// compute one run on the reserved workers (see AddReservedWorker).
+	Pinned func(*lineage.Dataset) bool
 }
 
 // ErrStopped is returned by RunJob once the driver is closed.
@@ -112,12 +116,14 @@ type stage struct {
 	// clears it, since state may have been truncated since.
 	cuts     []Cut
 	cutsDone bool
+	pinned   bool // computes a dataset only the driver can build
 }
 
 type submitReq struct{ j *job }
 type joinReq struct {
-	name  string
-	slots int
+	name     string
+	slots    int
+	reserved bool
 }
 type lostReq struct{ name string }
 type freeReq struct{ ids []lineage.ID }
@@ -168,7 +174,14 @@ func (d *Driver) send(ev any) error {
 
 // AddWorker registers a worker with the given task slots.
 func (d *Driver) AddWorker(name string, slots int) error {
-	return d.send(joinReq{name, slots})
+	return d.send(joinReq{name, slots, false})
+}
+
+// AddReservedWorker registers a worker in the driver's process that runs
+// the stages of datasets only the driver can build (see Config.Pinned),
+// and nothing else.
+func (d *Driver) AddReservedWorker(name string, slots int) error {
+	return d.send(joinReq{name, slots, true})
 }
 
 // WorkerLost tells the driver a worker is gone.
@@ -308,7 +321,7 @@ func (d *Driver) handle(ev any) {
 			d.workerLost(e.name)
 		}
 		d.workers[e.name] = e.slots
-		d.step(scheduler.WorkerJoined{Worker: scheduler.WorkerID(e.name), Slots: e.slots})
+		d.step(scheduler.WorkerJoined{Worker: scheduler.WorkerID(e.name), Slots: e.slots, Reserved: e.reserved})
 	case lostReq:
 		d.workerLost(e.name)
 	case freeReq:

@@ -22,7 +22,7 @@ func (d *Driver) submit(j *job) {
 	parents := b.pipeline(rs)
 	b.order = append(b.order, scheduler.Stage{
 		ID: rs.id, Parents: parents, NumTasks: j.final.NumParts, Result: true,
-		Prefer: d.prefer(j.final),
+		Prefer: d.prefer(j.final), Pinned: rs.pinned,
 	})
 	d.jobs[j.id] = j
 	j.resultStage = rs.id
@@ -47,6 +47,7 @@ type jobBuilder struct {
 func (b *jobBuilder) pipeline(st *stage) []scheduler.StageID {
 	st.reads, st.cached = st.reads[:0], st.cached[:0]
 	st.cuts, st.cutsDone = nil, false
+	st.pinned = false
 	var parents []scheduler.StageID
 	visited := make(map[*lineage.Dataset]bool)
 	var walk func(ds *lineage.Dataset)
@@ -55,6 +56,9 @@ func (b *jobBuilder) pipeline(st *stage) []scheduler.StageID {
 			return
 		}
 		visited[ds] = true
+		if b.d.cfg.Pinned != nil && b.d.cfg.Pinned(ds) {
+			st.pinned = true
+		}
 		if ds.Persisted() {
 			st.cached = append(st.cached, ds)
 			if b.d.allCached(ds) {
@@ -64,7 +68,7 @@ func (b *jobBuilder) pipeline(st *stage) []scheduler.StageID {
 		for _, dep := range ds.Dependencies() {
 			if sd, ok := dep.(*lineage.ShuffleDep); ok {
 				st.reads = append(st.reads, sd)
-				parents = appendUnique(parents, b.mapStage(sd))
+				parents = appendUnique(parents, b.mapStage(sd, ds))
 				continue
 			}
 			walk(dep.Parent()) // narrow: OneToOne, Range, Broadcast
@@ -85,7 +89,7 @@ func appendUnique(xs []scheduler.StageID, x scheduler.StageID) []scheduler.Stage
 
 // mapStage returns the stage that writes a shuffle, adding it (and its
 // parents, first) to the job being built.
-func (b *jobBuilder) mapStage(dep *lineage.ShuffleDep) scheduler.StageID {
+func (b *jobBuilder) mapStage(dep *lineage.ShuffleDep, child *lineage.Dataset) scheduler.StageID {
 	d := b.d
 	sid, ok := d.byShuffle[dep.ID]
 	if !ok {
@@ -104,16 +108,21 @@ func (b *jobBuilder) mapStage(dep *lineage.ShuffleDep) scheduler.StageID {
 	// readable since (its tasks read cached partitions all the same).
 	if !st.built {
 		st.parents, st.built = b.pipeline(st), true
+		// A map task resolves the shuffle's child too (its dependency
+		// buckets the output).
+		if d.cfg.Pinned != nil && d.cfg.Pinned(child) {
+			st.pinned = true
+		}
 	} else {
 		st.cuts, st.cutsDone = nil, false
 		for _, r := range st.reads {
-			b.mapStage(r)
+			b.mapStage(r, nil) // built already: the child is not needed
 		}
 	}
 	parents := st.parents
 	b.order = append(b.order, scheduler.Stage{
 		ID: sid, Parents: parents, NumTasks: dep.P.NumParts,
-		Available: d.available(dep), Prefer: d.prefer(dep.P),
+		Available: d.available(dep), Prefer: d.prefer(dep.P), Pinned: st.pinned,
 	})
 	return sid
 }

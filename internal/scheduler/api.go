@@ -38,6 +38,9 @@ type Stage struct {
 	// Prefer[p] lists the workers where partition p's inputs live (cached
 	// partitions, input blocks, state). Nil means no preference.
 	Prefer [][]WorkerID
+	// Pinned stages run only on reserved workers (see WorkerJoined): their
+	// datasets exist only in the driver's process.
+	Pinned bool
 }
 
 // Task names one attempt of one partition of one stage.
@@ -65,6 +68,9 @@ type Tick struct{ Now time.Duration }
 type WorkerJoined struct {
 	Worker WorkerID
 	Slots  int
+	// Reserved workers run the tasks of pinned stages, and only those
+	// (the driver's own executor, for datasets only it can build).
+	Reserved bool
 }
 
 // WorkerLost removes a worker: its running tasks are rescheduled elsewhere

@@ -14,7 +14,7 @@ func (s *Scheduler) workerJoined(ev WorkerJoined) error {
 	case s.workers[ev.Worker] != nil:
 		return fmt.Errorf("%w: worker %s is already live", ErrInvalidEvent, ev.Worker)
 	}
-	s.workers[ev.Worker] = &worker{id: ev.Worker, slots: ev.Slots}
+	s.workers[ev.Worker] = &worker{id: ev.Worker, slots: ev.Slots, reserved: ev.Reserved}
 	i, _ := slices.BinarySearch(s.order, ev.Worker)
 	s.order = slices.Insert(s.order, i, ev.Worker)
 	s.free += ev.Slots

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"slices"
 	"flag"
 	"fmt"
 	"os"
@@ -25,10 +26,10 @@ import (
 //
 //	new [epoch=N] [max-task-failures=N] [max-stage-attempts=N] [locality-wait=DUR]
 //	    replace the scheduler by a new one (each file starts with defaults)
-//	worker-join W slots=N
+//	worker-join W slots=N [reserved]
 //	worker-lost W
 //	submit jJ
-//	  sS tasks=N [parents=sA,sB] [result] [available=P:W,...] [prefer=P:W|W,...]
+//	  sS tasks=N [parents=sA,sB] [result] [pinned] [available=P:W,...] [prefer=P:W|W,...]
 //	     [available-len=N] [prefer-len=N]   (force a length, for invalid jobs)
 //	finish jJ/sS/pP aA on W [epoch=N]      (epoch defaults to the config's)
 //	fail jJ/sS/pP aA on W [epoch=N] [reason="..."]
@@ -211,7 +212,7 @@ func (sc *scenario) event(name string, pos []string, kv map[string]string, lines
 	switch name {
 	case "worker-join":
 		slots, err := strconv.Atoi(kv["slots"])
-		return WorkerJoined{Worker: WorkerID(arg(pos, 0)), Slots: slots}, err
+		return WorkerJoined{Worker: WorkerID(arg(pos, 0)), Slots: slots, Reserved: arg(pos, 1) == "reserved"}, err
 	case "worker-lost":
 		return WorkerLost{Worker: WorkerID(arg(pos, 0))}, nil
 	case "tick":
@@ -291,7 +292,7 @@ func parseStage(line string) (Stage, error) {
 	if err != nil {
 		return Stage{}, err
 	}
-	st := Stage{ID: StageID(id), Result: len(pos) > 1 && pos[1] == "result"}
+	st := Stage{ID: StageID(id), Result: slices.Contains(pos[1:], "result"), Pinned: slices.Contains(pos[1:], "pinned")}
 	if st.NumTasks, err = strconv.Atoi(kv["tasks"]); err != nil {
 		return Stage{}, err
 	}
@@ -485,6 +486,9 @@ func formatEvent(ev Event) string {
 	case Tick:
 		return fmt.Sprintf("tick (to %v)", ev.Now)
 	case WorkerJoined:
+		if ev.Reserved {
+			return fmt.Sprintf("worker-join %s reserved slots=%d", ev.Worker, ev.Slots)
+		}
 		return fmt.Sprintf("worker-join %s slots=%d", ev.Worker, ev.Slots)
 	case WorkerLost:
 		return fmt.Sprintf("worker-lost %s", ev.Worker)
@@ -520,6 +524,9 @@ func formatJob(jb Job) string {
 		}
 		if st.Result {
 			l += " result"
+		}
+		if st.Pinned {
+			l += " pinned"
 		}
 		var av, pr []string
 		for p, w := range st.Available {

@@ -84,7 +84,7 @@ func (s *Scheduler) scheduleStage(j *job, st *stage) {
 // takes it, which spreads tasks, and so recovery, over all workers.
 func (s *Scheduler) place(st *stage, p int) *worker {
 	if st.prefer != nil && len(st.prefer[p]) > 0 {
-		w, live := s.mostFree(st.prefer[p])
+		w, live := s.mostFree(st.prefer[p], st.pinned)
 		if w != nil {
 			return w
 		}
@@ -92,18 +92,19 @@ func (s *Scheduler) place(st *stage, p int) *worker {
 			return nil
 		}
 	}
-	w, _ := s.mostFree(s.order)
+	w, _ := s.mostFree(s.order, st.pinned)
 	return w
 }
 
 // mostFree returns the live worker among ids with the most free slots, ties
 // going to the lowest ID, or nil if none has a free slot; and whether any of
-// ids is live. It scans all of ids: a later optimisation could keep workers
-// in a heap by free slots.
-func (s *Scheduler) mostFree(ids []WorkerID) (best *worker, live bool) {
+// ids is live. Only reserved workers count for a pinned stage, and only the
+// others for the rest. It scans all of ids: a later optimisation could keep
+// workers in a heap by free slots.
+func (s *Scheduler) mostFree(ids []WorkerID, pinned bool) (best *worker, live bool) {
 	for _, id := range ids {
 		w := s.workers[id]
-		if w == nil {
+		if w == nil || w.reserved != pinned {
 			continue
 		}
 		live = true

@@ -47,9 +47,10 @@ type Scheduler struct {
 }
 
 type worker struct {
-	id      WorkerID
-	slots   int
-	running int // attempts running here; never above slots
+	id       WorkerID
+	slots    int
+	running  int  // attempts running here; never above slots
+	reserved bool // runs pinned stages only
 }
 
 func (w *worker) freeSlots() int { return w.slots - w.running }
@@ -71,6 +72,7 @@ type stage struct {
 	parents  []*stage
 	children []*stage // active stages that list this one as a parent
 	prefer   [][]WorkerID
+	pinned   bool // runs on reserved workers only
 	parts    []part
 	done     int // partitions whose output is available (or result delivered)
 	running  int // partitions with a running attempt

@@ -40,6 +40,7 @@ func (s *Scheduler) newStage(sd Stage) *stage {
 		numTasks: sd.NumTasks,
 		result:   sd.Result,
 		parts:    make([]part, sd.NumTasks),
+		pinned:   sd.Pinned,
 	}
 	for _, id := range sd.Parents {
 		par := s.stages[id]
