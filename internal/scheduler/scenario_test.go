@@ -1,11 +1,11 @@
 package scheduler
 
 import (
-	"slices"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
