@@ -18,14 +18,17 @@ type Flags struct {
 	Parallelism int
 	// Duration stops the job after this long (0: run until interrupted).
 	Duration time.Duration
+	// HTTP is where the driver serves /metrics and /status ("": nowhere).
+	HTTP string
 }
 
 // Register adds the flags to fs.
 func (f *Flags) Register(fs *flag.FlagSet) {
-	fs.StringVar(&f.Master, "master", f.Master, "where to run: local, local[N] or local[*]")
+	fs.StringVar(&f.Master, "master", f.Master, "where to run: local, local[N], local[*] or local-cluster[N]")
 	fs.DurationVar(&f.Batch, "batch", f.Batch, "batch interval (e.g. 1s, 500ms)")
 	fs.IntVar(&f.Parallelism, "parallelism", f.Parallelism, "default number of partitions (0: one per worker)")
 	fs.DurationVar(&f.Duration, "duration", f.Duration, "stop after this long (0: until Ctrl-C or SIGTERM)")
+	fs.StringVar(&f.HTTP, "http", f.HTTP, "serve Prometheus /metrics and JSON /status here (e.g. 127.0.0.1:4040; empty: off)")
 }
 
 // Options turns the flags that were set into context options.
@@ -39,6 +42,9 @@ func (f *Flags) Options() []Option {
 	}
 	if f.Parallelism != 0 {
 		o = append(o, Parallelism(f.Parallelism))
+	}
+	if f.HTTP != "" {
+		o = append(o, HTTP(f.HTTP))
 	}
 	return o
 }

@@ -31,7 +31,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sluice demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	f := sluice.Flags{Master: "local[*]", Batch: time.Second}
+	f := sluice.Flags{Master: "local-cluster[2]", Batch: time.Second, HTTP: "127.0.0.1:0"}
 	f.Register(fs)
 	cfg := demo.DefaultConfig()
 	fs.IntVar(&cfg.Rate, "rate", cfg.Rate, "ad events per second")
@@ -61,12 +61,21 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		backstop = 3*f.Duration + 10*f.Batch
 	}
 	var job *demo.Job
+	var (
+		c   *sluice.Context
+		err error
+	)
 	start, n := time.Now(), 0
 	// OnBatch runs after each batch, in order, so the report of the batch
 	// (sent by its last output operation) is already there.
-	c, err := sluice.NewContext(append(f.Options(), sluice.OnBatch(func(b sluice.BatchInfo) {
+	c, err = sluice.NewContext(append(f.Options(), sluice.OnBatch(func(b sluice.BatchInfo) {
 		if b.Err != nil {
 			return
+		}
+		if n == 0 {
+			if addr := c.HTTPAddr(); addr != "" {
+				fmt.Fprintf(stdout, "status: http://%s/status · metrics: http://%s/metrics\n\n", addr, addr)
+			}
 		}
 		demo.Print(stdout, <-job.Reports, start)
 		fmt.Fprintf(stdout, "   processed in %v, total delay %v\n\n",

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// These tests run the real sluice binary on local-cluster: a driver
+// process and worker processes, killed with SIGKILL where the test says.
+
+var binary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// sluiceBinary builds the command once per test run.
+func sluiceBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the sluice binary with worker processes")
+	}
+	binary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "sluice-bin-")
+		if err != nil {
+			binary.err = err
+			return
+		}
+		binary.path = filepath.Join(dir, "sluice")
+		out, err := exec.Command("go", "build", "-o", binary.path, ".").CombinedOutput()
+		if err != nil {
+			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binary.err != nil {
+		t.Fatal(binary.err)
+	}
+	return binary.path
+}
+
+// process is a running sluice command whose standard error is watched
+// for the workers that joined.
+type process struct {
+	cmd    *exec.Cmd
+	stdout bytes.Buffer
+	mu     sync.Mutex
+	stderr bytes.Buffer
+	pids   []int
+	joined chan int // worker PIDs, as they join
+	done   chan error
+}
+
+var joinedRE = regexp.MustCompile(`cluster: worker joined .* pid=(\d+)`)
+
+func start(t *testing.T, args ...string) *process {
+	t.Helper()
+	p := &process{cmd: exec.Command(sluiceBinary(t), args...), joined: make(chan int, 64), done: make(chan error, 1)}
+	p.cmd.Dir = t.TempDir()
+	p.cmd.Stdout = &p.stdout
+	errPipe, err := p.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(errPipe)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.stderr.WriteString(line + "\n")
+			if m := joinedRE.FindStringSubmatch(line); m != nil {
+				pid, _ := strconv.Atoi(m[1])
+				p.pids = append(p.pids, pid)
+				p.joined <- pid
+			}
+			p.mu.Unlock()
+		}
+		p.done <- p.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		for _, pid := range p.workerPIDs() {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
+	return p
+}
+
+func (p *process) workerPIDs() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]int(nil), p.pids...)
+}
+
+func (p *process) errors() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
+}
+
+// waitJoined waits until n workers joined and returns their PIDs.
+func (p *process) waitJoined(t *testing.T, n int) []int {
+	t.Helper()
+	var pids []int
+	deadline := time.After(60 * time.Second)
+	for len(pids) < n {
+		select {
+		case pid := <-p.joined:
+			pids = append(pids, pid)
+		case <-deadline:
+			t.Fatalf("%d of %d workers joined; stderr:\n%s", len(pids), n, p.errors())
+		}
+	}
+	return pids
+}
+
+// wait waits for the command to exit.
+func (p *process) wait(t *testing.T, within time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		return err
+	case <-time.After(within):
+		t.Fatalf("still running after %v; stderr:\n%s", within, p.errors())
+		return nil
+	}
+}
+
+// alive reports whether a process exists (and is not a zombie).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	fields := strings.Fields(string(b))
+	return len(fields) > 2 && fields[2] != "Z"
+}
+
+func assertGone(t *testing.T, pids []int, within time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	for _, pid := range pids {
+		for alive(pid) {
+			if ctx.Err() != nil {
+				t.Fatalf("worker process %d still running %v after the driver ended", pid, within)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+func TestDemoOnLocalCluster(t *testing.T) {
+	p := start(t, "demo", "--master", "local-cluster[3]", "--duration", "3s", "--batch", "500ms", "--rate", "4000")
+	pids := p.waitJoined(t, 3)
+	if err := p.wait(t, 60*time.Second); err != nil {
+		t.Fatalf("demo: %v\n%s", err, p.errors())
+	}
+	if n := strings.Count(p.stdout.String(), "── batch"); n != 6 {
+		t.Fatalf("%d batch tables, want 6:\n%s", n, p.stdout.String())
+	}
+	if !strings.Contains(p.stdout.String(), "2,000 events") {
+		t.Errorf("no batch of 2,000 events:\n%s", p.stdout.String())
+	}
+	assertGone(t, pids, 5*time.Second)
+}
+
+func TestKilledDriverLeavesNoWorkers(t *testing.T) {
+	p := start(t, "demo", "--master", "local-cluster[2]", "--duration", "60s", "--batch", "200ms", "--rate", "1000")
+	pids := p.waitJoined(t, 2)
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.wait(t, 10*time.Second)
+	assertGone(t, pids, 5*time.Second)
+}
+
+// A stateless job survives a worker killed mid-run: its tasks run again on
+// the others, and the job ends normally.
+func TestKilledWorkerMidRun(t *testing.T) {
+	p := start(t, "bench", "grep", "--master", "local-cluster[3]", "--duration", "5s", "--batch", "250ms",
+		"--rate", "200000", "--warmup", "1", "--json")
+	pids := p.waitJoined(t, 3)
+	time.Sleep(1500 * time.Millisecond) // a few batches in
+	if err := syscall.Kill(pids[1], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.wait(t, 60*time.Second); err != nil {
+		t.Fatalf("bench: %v\n%s", err, p.errors())
+	}
+	var r map[string]any
+	if err := json.Unmarshal(p.stdout.Bytes(), &r); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, p.stdout.String())
+	}
+	if r["records"].(float64) <= 0 {
+		t.Fatalf("no records: %s", p.stdout.String())
+	}
+	if !strings.Contains(p.errors(), "worker lost") {
+		t.Errorf("the driver did not report the lost worker:\n%s", p.errors())
+	}
+	assertGone(t, pids, 5*time.Second)
+}
