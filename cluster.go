@@ -1,11 +1,14 @@
 package sluice
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -44,12 +47,13 @@ func workerMetrics(driverHTTP string) string {
 
 // clusterDriver is the driver side of a local-cluster context.
 type clusterDriver struct {
-	once  sync.Once
-	n     int
-	drv   *cluster.Driver
-	procs *cluster.Processes
-	quit  chan struct{}
-	wg    sync.WaitGroup
+	once       sync.Once
+	n          int
+	standalone bool // workers start by hand; none are spawned
+	drv        *cluster.Driver
+	procs      *cluster.Processes
+	quit       chan struct{}
+	wg         sync.WaitGroup
 }
 
 // workerMode is the state of a context built in a worker process: it
@@ -107,57 +111,70 @@ func jobArgs(args []string) []string {
 	return out
 }
 
-func security() (rpc.Security, error) {
-	if os.Getenv(plainEnv) == "1" {
-		return rpc.Security{Plaintext: true}, nil
+// security returns the cluster's security from the options, else from the
+// environment (SLUICE_SECRET in hex, or SLUICE_PLAINTEXT=1).
+func security(cfg config) (rpc.Security, error) {
+	switch {
+	case inWorkerProcess() && os.Getenv(secretEnv) != "": // what the driver gave
+	case cfg.plaintext || os.Getenv(plainEnv) == "1":
+		return rpc.Security{Plaintext: true, Logger: cfg.logger}, nil
+	case cfg.secret != nil:
+		return rpc.Security{Secret: cfg.secret, Logger: cfg.logger}, nil
+	case os.Getenv(secretEnv) == "":
+		return rpc.Security{}, fmt.Errorf("sluice: no cluster secret: set %s (hex, e.g. from `openssl rand -hex 32`) in every process, or pass --plaintext on loopback", secretEnv)
 	}
 	secret, err := rpc.ParseSecret(os.Getenv(secretEnv))
 	if err != nil {
 		return rpc.Security{}, fmt.Errorf("sluice: %s: %w", secretEnv, err)
 	}
-	return rpc.Security{Secret: secret}, nil
+	return rpc.Security{Secret: secret, Logger: cfg.logger}, nil
 }
 
-// startCluster starts the driver's server and the local-cluster worker
-// processes, and waits until they all joined.
+// startCluster starts the driver's server and, for local-cluster, the
+// worker processes, and waits until the workers joined.
 func (c *Context) startCluster() error {
 	fp, err := c.fingerprint()
 	if err != nil {
 		return err
 	}
-	secret := rpc.NewSecret()
-	c.staticSealed = c.static.Next()
-	drv, err := cluster.NewDriver(cluster.DriverConfig{Security: rpc.Security{Secret: secret, Logger: c.cfg.logger},
-		Fingerprint: fp, Plans: c.planFor, Logger: c.cfg.logger, Graph: (*resolver)(c),
-		Runtime: runtime.Config{Pinned: c.pinned}})
-	if err != nil {
-		return err
-	}
 	cl := c.cl
-	cl.drv, cl.quit = drv, make(chan struct{})
-	args := os.Args[1:]
-	if c.cfg.workerArgs != nil {
-		args = c.cfg.workerArgs
+	sec := rpc.Security{Secret: rpc.NewSecret(), Logger: c.cfg.logger}
+	listen := ""
+	if cl.standalone {
+		if sec, err = security(c.cfg); err != nil {
+			return err
+		}
+		listen = cmp.Or(c.cfg.listen, "127.0.0.1:7077")
 	}
-	procs, err := cluster.StartProcesses(cluster.ProcessConfig{N: cl.n, Args: args,
-		Env: []string{roleEnv + "=worker", driverEnv + "=" + drv.Addr(), secretEnv + "=" + rpc.EncodeSecret(secret),
-			keyEnv + "=" + c.cfg.workerKey, metricsEnv + "=" + workerMetrics(c.cfg.http),
-			profileEnv + "=" + c.cfg.workerProfile},
-		EnvFor: func(i int) []string { return []string{fmt.Sprintf("%s=worker-%d", nameEnv, i)} }})
+	c.staticSealed = c.static.Next()
+	drv, err := cluster.NewDriver(cluster.DriverConfig{Listen: listen, Security: sec, Fingerprint: fp, Plans: c.planFor,
+		Args: os.Args[1:], Logger: c.cfg.logger, Graph: (*resolver)(c), Runtime: runtime.Config{Pinned: c.pinned}})
 	if err != nil {
-		drv.Close()
 		return err
 	}
-	cl.procs = procs
+	cl.drv, cl.quit = drv, make(chan struct{})
 	c.env.driver = drv.Runtime
 	c.env.close = cl.close
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	var exited <-chan error
+	wait := time.Minute
+	if cl.standalone {
+		wait = 10 * time.Minute
+		c.cfg.logger.Info("waiting for workers", "want", cl.n, "driver", drv.Addr(),
+			"start one with", fmt.Sprintf("%s worker --driver %s", filepath.Base(os.Args[0]), drv.Addr()))
+	} else {
+		if err := c.startProcesses(drv, sec); err != nil {
+			cl.close()
+			return err
+		}
+		exited = cl.procs.Exited()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	joined := make(chan error, 1)
 	go func() { joined <- drv.WaitWorkers(ctx, cl.n) }()
 	select {
 	case err = <-joined:
-	case err = <-procs.Exited():
+	case err = <-exited:
 		cancel()
 		<-joined
 	}
@@ -165,18 +182,38 @@ func (c *Context) startCluster() error {
 		cl.close()
 		return fmt.Errorf("sluice: starting %s: %w", c.cfg.master, err)
 	}
-	cl.wg.Add(1)
-	go func() { // report workers that die while the job runs
-		defer cl.wg.Done()
-		for {
-			select {
-			case err := <-procs.Exited():
-				c.cfg.logger.Warn("worker process exited", "err", err)
-			case <-cl.quit:
-				return
+	if exited != nil {
+		cl.wg.Add(1)
+		go func() { // report workers that die while the job runs
+			defer cl.wg.Done()
+			for {
+				select {
+				case err := <-exited:
+					c.cfg.logger.Warn("worker process exited", "err", err)
+				case <-cl.quit:
+					return
+				}
 			}
-		}
-	}()
+		}()
+	}
+	return nil
+}
+
+// startProcesses starts local-cluster's worker processes.
+func (c *Context) startProcesses(drv *cluster.Driver, sec rpc.Security) error {
+	args := os.Args[1:]
+	if c.cfg.workerArgs != nil {
+		args = c.cfg.workerArgs
+	}
+	procs, err := cluster.StartProcesses(cluster.ProcessConfig{N: c.cl.n, Args: args,
+		Env: []string{roleEnv + "=worker", driverEnv + "=" + drv.Addr(), secretEnv + "=" + rpc.EncodeSecret(sec.Secret),
+			keyEnv + "=" + c.cfg.workerKey, metricsEnv + "=" + workerMetrics(c.cfg.http),
+			profileEnv + "=" + c.cfg.workerProfile},
+		EnvFor: func(i int) []string { return []string{fmt.Sprintf("%s=worker-%d", nameEnv, i)} }})
+	if err != nil {
+		return err
+	}
+	c.cl.procs = procs
 	return nil
 }
 
@@ -264,11 +301,10 @@ func (c *Context) runWorker() error {
 	if err != nil {
 		return err
 	}
-	sec, err := security()
+	sec, err := security(c.cfg)
 	if err != nil {
 		return err
 	}
-	sec.Logger = c.cfg.logger
 	w, err := cluster.NewWorker(cluster.WorkerConfig{Driver: os.Getenv(driverEnv), Name: os.Getenv(nameEnv),
 		Security: sec, Fingerprint: fp, Graph: (*resolver)(c), Logger: c.cfg.logger, Metrics: os.Getenv(metricsEnv),
 		Welcome: func(first int64) {
@@ -365,3 +401,56 @@ func (n *node) stub(t time.Time, cut runtime.Cut) *lineage.Dataset {
 // the driver. Programs use it to skip driver-only work done before Start
 // (opening a CPU profile, printing a banner).
 func IsWorker() bool { return inWorkerProcess() }
+
+// workerJoinWait bounds how long a standalone worker waits for its driver
+// to listen.
+const workerJoinWait = 30 * time.Second
+
+// RunWorker runs this program as a worker of the standalone driver at
+// driverAddr: it asks the driver for the job's arguments and replaces this
+// process with the program run with them, in the worker role, so that it
+// builds the same graph (the driver checks). opts may set Secret or
+// Plaintext; by default the SLUICE_SECRET environment variable is the
+// secret. It returns only on error.
+func RunWorker(ctx context.Context, driverAddr string, opts ...Option) error {
+	var cfg config
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return err
+		}
+	}
+	cfg.logger = slog.Default()
+	sec, err := security(cfg)
+	if err != nil {
+		return err
+	}
+	// The driver may not listen yet (processes start in any order): try
+	// for a while, then say why not.
+	ctx, cancel := context.WithTimeout(ctx, workerJoinWait)
+	defer cancel()
+	var args []string
+	for delay := 50 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+		if args, err = cluster.JobArgs(ctx, driverAddr, sec); err == nil {
+			break
+		}
+		if !errors.Is(err, cluster.ErrUnreachable) || ctx.Err() != nil {
+			return fmt.Errorf("sluice: asking the driver at %s for its job: %w", driverAddr, err)
+		}
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return fmt.Errorf("sluice: asking the driver at %s for its job for %v: %w", driverAddr, workerJoinWait, err)
+		}
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	env := append(os.Environ(), roleEnv+"=worker", driverEnv+"="+driverAddr, keyEnv+"=")
+	if sec.Plaintext {
+		env = append(env, plainEnv+"=1")
+	} else {
+		env = append(env, secretEnv+"="+rpc.EncodeSecret(sec.Secret))
+	}
+	return syscall.Exec(exe, append([]string{exe}, args...), env)
+}

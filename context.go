@@ -85,6 +85,9 @@ type config struct {
 	workerKey     string
 	http          string
 	workerProfile string
+	listen        string
+	secret        []byte
+	plaintext     bool
 }
 
 // Option configures a Context.
@@ -104,8 +107,10 @@ func Batch(d time.Duration) Option {
 // Master sets where the job runs: "local" (one worker), "local[N]" (N
 // workers in this process), "local[*]" (one per CPU) or
 // "local-cluster[N]" (N worker processes on this machine, started from
-// this program's binary with the same arguments; see Start). Default
-// local[*].
+// this program's binary with the same arguments; see Start) or
+// "standalone[N]" (workers started by hand anywhere, with `PROGRAM worker
+// --driver ADDR`; the job starts once N joined, and later ones are used
+// from the next batch; see Listen and Secret). Default local[*].
 func Master(m string) Option { return func(c *config) error { c.master = m; return nil } }
 
 // Parallelism sets the default number of partitions of shuffles and
@@ -132,6 +137,27 @@ func WorkerArgs(args ...string) Option {
 // Context.HTTPAddr). The workers of a local-cluster then serve /metrics
 // too, on ports they pick. Default: off.
 func HTTP(addr string) Option { return func(c *config) error { c.http = addr; return nil } }
+
+// Listen sets the address a standalone driver accepts workers on
+// (default 127.0.0.1:7077; use 0.0.0.0:7077 to accept other hosts).
+func Listen(addr string) Option { return func(c *config) error { c.listen = addr; return nil } }
+
+// Secret sets the cluster secret of a standalone cluster (at least 16
+// bytes; by default the SLUICE_SECRET environment variable, in hex). Every
+// connection is mutual TLS from it: a process without it cannot join.
+func Secret(b []byte) Option {
+	return func(c *config) error {
+		if len(b) < 16 {
+			return fmt.Errorf("sluice: a cluster secret needs at least 16 bytes, got %d", len(b))
+		}
+		c.secret = append([]byte(nil), b...)
+		return nil
+	}
+}
+
+// Plaintext turns off TLS and authentication between the driver and the
+// workers: development only, and allowed on loopback addresses only.
+func Plaintext() Option { return func(c *config) error { c.plaintext = true; return nil } }
 
 // WorkerCPUProfile makes each local-cluster worker write a CPU profile of
 // its run to prefix.worker-N (N its index): on a cluster, the work happens
@@ -175,7 +201,16 @@ func ParseMaster(m string) (int, error) {
 
 const maxLocalClusterWorkers = 64
 
-func parseMaster(m string) (cluster bool, n int, err error) {
+// masterKind says where a master runs the workers.
+type masterKind int
+
+const (
+	inProcess    masterKind = iota // local[N]
+	localCluster                   // local-cluster[N]: processes the driver starts
+	standalone                     // standalone[N]: processes started by hand
+)
+
+func parseMaster(m string) (kind masterKind, n int, err error) {
 	bracket := func(prefix string) (int, error) {
 		n, err := strconv.Atoi(m[len(prefix) : len(m)-1])
 		if err != nil || n < 1 {
@@ -185,20 +220,25 @@ func parseMaster(m string) (cluster bool, n int, err error) {
 	}
 	switch {
 	case m == "local":
-		return false, 1, nil
+		return inProcess, 1, nil
 	case m == "local[*]":
-		return false, goruntime.NumCPU(), nil
+		return inProcess, goruntime.NumCPU(), nil
 	case strings.HasPrefix(m, "local[") && strings.HasSuffix(m, "]"):
 		n, err := bracket("local[")
-		return false, n, err
+		return inProcess, n, err
 	case strings.HasPrefix(m, "local-cluster[") && strings.HasSuffix(m, "]"):
 		n, err := bracket("local-cluster[")
 		if err == nil && n > maxLocalClusterWorkers {
 			err = fmt.Errorf("sluice: master %q: at most %d worker processes", m, maxLocalClusterWorkers)
 		}
-		return true, n, err
+		return localCluster, n, err
+	case m == "standalone":
+		return standalone, 1, nil
+	case strings.HasPrefix(m, "standalone[") && strings.HasSuffix(m, "]"):
+		n, err := bracket("standalone[")
+		return standalone, n, err
 	default:
-		return false, 0, fmt.Errorf("sluice: unknown master %q (want local, local[N], local[*] or local-cluster[N])", m)
+		return inProcess, 0, fmt.Errorf("sluice: unknown master %q (want local, local[N], local[*], local-cluster[N] or standalone[N])", m)
 	}
 }
 
@@ -210,7 +250,7 @@ func NewContext(opts ...Option) (*Context, error) {
 			return nil, err
 		}
 	}
-	isCluster, n, err := parseMaster(cfg.master)
+	kind, n, err := parseMaster(cfg.master)
 	if err != nil {
 		return nil, err
 	}
@@ -228,8 +268,8 @@ func NewContext(opts ...Option) (*Context, error) {
 		c.wk = &workerMode{cuts: make(map[cutKey]runtime.Cut)}
 		c.env = &env{close: func() {}, parallelism: cfg.parallelism}
 		return c, nil
-	case isCluster && !inWorkerProcess():
-		c.cl = &clusterDriver{n: n}
+	case kind != inProcess && !inWorkerProcess():
+		c.cl = &clusterDriver{n: n, standalone: kind == standalone}
 		c.env = &env{close: func() {}, parallelism: cfg.parallelism}
 		return c, nil
 	}

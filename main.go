@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/rpc"
 )
 
 // Flags are the command-line settings every Sluice program accepts.
@@ -20,6 +23,13 @@ type Flags struct {
 	Duration time.Duration
 	// HTTP is where the driver serves /metrics and /status ("": nowhere).
 	HTTP string
+	// Listen is where a standalone driver accepts workers.
+	Listen string
+	// SecretFile holds the cluster secret in hex (default: the
+	// SLUICE_SECRET environment variable); Plaintext turns TLS off
+	// (loopback only).
+	SecretFile string
+	Plaintext  bool
 }
 
 // Register adds the flags to fs.
@@ -29,11 +39,23 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.IntVar(&f.Parallelism, "parallelism", f.Parallelism, "default number of partitions (0: one per worker)")
 	fs.DurationVar(&f.Duration, "duration", f.Duration, "stop after this long (0: until Ctrl-C or SIGTERM)")
 	fs.StringVar(&f.HTTP, "http", f.HTTP, "serve Prometheus /metrics and JSON /status here (e.g. 127.0.0.1:4040; empty: off)")
+	fs.StringVar(&f.Listen, "listen", f.Listen, "standalone master: accept workers on this address (default 127.0.0.1:7077)")
+	fs.StringVar(&f.SecretFile, "secret-file", f.SecretFile, "file holding the cluster secret in hex (default: $SLUICE_SECRET)")
+	fs.BoolVar(&f.Plaintext, "plaintext", f.Plaintext, "no TLS between driver and workers (development, loopback only)")
 }
 
 // Options turns the flags that were set into context options.
 func (f *Flags) Options() []Option {
 	var o []Option
+	if f.Listen != "" {
+		o = append(o, Listen(f.Listen))
+	}
+	if f.Plaintext {
+		o = append(o, Plaintext())
+	}
+	if f.SecretFile != "" {
+		o = append(o, secretFile(f.SecretFile))
+	}
 	if f.Master != "" {
 		o = append(o, Master(f.Master))
 	}
@@ -49,10 +71,31 @@ func (f *Flags) Options() []Option {
 	return o
 }
 
+// secretFile reads the cluster secret (hex) from a file.
+func secretFile(name string) Option {
+	return func(c *config) error {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("sluice: secret file: %w", err)
+		}
+		secret, err := rpc.ParseSecret(strings.TrimSpace(string(b)))
+		if err != nil {
+			return fmt.Errorf("sluice: secret file %s: %w", name, err)
+		}
+		return Secret(secret)(c)
+	}
+}
+
 // Main runs a streaming program: it parses the command line (see Flags),
 // builds the job with build, runs it until Ctrl-C, SIGTERM or --duration,
 // stops it gracefully (the batch in flight completes) and exits non-zero
 // on error. opts are defaults that flags override.
+//
+// The same program is the driver and the workers. `PROGRAM --master
+// local-cluster[N] …` starts its own workers; with `--master
+// standalone[N]`, start the workers by hand, anywhere: `PROGRAM worker
+// --driver HOST:PORT` asks the driver for the job's arguments and runs the
+// program with them as a worker (see RunWorker).
 func Main(build func(c *Context), opts ...Option) {
 	if err := Run(context.Background(), os.Args[1:], build, opts...); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -63,6 +106,9 @@ func Main(build func(c *Context), opts ...Option) {
 // Run is Main without the exit: it parses args, builds, runs and stops the
 // job, and returns its error.
 func Run(ctx context.Context, args []string, build func(c *Context), opts ...Option) error {
+	if len(args) > 0 && args[0] == "worker" {
+		return WorkerMain(ctx, args[1:])
+	}
 	var f Flags
 	fs := flag.NewFlagSet("sluice", flag.ContinueOnError)
 	f.Register(fs)
@@ -100,4 +146,27 @@ func RunUntilDone(ctx context.Context, c *Context, d time.Duration) error {
 		return serr
 	}
 	return err
+}
+
+// WorkerMain parses a worker's command line (--driver, --secret-file,
+// --plaintext) and runs RunWorker.
+func WorkerMain(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	driver := fs.String("driver", "", "the standalone driver's address (host:port)")
+	file := fs.String("secret-file", "", "file holding the cluster secret in hex (default: $SLUICE_SECRET)")
+	plain := fs.Bool("plaintext", false, "no TLS (development, loopback only)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *driver == "" {
+		return errors.New("sluice: worker needs --driver HOST:PORT")
+	}
+	var opts []Option
+	if *file != "" {
+		opts = append(opts, secretFile(*file))
+	}
+	if *plain {
+		opts = append(opts, Plaintext())
+	}
+	return RunWorker(ctx, *driver, opts...)
 }

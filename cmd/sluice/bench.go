@@ -19,12 +19,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("sluice bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := bench.Options{Master: "local[*]", Batch: time.Second, Duration: 15 * time.Second, Seed: 1, Warmup: 2}
-	fs.StringVar(&o.Master, "master", o.Master, "where to run: local, local[N], local[*] or local-cluster[N]")
+	fs.StringVar(&o.Master, "master", o.Master, "where to run: local, local[N], local[*], local-cluster[N] or standalone[N]")
 	fs.DurationVar(&o.Batch, "batch", o.Batch, "batch interval")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "how long to run")
 	fs.IntVar(&o.Rate, "rate", 0, "input records per second (0: the workload's default)")
 	fs.Uint64Var(&o.Seed, "seed", o.Seed, "generator seed")
 	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "batches run before measuring")
+	listen := fs.String("listen", "", "standalone master: accept workers on this address")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (local-cluster workers add .worker-N)")
 	asJSON := fs.Bool("json", false, "print one JSON object with the figures, nothing else on stdout")
 	fs.Usage = func() {
@@ -49,6 +50,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if o.Rate == 0 {
 		o.Rate = w.DefaultRate
+	}
+	if *listen != "" {
+		o.Context = append(o.Context, sluice.Listen(*listen))
 	}
 	if !*asJSON {
 		fmt.Fprintf(stdout, "sluice bench %s: master %s, batch %v, %d records/s for %v\n", w.Name, o.Master, o.Batch, o.Rate, o.Duration)

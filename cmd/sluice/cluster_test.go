@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -214,4 +215,74 @@ func TestKilledWorkerMidRun(t *testing.T) {
 		t.Errorf("the driver did not report the lost worker:\n%s", p.errors())
 	}
 	assertGone(t, pids, 5*time.Second)
+}
+
+var secretRE = regexp.MustCompile(`SLUICE_SECRET=([0-9a-f]+)`)
+
+// Standalone: a driver waits for workers started by hand; they fetch its
+// job, join, and one that joins late is used too. A worker without the
+// cluster secret is refused with a clear error.
+func TestStandaloneDriverAndWorkers(t *testing.T) {
+	addr := freeAddr(t)
+	drv := start(t, "driver", "--workers", "1", "--listen", addr, "demo", "--duration", "4s", "--batch", "250ms", "--rate", "2000")
+	var secret string
+	for deadline := time.Now().Add(30 * time.Second); secret == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := secretRE.FindStringSubmatch(drv.errors()); m != nil {
+			secret = m[1]
+		}
+	}
+	if secret == "" {
+		t.Fatalf("the driver printed no secret:\n%s", drv.errors())
+	}
+	worker := func(secret string) *exec.Cmd {
+		cmd := exec.Command(sluiceBinary(t), "worker", "--driver", addr)
+		cmd.Env = append(os.Environ(), "SLUICE_SECRET="+secret)
+		return cmd
+	}
+	w1 := worker(secret)
+	var w1err bytes.Buffer
+	w1.Stderr = &w1err
+	if err := w1.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w1.Process.Kill() })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("worker 1's stderr:\n%s", w1err.String())
+		}
+	})
+	drv.waitJoined(t, 1)
+	time.Sleep(time.Second) // the job is running: the next worker joins mid-run
+	w2 := worker(secret)
+	if err := w2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w2.Process.Kill() })
+	drv.waitJoined(t, 1)
+
+	out, err := worker(strings.Repeat("ab", 16)).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "do not share the cluster secret") {
+		t.Errorf("a worker with another secret: %v\n%s", err, out)
+	}
+	if err := drv.wait(t, 60*time.Second); err != nil {
+		t.Fatalf("driver: %v\n%s", err, drv.errors())
+	}
+	if n := strings.Count(drv.stdout.String(), "── batch"); n != 16 {
+		t.Errorf("%d batch tables, want 16", n)
+	}
+	for i, w := range []*exec.Cmd{w1, w2} {
+		if err := w.Wait(); err != nil {
+			t.Errorf("worker %d: %v", i+1, err)
+		}
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

@@ -88,6 +88,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	job = demo.Build(c, cfg)
+	if sluice.IsWorker() { // a worker process serves the driver from Start on
+		return sluice.RunUntilDone(ctx, c, backstop)
+	}
 	fmt.Fprintf(stdout, "sluice demo: master %s, batch %v, %d events/s, window %d batches (Ctrl-C to stop)\n\n",
 		f.Master, f.Batch, cfg.Rate, cfg.Window)
 	return sluice.RunUntilDone(ctx, c, backstop)

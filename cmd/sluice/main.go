@@ -2,6 +2,8 @@
 //
 //	sluice demo     the main job: streaming ad-fraud and billing analytics
 //	sluice bench    benchmarks (grep, wordcount, topk); --json for figures
+//	sluice driver   a built-in job as a standalone driver
+//	sluice worker   a worker that joins a standalone driver
 //
 // Every subcommand has --help.
 package main
@@ -26,6 +28,8 @@ usage: sluice <command> [flags]
 commands:
   demo    run the main job: ad-fraud and billing analytics over a generated ad stream
   bench   run a benchmark workload (grep, wordcount, topk)
+  driver  run a built-in job as a standalone driver that workers join
+  worker  join a standalone driver (--driver HOST:PORT)
 
 Run 'sluice <command> --help' for a command's flags.
 `
@@ -43,6 +47,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runDemo(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr)
+	case "driver":
+		err = runDriver(ctx, args[1:], stdout, stderr)
+	case "worker":
+		err = runWorker(ctx, args[1:], stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

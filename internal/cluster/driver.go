@@ -37,6 +37,9 @@ type DriverConfig struct {
 	SendQueue int
 	// Plans returns the encoded plan of input node at batch time t.
 	Plans func(node int32, t int64) ([]byte, bool)
+	// Args are the job's arguments, given to standalone workers that ask
+	// (see JobArgs).
+	Args []string
 	// Graph, if set, is the driver's own graph: a reserved executor in
 	// the driver's process runs on it the stages of datasets only the
 	// driver can build (Runtime.Pinned), fetching from the workers.
@@ -158,6 +161,7 @@ func NewDriver(cfg DriverConfig) (*Driver, error) {
 	svc := rpc.NewService(driverService)
 	rpc.Bidi(svc, "Session", d.session)
 	rpc.Unary(svc, "Plan", d.plan)
+	rpc.Unary(svc, "Job", func(context.Context, *jobReq) (*jobResp, error) { return &jobResp{Args: d.cfg.Args}, nil })
 	svc.Register(srv)
 	d.wg.Add(2)
 	go func() {

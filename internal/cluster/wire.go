@@ -118,6 +118,14 @@ type fetchFailure struct {
 	Worker  string
 }
 
+// jobReq asks the driver which job it runs (a standalone worker's first
+// call: it then runs the same program with the same arguments).
+type jobReq struct{}
+
+type jobResp struct {
+	Args []string
+}
+
 // planReq asks the driver for an input's plan of one batch.
 type planReq struct {
 	Node int32

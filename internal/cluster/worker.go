@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,6 +143,28 @@ func (w *Worker) Plan(ctx context.Context, node int32, t int64) ([]byte, error) 
 	}
 	return resp.Data, nil
 }
+
+// JobArgs asks the driver at addr for its job's arguments: a standalone
+// worker runs the same program with them, so that it builds the same graph.
+func JobArgs(ctx context.Context, addr string, sec rpc.Security) ([]string, error) {
+	cc, err := sec.Dial(addr)
+	if err != nil {
+		return nil, err
+	}
+	defer cc.Close()
+	resp, err := rpc.Call[jobReq, jobResp](ctx, cc, driverService, "Job", &jobReq{})
+	if err != nil {
+		err = rpc.Explain(err, addr)
+		if strings.Contains(err.Error(), "connection refused") {
+			err = fmt.Errorf("%w: %w", ErrUnreachable, err)
+		}
+		return nil, err
+	}
+	return resp.Args, nil
+}
+
+// ErrUnreachable says nothing listens at the driver's address (yet).
+var ErrUnreachable = errors.New("cluster: driver unreachable")
 
 // ErrRefused is returned by Run when the driver refused this worker.
 var ErrRefused = errors.New("cluster: refused by the driver")
