@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	goruntime "runtime"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,7 +36,18 @@ const (
 	metricsEnv = "SLUICE_WORKER_METRICS"
 	// profileEnv is where a worker writes its CPU profile ("": none).
 	profileEnv = "SLUICE_WORKER_CPUPROFILE"
+	// slotsEnv is a worker's task slots (default: one per core).
+	slotsEnv = "SLUICE_WORKER_SLOTS"
 )
+
+// workerSlots is this worker process's task slots: SLUICE_WORKER_SLOTS,
+// else one per core.
+func workerSlots() int {
+	if n, err := strconv.Atoi(os.Getenv(slotsEnv)); err == nil && n > 0 {
+		return n
+	}
+	return goruntime.NumCPU()
+}
 
 // workerMetrics is where local-cluster workers serve /metrics: on a port
 // of their own when the driver serves HTTP.
@@ -148,7 +161,8 @@ func (c *Context) startCluster() error {
 	}
 	c.staticSealed = c.static.Next()
 	drv, err := cluster.NewDriver(cluster.DriverConfig{Listen: listen, Security: sec, Fingerprint: fp, Plans: c.planFor,
-		Args: os.Args[1:], Logger: c.cfg.logger, Graph: (*resolver)(c), Runtime: runtime.Config{Pinned: c.pinned}})
+		WorkerTimeout: c.cfg.workerTimeout,
+		Args:          os.Args[1:], Logger: c.cfg.logger, Graph: (*resolver)(c), Runtime: runtime.Config{Pinned: c.pinned}})
 	if err != nil {
 		return err
 	}
@@ -209,7 +223,11 @@ func (c *Context) startProcesses(drv *cluster.Driver, sec rpc.Security) error {
 		Env: []string{roleEnv + "=worker", driverEnv + "=" + drv.Addr(), secretEnv + "=" + rpc.EncodeSecret(sec.Secret),
 			keyEnv + "=" + c.cfg.workerKey, metricsEnv + "=" + workerMetrics(c.cfg.http),
 			profileEnv + "=" + c.cfg.workerProfile},
-		EnvFor: func(i int) []string { return []string{fmt.Sprintf("%s=worker-%d", nameEnv, i)} }})
+		EnvFor: func(i int) []string {
+			// The machine's cores shared among the workers: one task slot per core.
+			slots := max(1, goruntime.NumCPU()/c.cl.n)
+			return []string{fmt.Sprintf("%s=worker-%d", nameEnv, i), fmt.Sprintf("%s=%d", slotsEnv, slots)}
+		}})
 	if err != nil {
 		return err
 	}
@@ -307,6 +325,7 @@ func (c *Context) runWorker() error {
 	}
 	w, err := cluster.NewWorker(cluster.WorkerConfig{Driver: os.Getenv(driverEnv), Name: os.Getenv(nameEnv),
 		Security: sec, Fingerprint: fp, Graph: (*resolver)(c), Logger: c.cfg.logger, Metrics: os.Getenv(metricsEnv),
+		Slots: workerSlots(),
 		Welcome: func(first int64) {
 			c.mu.Lock()
 			c.first = time.Unix(0, first)

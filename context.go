@@ -88,6 +88,7 @@ type config struct {
 	listen        string
 	secret        []byte
 	plaintext     bool
+	workerTimeout time.Duration
 }
 
 // Option configures a Context.
@@ -151,6 +152,19 @@ func Secret(b []byte) Option {
 			return fmt.Errorf("sluice: a cluster secret needs at least 16 bytes, got %d", len(b))
 		}
 		c.secret = append([]byte(nil), b...)
+		return nil
+	}
+}
+
+// WorkerTimeout sets how long a worker may stay silent (no heartbeat, no
+// result) before the driver declares it lost and runs its tasks elsewhere
+// (default 2s; workers heartbeat every 250ms, or every timeout/2 if less).
+func WorkerTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 10*time.Millisecond {
+			return fmt.Errorf("sluice: worker timeout %v is below 10ms", d)
+		}
+		c.workerTimeout = d
 		return nil
 	}
 }

@@ -1,0 +1,54 @@
+// Package cluster puts the engine on processes and a network: the
+// driver's side (Driver) accepts workers, checks their fingerprint, sends
+// them the runtime driver's commands and delivers their results; the
+// worker's side (Worker) runs tasks with a runtime.Worker, serves its
+// shuffle outputs and blocks to other workers, and fetches theirs.
+// Processes starts and supervises local-cluster's worker processes.
+//
+// # Use
+//
+//	drv, err := cluster.NewDriver(cluster.DriverConfig{Security: sec, Fingerprint: fp, Plans: plans, Graph: g})
+//	defer drv.Close()
+//	drv.WaitWorkers(ctx, n)
+//	drv.SetFirst(firstBatch)            // then run jobs with drv.Runtime.RunJob
+//
+//	w, err := cluster.NewWorker(cluster.WorkerConfig{Driver: addr, Security: sec, Fingerprint: fp, Graph: g})
+//	defer w.Close()
+//	err = w.Run(ctx)                    // until the driver says stop
+//
+// # Protocol
+//
+// A worker opens one bidirectional Session stream to the driver: a hello
+// (name, address, slots, fingerprint), then heartbeats (every 250 ms by
+// default) and task results; the driver answers with a welcome or a
+// refusal that says what differs, then commands: launch, cancel, free,
+// the peers' addresses and the first batch time. A broken stream or
+// WorkerTimeout (2 s by default) without a message declares the worker
+// lost. Plan serves an input's plan of a batch (workers rebuild the
+// input's datasets from it); Job gives a standalone worker the job's
+// arguments. Workers serve Fetch: all the buckets of one reduce partition
+// that a worker holds, or one block, in one stream of chunks of at most
+// 4 MiB, so a reduce task makes one call per worker it reads from.
+// Messages are CBOR (internal/rpc); every field a peer sends is checked
+// before use, and every decoder has a fuzz target.
+//
+// Datasets are never sent: a task names a dataset by ID, and the worker
+// resolves it in its own copy of the graph (Graph), which the fingerprint
+// guarantees to be the driver's. Stages of datasets only the driver can
+// build (made at run time by driver-side code) run on the driver's own
+// executor, a runtime.Worker in its process reserved for them.
+//
+// # Goroutines
+//
+// Driver: the gRPC server; per worker session, the handler, its receiver
+// and its sender; one monitor of heartbeats; the executor's task
+// goroutines. Worker: the gRPC server, Run's receiver and sender, one
+// goroutine per running task. Processes: one waiter per worker process.
+// Every one is stopped by Close (or Stop) and waited for.
+//
+// # Dependencies
+//
+// gRPC through internal/rpc (see its doc for why). Process supervision
+// uses os/exec with Pdeathsig on Linux, so a killed driver's workers die
+// with it; workers also exit when their session breaks.
+package cluster
