@@ -193,7 +193,7 @@ func ExampleNewContext() {
 	fmt.Println(err)
 	// Output:
 	// 500ms
-	// sluice: unknown master "yarn" (want local, local[N], local[*] or local-cluster[N])
+	// sluice: unknown master "yarn" (want local, local[N], local[*], local-cluster[N] or standalone[N])
 }
 
 func ExampleContext_BatchInterval() {
@@ -307,7 +307,7 @@ func ExampleParseMaster() {
 	// 1 <nil>
 	// 4 <nil>
 	// 0 sluice: master "local[0]": want local[N] with N >= 1
-	// 0 sluice: unknown master "spark://host:7077" (want local, local[N], local[*] or local-cluster[N])
+	// 0 sluice: unknown master "spark://host:7077" (want local, local[N], local[*], local-cluster[N] or standalone[N])
 }
 
 // Options are functional options: they can be kept in a slice, shared by
@@ -1181,8 +1181,12 @@ func ExampleFlags_Register() {
 	// Output:
 	// -batch: batch interval (e.g. 1s, 500ms)
 	// -duration: stop after this long (0: until Ctrl-C or SIGTERM)
-	// -master: where to run: local, local[N] or local[*]
+	// -http: serve Prometheus /metrics and JSON /status here (e.g. 127.0.0.1:4040; empty: off)
+	// -listen: standalone master: accept workers on this address (default 127.0.0.1:7077)
+	// -master: where to run: local, local[N], local[*], local-cluster[N] or standalone[N]
 	// -parallelism: default number of partitions (0: one per worker)
+	// -plaintext: no TLS between driver and workers (development, loopback only)
+	// -secret-file: file holding the cluster secret in hex (default: $SLUICE_SECRET)
 }
 
 // Options turns the flags that were set into context options; flags left

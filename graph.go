@@ -134,6 +134,11 @@ func (n *node) at(t time.Time) (*lineage.Dataset, bool, error) {
 	}
 	if n.persist {
 		d.Persist()
+		if n.checkpointBatch(t) {
+			// Its lineage will be cut: a second copy on another worker
+			// keeps it when one worker is lost.
+			d.Replicas = 2
+		}
 	}
 	n.mu.Lock()
 	if prev := n.gen[t.UnixNano()]; prev != nil {
@@ -143,6 +148,16 @@ func (n *node) at(t time.Time) (*lineage.Dataset, bool, error) {
 	}
 	n.mu.Unlock()
 	return d, true, nil
+}
+
+// checkpointBatch reports whether n's dataset at t is one whose lineage
+// Completed cuts (state, every truncateEvery batches).
+func (n *node) checkpointBatch(t time.Time) bool {
+	if n.truncateEvery <= 0 {
+		return false
+	}
+	k := t.Sub(n.c.zero()) / n.slide
+	return int(k)%n.truncateEvery == 0
 }
 
 // safeCompute runs compute, turning a panic in user code (a Transform
@@ -363,11 +378,8 @@ func (g *generator) Completed(t time.Time) {
 		for bt, d := range n.gen {
 			if bt < before {
 				delete(n.gen, bt)
-			} else if n.truncateEvery > 0 && bt <= t.UnixNano() && !d.Truncated() {
-				k := time.Unix(0, bt).Sub(c.zero()) / n.slide
-				if int(k)%n.truncateEvery == 0 {
-					cut = append(cut, d)
-				}
+			} else if bt <= t.UnixNano() && !d.Truncated() && n.checkpointBatch(time.Unix(0, bt)) {
+				cut = append(cut, d)
 			}
 		}
 		n.mu.Unlock()

@@ -34,7 +34,7 @@ type Flags struct {
 
 // Register adds the flags to fs.
 func (f *Flags) Register(fs *flag.FlagSet) {
-	fs.StringVar(&f.Master, "master", f.Master, "where to run: local, local[N], local[*] or local-cluster[N]")
+	fs.StringVar(&f.Master, "master", f.Master, "where to run: local, local[N], local[*], local-cluster[N] or standalone[N]")
 	fs.DurationVar(&f.Batch, "batch", f.Batch, "batch interval (e.g. 1s, 500ms)")
 	fs.IntVar(&f.Parallelism, "parallelism", f.Parallelism, "default number of partitions (0: one per worker)")
 	fs.DurationVar(&f.Duration, "duration", f.Duration, "stop after this long (0: until Ctrl-C or SIGTERM)")

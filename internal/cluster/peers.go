@@ -13,6 +13,7 @@ import (
 	"github.com/sluicehq/sluice/internal/blockstore"
 	"github.com/sluicehq/sluice/internal/lineage"
 	"github.com/sluicehq/sluice/internal/rpc"
+	"github.com/sluicehq/sluice/internal/runtime"
 )
 
 // maxFetchParts bounds the map partitions one fetch may ask for, and
@@ -216,4 +217,41 @@ func (w *peerClient) FetchBlock(ctx context.Context, worker string, ds *lineage.
 		return nil, false, fmt.Errorf("cluster: block %v from %s: %w", id, worker, err)
 	}
 	return v, true, nil
+}
+
+// Replicate implements runtime.Peers: the block goes, encoded, to the
+// worker's PutBlock (one message: a block over the RPC message limit is
+// not replicated, and the call says so).
+func (w *peerClient) Replicate(ctx context.Context, worker string, ds *lineage.Dataset, p int, part any) error {
+	cc, addr, err := w.conn(worker)
+	if err != nil {
+		return err
+	}
+	b, err := runtime.SafeEncode(ds.Type, part)
+	if err != nil {
+		return err
+	}
+	_, err = rpc.Call[putBlock, putBlockResp](ctx, cc, workerService, "PutBlock", &putBlock{ID: blockstore.ID{Dataset: ds.ID, Part: p}, Data: b})
+	if err != nil {
+		return rpc.Explain(err, addr)
+	}
+	return nil
+}
+
+// servePutBlock stores a copy of a block another worker sent.
+func (w *Worker) servePutBlock(_ context.Context, req *putBlock) (*putBlockResp, error) {
+	if req.ID.Part < 0 {
+		return nil, fmt.Errorf("cluster: block %v has a negative partition", req.ID)
+	}
+	ds, err := w.cfg.Graph.Lookup(req.ID.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	if req.ID.Part >= ds.NumParts {
+		return nil, fmt.Errorf("cluster: %v has no partition %d", ds, req.ID.Part)
+	}
+	if err := w.runtime.Blocks.PutEncoded(req.ID, req.Data, ds.Type); err != nil {
+		return nil, err
+	}
+	return &putBlockResp{}, nil
 }

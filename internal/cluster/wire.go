@@ -86,6 +86,7 @@ type taskWire struct {
 	BlockLocs   []blockLoc
 	BatchTime   int64
 	Cuts        []runtime.Cut
+	ReplicateTo []string
 }
 
 type shuffleLoc struct {
@@ -100,16 +101,17 @@ type blockLoc struct {
 
 // resultWire is a runtime.TaskResult on the wire.
 type resultWire struct {
-	Task    scheduler.Task
-	Count   int64  // ActCount's value
-	Data    []byte // encoded partition (collect, take, shipped)
-	HasData bool
-	Shipped bool
-	Err     string
-	Fetch   *fetchFailure // set when Err is a failed shuffle fetch
-	Cached  []blockstore.ID
-	Records int
-	Nanos   int64
+	Task       scheduler.Task
+	Count      int64  // ActCount's value
+	Data       []byte // encoded partition (collect, take, shipped)
+	HasData    bool
+	Shipped    bool
+	Err        string
+	Fetch      *fetchFailure // set when Err is a failed shuffle fetch
+	Cached     []blockstore.ID
+	Replicated []runtime.BlockCopy
+	Records    int
+	Nanos      int64
 }
 
 type fetchFailure struct {
@@ -146,6 +148,14 @@ type fetchReq struct {
 	Block    *blockstore.ID
 }
 
+// putBlock is a copy of a block for another worker's store (replication).
+type putBlock struct {
+	ID   blockstore.ID
+	Data []byte
+}
+
+type putBlockResp struct{}
+
 // chunk is a piece of one encoded bucket or block. Index is the position
 // in fetchReq.MapParts (0 for a block); Last ends it.
 type chunk struct {
@@ -157,7 +167,7 @@ type chunk struct {
 
 func toWire(d *runtime.TaskDesc) *taskWire {
 	w := &taskWire{Task: d.Task, Dataset: d.Dataset, Shuffle: d.Shuffle, Kind: d.Action.Kind, N: d.Action.N,
-		Node: d.Action.Node, BatchTime: d.BatchTime, Cuts: d.Cuts}
+		Node: d.Action.Node, BatchTime: d.BatchTime, Cuts: d.Cuts, ReplicateTo: d.ReplicateTo}
 	for id, ws := range d.ShuffleLocs {
 		w.ShuffleLocs = append(w.ShuffleLocs, shuffleLoc{id, ws})
 	}
@@ -174,6 +184,7 @@ func fromWire(w *taskWire) (*runtime.TaskDesc, error) {
 		return nil, fmt.Errorf("cluster: malformed task %+v", w.Task)
 	}
 	d := &runtime.TaskDesc{Task: w.Task, Dataset: w.Dataset, Shuffle: w.Shuffle, BatchTime: w.BatchTime, Cuts: w.Cuts,
+		ReplicateTo: w.ReplicateTo,
 		Action:      runtime.Action{Kind: w.Kind, N: w.N, Node: w.Node},
 		ShuffleLocs: make(map[lineage.ShuffleID][]string, len(w.ShuffleLocs)),
 		BlockLocs:   make(map[blockstore.ID][]string, len(w.BlockLocs))}
@@ -188,7 +199,7 @@ func fromWire(w *taskWire) (*runtime.TaskDesc, error) {
 
 // resultToWire encodes a task's result for the driver.
 func resultToWire(r runtime.TaskResult) *resultWire {
-	w := &resultWire{Task: r.Task, Shipped: r.Shipped, Cached: r.Cached, Records: r.Records, Nanos: int64(r.Duration)}
+	w := &resultWire{Task: r.Task, Shipped: r.Shipped, Cached: r.Cached, Replicated: r.Replicated, Records: r.Records, Nanos: int64(r.Duration)}
 	if r.Err != nil {
 		w.Err = r.Err.Error()
 		var fe *runtime.FetchError
@@ -216,7 +227,7 @@ func resultToWire(r runtime.TaskResult) *resultWire {
 
 // resultFromWire rebuilds a task result from a worker.
 func resultFromWire(worker string, w *resultWire) runtime.TaskResult {
-	r := runtime.TaskResult{Task: w.Task, Worker: worker, Shipped: w.Shipped, Cached: w.Cached, Records: w.Records}
+	r := runtime.TaskResult{Task: w.Task, Worker: worker, Shipped: w.Shipped, Cached: w.Cached, Replicated: w.Replicated, Records: w.Records}
 	r.Duration = durationOf(w.Nanos)
 	if w.Err != "" {
 		r.Err = errors.New(w.Err)

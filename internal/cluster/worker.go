@@ -113,6 +113,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		cfg.Graph, w, w.report)
 	svc := rpc.NewService(workerService)
 	rpc.ServerStream(svc, "Fetch", w.serveFetch)
+	rpc.Unary(svc, "PutBlock", w.servePutBlock)
 	svc.Register(srv)
 	if cfg.Metrics != "" {
 		if w.metrics, err = metrics.Serve(cfg.Metrics, w.metricsHandler()); err != nil {

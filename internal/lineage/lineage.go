@@ -137,6 +137,10 @@ type Dataset struct {
 	Prefer func(p int) []string
 	// Scope hands out IDs for datasets derived from this one by typed code.
 	Scope *Scope
+	// Replicas is how many workers keep each cached partition (0 or 1:
+	// only the one that computed it). A partition whose lineage will be
+	// truncated is worth a second copy: it cannot be recomputed.
+	Replicas int
 	// Iter, when set, is the typed layer's streaming form of compute (a
 	// func(TaskContext, int) (iter.Seq[T], error)): children in the same
 	// task pull records through it instead of materialising the partition.

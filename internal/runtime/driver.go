@@ -63,6 +63,7 @@ type Driver struct {
 	blocks    map[blockstore.ID][]string
 	running   map[scheduler.Task]string
 	workers   map[string]int
+	reserved  map[string]bool // workers that run pinned stages only
 	nextStage scheduler.StageID
 	stats     Stats
 }
@@ -117,6 +118,7 @@ type stage struct {
 	cuts     []Cut
 	cutsDone bool
 	pinned   bool // computes a dataset only the driver can build
+	replicas int  // the most Replicas of its cached datasets
 }
 
 type submitReq struct{ j *job }
@@ -152,6 +154,7 @@ func NewDriver(cfg Config, t Transport) *Driver {
 		blocks:    make(map[blockstore.ID][]string),
 		running:   make(map[scheduler.Task]string),
 		workers:   make(map[string]int),
+		reserved:  make(map[string]bool),
 	}
 	go d.loop()
 	return d
@@ -321,6 +324,7 @@ func (d *Driver) handle(ev any) {
 			d.workerLost(e.name)
 		}
 		d.workers[e.name] = e.slots
+		d.reserved[e.name] = e.reserved
 		d.step(scheduler.WorkerJoined{Worker: scheduler.WorkerID(e.name), Slots: e.slots, Reserved: e.reserved})
 	case lostReq:
 		d.workerLost(e.name)
@@ -407,6 +411,9 @@ func (d *Driver) launch(a scheduler.Launch) {
 	if d.cfg.Cuts {
 		desc.Cuts = st.lineageCuts()
 	}
+	if st.replicas > 1 {
+		desc.ReplicateTo = d.replicaTargets(string(a.Worker), a.Task.Partition)
+	}
 	if st.shuffle != nil {
 		id := st.shuffle.ID
 		desc.Shuffle = &id
@@ -422,6 +429,23 @@ func (d *Driver) launch(a scheduler.Launch) {
 		delete(d.running, a.Task)
 		d.step(scheduler.TaskFailed{Task: a.Task, Worker: a.Worker, Reason: err.Error()})
 	}
+}
+
+// replicaTargets lists the other live workers, starting at one that
+// depends on the partition so that copies spread over the cluster.
+func (d *Driver) replicaTargets(self string, p int) []string {
+	names := make([]string, 0, len(d.workers))
+	for w := range d.workers {
+		if w != self && !d.reserved[w] {
+			names = append(names, w)
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return nil
+	}
+	k := p % len(names)
+	return append(names[k:], names[:k]...)
 }
 
 // lineageCuts lists the truncated datasets in the whole lineage of st.ds
@@ -483,6 +507,11 @@ func (d *Driver) taskResult(r TaskResult) {
 	for _, id := range r.Cached {
 		d.addBlock(id, r.Worker)
 	}
+	for _, c := range r.Replicated {
+		if _, live := d.workers[c.Worker]; live {
+			d.addBlock(c.ID, c.Worker)
+		}
+	}
 	st := d.stages[r.Task.Stage]
 	wid := scheduler.WorkerID(r.Worker)
 	if r.Err == nil {
@@ -537,6 +566,7 @@ func (d *Driver) workerLost(name string) {
 		return
 	}
 	delete(d.workers, name)
+	delete(d.reserved, name)
 	for t, w := range d.running {
 		if w == name {
 			delete(d.running, t)

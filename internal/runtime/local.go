@@ -173,3 +173,20 @@ func (l *Local) FetchBlock(_ context.Context, worker string, ds *lineage.Dataset
 	}
 	return w.Blocks.Get(id)
 }
+
+// Replicate implements Peers.
+func (l *Local) Replicate(_ context.Context, worker string, ds *lineage.Dataset, p int, part any) error {
+	w := l.workers[worker]
+	if w == nil {
+		return fmt.Errorf("runtime: unknown worker %q", worker)
+	}
+	id := blockstore.ID{Dataset: ds.ID, Part: p}
+	if l.encode {
+		b, err := SafeEncode(ds.Type, part)
+		if err != nil {
+			return err
+		}
+		return w.Blocks.PutEncoded(id, b, ds.Type)
+	}
+	return w.Blocks.Put(id, part, ds.Type)
+}

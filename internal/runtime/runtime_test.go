@@ -360,3 +360,46 @@ func TestConcurrentJobsShareAMapStageWhoseInputGotCached(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A cached partition of a dataset with Replicas 2 is copied to a second
+// worker, so that it survives the loss of the first (its lineage may have
+// been cut).
+func TestReplicatedBlocksSurviveAWorker(t *testing.T) {
+	for _, encode := range []bool{false, true} {
+		t.Run(fmt.Sprintf("encode=%v", encode), func(t *testing.T) {
+			l, reg := newLocalMode(t, 3, encode)
+			sc := reg.Scope(1, 1)
+			var calls atomic.Int64
+			src := source(sc, 3, 4, &calls)
+			src.Persist()
+			src.Replicas = 2
+			first, err := l.Driver.RunJob(context.Background(), src, 1, collect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			copies := 0
+			for _, name := range l.Workers() {
+				copies += l.Worker(name).Blocks.Stats().Blocks
+			}
+			if copies != 6 {
+				t.Fatalf("%d blocks over the workers, want 3 partitions × 2", copies)
+			}
+			// Cut the lineage (as state is at checkpoints), lose a worker:
+			// the copies answer.
+			src.Truncate(ReadCached(src))
+			if err := l.Driver.WorkerLost(l.Workers()[0]); err != nil {
+				t.Fatal(err)
+			}
+			again, err := l.Driver.RunJob(context.Background(), src, 1, collect)
+			if err != nil {
+				t.Fatalf("after losing a worker: %v", err)
+			}
+			if fmt.Sprint(flatten(again)) != fmt.Sprint(flatten(first)) {
+				t.Fatalf("got %v, want %v", flatten(again), flatten(first))
+			}
+			if calls.Load() != 3 {
+				t.Fatalf("partitions computed %d times, want 3", calls.Load())
+			}
+		})
+	}
+}

@@ -48,6 +48,7 @@ func (b *jobBuilder) pipeline(st *stage) []scheduler.StageID {
 	st.reads, st.cached = st.reads[:0], st.cached[:0]
 	st.cuts, st.cutsDone = nil, false
 	st.pinned = false
+	st.replicas = 0
 	var parents []scheduler.StageID
 	visited := make(map[*lineage.Dataset]bool)
 	var walk func(ds *lineage.Dataset)
@@ -61,6 +62,7 @@ func (b *jobBuilder) pipeline(st *stage) []scheduler.StageID {
 		}
 		if ds.Persisted() {
 			st.cached = append(st.cached, ds)
+			st.replicas = max(st.replicas, ds.Replicas)
 			if b.d.allCached(ds) {
 				return
 			}

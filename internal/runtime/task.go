@@ -70,6 +70,10 @@ type TaskDesc struct {
 	BlockLocs map[blockstore.ID][]string
 	// BatchTime is the batch the job belongs to (Unix nanoseconds).
 	BatchTime int64
+	// ReplicateTo lists workers (other than the one running the task)
+	// to copy the blocks of replicated datasets to, in order of
+	// preference.
+	ReplicateTo []string
 	// Cuts lists the truncated datasets in the lineage of Dataset (only
 	// when Config.Cuts is set): a worker that rebuilds the graph in
 	// another process stops there instead of rebuilding forgotten history.
@@ -100,6 +104,8 @@ type TaskResult struct {
 	Err     error
 	// Cached lists the blocks the attempt stored in the worker's store.
 	Cached []blockstore.ID
+	// Replicated lists the copies of those blocks it made on other workers.
+	Replicated []BlockCopy
 	// Records is the number of records the task produced.
 	Records  int
 	Duration time.Duration
@@ -126,3 +132,9 @@ var ErrBlockLost = errors.New("runtime: block lost")
 // Encoded is a partition encoded with its record type's codec, as it
 // arrives from another process; the driver decodes it where it is used.
 type Encoded []byte
+
+// BlockCopy is a copy of a block on a worker.
+type BlockCopy struct {
+	ID     blockstore.ID
+	Worker string
+}

@@ -23,6 +23,8 @@ type Peers interface {
 	FetchShuffle(ctx context.Context, worker string, dep *lineage.ShuffleDep, mapParts []int, reduce int) ([]any, error)
 	// FetchBlock returns partition p of ds from worker's block store.
 	FetchBlock(ctx context.Context, worker string, ds *lineage.Dataset, p int) (any, bool, error)
+	// Replicate stores a copy of partition p of ds in worker's block store.
+	Replicate(ctx context.Context, worker string, ds *lineage.Dataset, p int, part any) error
 }
 
 // Resolver finds datasets by ID and output operations by graph node: the
@@ -170,6 +172,7 @@ func (w *Worker) run(ctx context.Context, d *TaskDesc) (res TaskResult) {
 			}
 		}
 		res.Cached = tc.cached
+		res.Replicated = tc.replicated
 		res.Duration = time.Since(start)
 	}()
 	if c, ok := w.resolver.(Cutter); ok && len(d.Cuts) > 0 {
@@ -266,10 +269,11 @@ func (w *Worker) writeShuffle(tc *taskCtx, d *TaskDesc, parent *lineage.Dataset)
 
 // taskCtx implements lineage.TaskContext for one attempt.
 type taskCtx struct {
-	ctx    context.Context
-	w      *Worker
-	desc   *TaskDesc
-	cached []blockstore.ID
+	ctx        context.Context
+	w          *Worker
+	desc       *TaskDesc
+	cached     []blockstore.ID
+	replicated []BlockCopy
 }
 
 func (tc *taskCtx) Context() context.Context { return tc.ctx }
@@ -301,7 +305,29 @@ func (tc *taskCtx) Partition(d *lineage.Dataset, p int) (any, error) {
 		tc.w.log.Warn("block store over budget", "worker", tc.w.Name, "err", err)
 	}
 	tc.cached = append(tc.cached, id)
+	tc.replicate(d, p, v)
 	return v, nil
+}
+
+// replicate copies a block of a replicated dataset to other workers, the
+// first ones of ReplicateTo that take it. A failed copy is logged, not
+// fatal: the block exists here.
+func (tc *taskCtx) replicate(d *lineage.Dataset, p int, v any) {
+	want := d.Replicas - 1
+	for _, peer := range tc.desc.ReplicateTo {
+		if want <= 0 {
+			return
+		}
+		if peer == tc.w.Name {
+			continue
+		}
+		if err := tc.w.peers.Replicate(tc.ctx, peer, d, p, v); err != nil {
+			tc.w.log.Warn("replicating a block", "worker", tc.w.Name, "to", peer, "dataset", d.String(), "part", p, "err", err)
+			continue
+		}
+		tc.replicated = append(tc.replicated, BlockCopy{blockstore.ID{Dataset: d.ID, Part: p}, peer})
+		want--
+	}
 }
 
 func (tc *taskCtx) remoteBlock(d *lineage.Dataset, p int) (any, bool) {
