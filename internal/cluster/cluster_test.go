@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -324,4 +325,44 @@ func openRaw(t *testing.T, addr string) *rpc.BidiStream[toDriver, toWorker] {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// A cached partition of a dataset with Replicas 2 is copied over the
+// network (PutBlock) to another worker; when the worker that computed it
+// is gone, and the lineage is cut, the copy answers.
+func TestReplicatedBlocksOverTheNetwork(t *testing.T) {
+	c := newCluster(t, DriverConfig{})
+	a := c.addWorker(nil)
+	b := c.addWorker(nil)
+	c.waitReady(2)
+	open := make(chan struct{})
+	close(open)
+	var started atomic.Int64
+	sc := c.reg.Scope(1, 1)
+	src := source(sc, 4, 5, open, &started)
+	src.Persist()
+	src.Replicas = 2
+	first, err := c.d.Runtime.RunJob(testCtx(t), src, 1, collectAction())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.runtime.Blocks.Stats().Blocks + b.runtime.Blocks.Stats().Blocks; got != 8 {
+		t.Fatalf("%d blocks over the two workers, want 4 partitions × 2", got)
+	}
+	src.Truncate(runtime.ReadCached(src))
+	lost := a.testName(t)
+	if err := a.stop(); err == nil {
+		t.Errorf("Run of the stopped worker returned nil")
+	}
+	eventually(t, "the driver drops the lost worker", func() bool {
+		_, ok := c.workerInfo(lost)
+		return !ok
+	})
+	again, err := c.d.Runtime.RunJob(testCtx(t), src, 1, collectAction())
+	if err != nil {
+		t.Fatalf("after losing a worker: %v", err)
+	}
+	if fmt.Sprint(again) != fmt.Sprint(first) {
+		t.Fatalf("got %v, want %v", again, first)
+	}
 }
