@@ -130,8 +130,8 @@ func ExampleStatus() {
 	// Output: local[2] 1000 1 4 0
 }
 
-// Status can be read at any time, without the HTTP option too; the
-// recent batches are kept only with it.
+// Status can be read at any time, before Start too; the recent batches
+// are kept only with the HTTP option, so this job sets it.
 func ExampleContext_Status() {
 	j := newExampleJob(sluice.HTTP("127.0.0.1:0"), quiet)
 	defer j.stop()
