@@ -361,6 +361,11 @@ func (r *resolver) AddCuts(cuts []runtime.Cut) {
 	defer c.wk.mu.Unlock()
 	for _, cut := range cuts {
 		c.wk.cuts[cutKey{cut.ID.Node, cut.ID.Time}] = cut
+		// A dataset this worker built before the driver cut it keeps its
+		// lineage, and so every older dataset, alive: cut it here too.
+		if d, err := c.reg.Lookup(cut.ID); err == nil && !d.Truncated() {
+			d.Truncate(runtime.ReadCached(d))
+		}
 	}
 }
 
