@@ -1,0 +1,85 @@
+package metrics
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	return string(b)
+}
+
+func TestDriverMetricsAndStatus(t *testing.T) {
+	launched := 0.0
+	d := NewDriver(DriverGauges{TasksLaunched: func() float64 { launched += 2; return launched }})
+	for i := 0; i < keepBatches+5; i++ {
+		b := Batch{Time: time.Unix(int64(i), 0), InputRecords: 10, ProcessingMS: 20, SchedulingDelayMS: 1, TotalDelayMS: 21}
+		if i == 0 {
+			b.Error = "boom"
+		}
+		d.ObserveBatch(b)
+	}
+	recent := d.Recent()
+	if len(recent) != keepBatches || recent[0].Time.Unix() != 5 {
+		t.Fatalf("recent holds %d batches from %v, want the last %d", len(recent), recent[0].Time.Unix(), keepBatches)
+	}
+	srv, err := Serve("127.0.0.1:0", d.Handler(func() any { return map[string]int{"batches": len(d.Recent())} }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	m := get(t, "http://"+srv.Addr()+"/metrics")
+	for _, want := range []string{"sluice_batches_total 305", "sluice_batches_failed_total 1", "sluice_input_records_total 3050",
+		"sluice_batch_processing_seconds_count 305", "sluice_tasks_launched_total 2", "go_goroutines"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	var st map[string]int
+	if err := json.Unmarshal([]byte(get(t, "http://"+srv.Addr()+"/status")), &st); err != nil || st["batches"] != keepBatches {
+		t.Fatalf("/status = %v, %v", st, err)
+	}
+}
+
+func TestWorkerMetrics(t *testing.T) {
+	srv, err := Serve("127.0.0.1:0", WorkerHandler(WorkerGauges{Blocks: func() float64 { return 7 }, BytesFetched: func() float64 { return 1024 }}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	m := get(t, "http://"+srv.Addr()+"/metrics")
+	for _, want := range []string{"sluice_worker_blocks 7", "sluice_worker_shuffle_fetched_bytes_total 1024"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
+
+func TestServeRefusesABusyPort(t *testing.T) {
+	srv, err := Serve("127.0.0.1:0", http.NewServeMux())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if _, err := Serve(srv.Addr(), http.NewServeMux()); err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("Serve on a busy port = %v", err)
+	}
+}
