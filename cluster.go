@@ -72,8 +72,10 @@ type clusterDriver struct {
 // workerMode is the state of a context built in a worker process: it
 // rebuilds datasets on demand from task descriptors.
 type workerMode struct {
-	w  *cluster.Worker
-	mu sync.Mutex // serialises graph building: IDs depend on build order
+	w *cluster.Worker
+	// fetchPlan, if set, replaces asking the driver (tests).
+	fetchPlan func(node int32, t int64) ([]byte, error)
+	mu        sync.Mutex // serialises graph building: IDs depend on build order
 	// cuts are the truncated datasets tasks told us about, by node and
 	// time: rebuilding stops there.
 	cuts map[cutKey]runtime.Cut
@@ -343,6 +345,9 @@ func (c *Context) runWorker() error {
 
 // plan fetches an input's plan of batch t from the driver (worker side).
 func (wm *workerMode) plan(node int32, t int64) ([]byte, error) {
+	if wm.fetchPlan != nil {
+		return wm.fetchPlan(node, t)
+	}
 	if wm.w == nil {
 		return nil, errors.New("sluice: not connected to a driver")
 	}
