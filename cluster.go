@@ -438,9 +438,10 @@ const workerJoinWait = 30 * time.Second
 // RunWorker runs this program as a worker of the standalone driver at
 // driverAddr: it asks the driver for the job's arguments and replaces this
 // process with the program run with them, in the worker role, so that it
-// builds the same graph (the driver checks). opts may set Secret or
-// Plaintext; by default the SLUICE_SECRET environment variable is the
-// secret. It returns only on error.
+// builds the same graph (the driver checks). While nothing listens at
+// driverAddr it retries, for up to 30 s or until ctx is done. opts may set
+// Secret or Plaintext; by default the SLUICE_SECRET environment variable is
+// the secret. It returns only on error.
 func RunWorker(ctx context.Context, driverAddr string, opts ...Option) error {
 	var cfg config
 	for _, o := range opts {

@@ -155,6 +155,7 @@ func WorkerMain(ctx context.Context, args []string) error {
 	driver := fs.String("driver", "", "the standalone driver's address (host:port)")
 	file := fs.String("secret-file", "", "file holding the cluster secret in hex (default: $SLUICE_SECRET)")
 	plain := fs.Bool("plaintext", false, "no TLS (development, loopback only)")
+	wait := fs.Duration("wait", workerJoinWait, "how long to wait for the driver to listen")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -168,5 +169,7 @@ func WorkerMain(ctx context.Context, args []string) error {
 	if *plain {
 		opts = append(opts, Plaintext())
 	}
+	ctx, cancel := context.WithTimeout(ctx, *wait)
+	defer cancel()
 	return RunWorker(ctx, *driver, opts...)
 }

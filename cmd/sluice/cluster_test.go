@@ -286,3 +286,27 @@ func freeAddr(t *testing.T) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// Bad addresses: a worker whose driver never listens gives up with a clear
+// error once --wait passes; a driver whose port is taken says so.
+func TestBadAddresses(t *testing.T) {
+	bin := sluiceBinary(t)
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "worker", "--driver", addr, "--wait", "1s")
+	cmd.Env = append(os.Environ(), "SLUICE_SECRET="+strings.Repeat("ab", 16))
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "cannot reach "+addr) {
+		t.Errorf("worker without a driver: %v\n%s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cmd = exec.Command(bin, "driver", "--listen", l.Addr().String(), "demo", "--duration", "1s")
+	cmd.Env = append(os.Environ(), "SLUICE_SECRET="+strings.Repeat("ab", 16))
+	out, err = cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "address already in use") {
+		t.Errorf("driver on a busy port: %v\n%s", err, out)
+	}
+}
