@@ -162,8 +162,8 @@ func FuzzFetchReq(f *testing.F) {
 			sent = sent[1:]
 			return c, nil
 		}
-		if out, ok, err := receiveChunks(recv, n); err != nil || (ok && len(out) != n) {
-			t.Fatalf("the reply to %+v does not reassemble: %d items, %v, %v", req, len(out), ok, err)
+		if out, missing, err := receiveChunks(recv, n); err != nil || (missing < 0 && len(out) != n) {
+			t.Fatalf("the reply to %+v does not reassemble: %d items, missing %d, %v", req, len(out), missing, err)
 		}
 	})
 }
@@ -202,12 +202,15 @@ func FuzzChunk(f *testing.F) {
 			cs = cs[1:]
 			return &c, nil
 		}
-		out, ok, err := receiveChunks(recv, want)
-		if err == nil && ok && len(out) != want {
+		out, missing, err := receiveChunks(recv, want)
+		if err == nil && missing < 0 && len(out) != want {
 			t.Fatalf("receiveChunks returned %d items, want %d", len(out), want)
 		}
-		if err != nil && (ok || out != nil) {
-			t.Fatalf("receiveChunks failed with results: %v %v", ok, out)
+		if err == nil && missing >= want {
+			t.Fatalf("receiveChunks says item %d of %d is missing", missing, want)
+		}
+		if err != nil && (missing >= 0 || out != nil) {
+			t.Fatalf("receiveChunks failed with results: %v %v", missing, out)
 		}
 	})
 }

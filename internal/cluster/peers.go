@@ -14,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/internal/lineage"
 	"github.com/sluicehq/sluice/internal/rpc"
 	"github.com/sluicehq/sluice/internal/runtime"
+	"github.com/sluicehq/sluice/internal/shuffle"
 )
 
 // maxFetchParts bounds the map partitions one fetch may ask for, and
@@ -38,8 +39,14 @@ func (w *Worker) serveFetch(_ context.Context, req *fetchReq, send func(*chunk) 
 		}
 		var buf []byte
 		for i, m := range req.MapParts {
+			if m < 0 || req.Reduce < 0 {
+				return fmt.Errorf("cluster: fetch of map partition %d, reduce partition %d", m, req.Reduce)
+			}
 			var err error
-			if buf, err = w.runtime.Shuffle.Encoded(buf[:0], *req.Shuffle, m, req.Reduce); err != nil {
+			if buf, err = w.runtime.Shuffle.Encoded(buf[:0], *req.Shuffle, m, req.Reduce); errors.Is(err, shuffle.ErrNoOutput) {
+				// Say which output is missing: only it must be redone.
+				return send(&chunk{Index: i, Missing: true, Last: true})
+			} else if err != nil {
 				return err
 			}
 			if err := sendChunks(i, buf, send); err != nil {
@@ -74,33 +81,34 @@ func sendChunks(index int, b []byte, send func(*chunk) error) error {
 	}
 }
 
-// receiveChunks reassembles n items from a fetch stream.
-func receiveChunks(recv func() (*chunk, error), n int) ([][]byte, bool, error) {
+// receiveChunks reassembles n items from a fetch stream. missing is the
+// index of an item the sender does not have (the stream ends there), or -1.
+func receiveChunks(recv func() (*chunk, error), n int) (items [][]byte, missing int, err error) {
 	out := make([][]byte, n)
 	done := 0
 	for done < n {
 		c, err := recv()
 		if err == io.EOF {
-			return nil, false, fmt.Errorf("cluster: fetch ended after %d of %d items", done, n)
+			return nil, -1, fmt.Errorf("cluster: fetch ended after %d of %d items", done, n)
 		}
 		if err != nil {
-			return nil, false, err
-		}
-		if c.Missing {
-			return nil, false, nil
+			return nil, -1, err
 		}
 		if c.Index != done {
-			return nil, false, fmt.Errorf("cluster: fetch sent item %d, expected %d", c.Index, done)
+			return nil, -1, fmt.Errorf("cluster: fetch sent item %d, expected %d", c.Index, done)
+		}
+		if c.Missing {
+			return nil, done, nil
 		}
 		if len(out[done])+len(c.Data) > maxItemBytes {
-			return nil, false, fmt.Errorf("cluster: fetched item %d is over %d bytes", done, maxItemBytes)
+			return nil, -1, fmt.Errorf("cluster: fetched item %d is over %d bytes", done, maxItemBytes)
 		}
 		out[done] = append(out[done], c.Data...)
 		if c.Last {
 			done++
 		}
 	}
-	return out, true, nil
+	return out, -1, nil
 }
 
 // peerClient fetches shuffle buckets and blocks from workers by name
@@ -180,9 +188,12 @@ func (w *peerClient) FetchShuffle(ctx context.Context, worker string, dep *linea
 	if err != nil {
 		return nil, rpc.Explain(err, addr)
 	}
-	raw, _, err := receiveChunks(recv, len(mapParts))
+	raw, missing, err := receiveChunks(recv, len(mapParts))
 	if err != nil {
 		return nil, rpc.Explain(err, addr)
+	}
+	if missing >= 0 {
+		return nil, &runtime.MissingOutput{MapPart: mapParts[missing], Err: fmt.Errorf("%s holds no output of %v map partition %d", worker, id, mapParts[missing])}
 	}
 	out := make([]any, len(raw))
 	for i, b := range raw {
@@ -207,8 +218,8 @@ func (w *peerClient) FetchBlock(ctx context.Context, worker string, ds *lineage.
 	if err != nil {
 		return nil, false, rpc.Explain(err, addr)
 	}
-	raw, ok, err := receiveChunks(recv, 1)
-	if err != nil || !ok {
+	raw, missing, err := receiveChunks(recv, 1)
+	if err != nil || missing >= 0 {
 		return nil, false, err
 	}
 	w.fetched.Add(int64(len(raw[0])))

@@ -185,7 +185,7 @@ func TestFetch(t *testing.T) {
 		{"shuffle and block", &fetchReq{Shuffle: &dep.ID, MapParts: []int{0}, Block: &blk}, "a fetch names a shuffle or a block"},
 		{"neither", &fetchReq{MapParts: []int{0}}, "a fetch names a shuffle or a block"},
 		{"too many parts", &fetchReq{Shuffle: &dep.ID, MapParts: make([]int, maxFetchParts+1)}, fmt.Sprintf("fetch of %d map partitions (limit %d)", maxFetchParts+1, maxFetchParts)},
-		{"negative map partition", &fetchReq{Shuffle: &dep.ID, MapParts: []int{-1}}, "no output"},
+		{"negative map partition", &fetchReq{Shuffle: &dep.ID, MapParts: []int{-1}}, "fetch of map partition -1"},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
@@ -215,16 +215,19 @@ func TestReceiveChunks(t *testing.T) {
 			return m.(*chunk), nil
 		}
 	}
-	out, ok, err := receiveChunks(feed(&chunk{Index: 0, Data: []byte("ab")}, &chunk{Index: 0, Data: []byte("c"), Last: true},
+	out, missing, err := receiveChunks(feed(&chunk{Index: 0, Data: []byte("ab")}, &chunk{Index: 0, Data: []byte("c"), Last: true},
 		&chunk{Index: 1, Last: true}, &chunk{Index: 2, Data: []byte("d"), Last: true}), 3)
-	if err != nil || !ok || string(out[0]) != "abc" || len(out[1]) != 0 || string(out[2]) != "d" {
-		t.Fatalf("receiveChunks = %q, %v, %v", out, ok, err)
+	if err != nil || missing >= 0 || string(out[0]) != "abc" || len(out[1]) != 0 || string(out[2]) != "d" {
+		t.Fatalf("receiveChunks = %q, %v, %v", out, missing, err)
 	}
-	if out, ok, err := receiveChunks(feed(), 0); err != nil || !ok || len(out) != 0 {
-		t.Fatalf("receiveChunks of nothing = %q, %v, %v", out, ok, err)
+	if out, missing, err := receiveChunks(feed(), 0); err != nil || missing >= 0 || len(out) != 0 {
+		t.Fatalf("receiveChunks of nothing = %q, %v, %v", out, missing, err)
 	}
-	if _, ok, err := receiveChunks(feed(&chunk{Missing: true, Last: true}), 1); err != nil || ok {
-		t.Fatalf("missing: ok %v, err %v; want not found", ok, err)
+	if _, missing, err := receiveChunks(feed(&chunk{Missing: true, Last: true}), 1); err != nil || missing != 0 {
+		t.Fatalf("missing: %v, err %v; want item 0 not found", missing, err)
+	}
+	if _, missing, err := receiveChunks(feed(&chunk{Index: 0, Last: true}, &chunk{Index: 1, Missing: true, Last: true}), 3); err != nil || missing != 1 {
+		t.Fatalf("missing second: %v, err %v; want item 1 not found", missing, err)
 	}
 	bad := []struct {
 		name string

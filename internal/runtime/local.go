@@ -2,12 +2,14 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
 	"github.com/sluicehq/sluice/internal/blockstore"
 	"github.com/sluicehq/sluice/internal/lineage"
 	"github.com/sluicehq/sluice/internal/scheduler"
+	"github.com/sluicehq/sluice/internal/shuffle"
 )
 
 // Local is local[N] mode: a driver and N single-slot workers in one
@@ -142,7 +144,13 @@ func (l *Local) FetchShuffle(_ context.Context, worker string, dep *lineage.Shuf
 	out := make([]any, len(mapParts))
 	for i, m := range mapParts {
 		b, err := w.Shuffle.Get(dep.ID, m, reduce)
-		if err == nil && l.encode {
+		if errors.Is(err, shuffle.ErrNoOutput) {
+			return nil, &MissingOutput{MapPart: m, Err: err}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if l.encode {
 			var enc []byte
 			if enc, err = SafeEncode(dep.Bucket, b); err == nil {
 				b, err = dep.Bucket.Decode(enc)

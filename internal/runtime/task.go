@@ -125,6 +125,20 @@ func (e *FetchError) Error() string {
 
 func (e *FetchError) Unwrap() error { return e.Err }
 
+// MissingOutput is the error of a shuffle fetch that found no output of
+// map partition MapPart (lost with a worker, or freed): that output, not
+// the others fetched in the same call, must be computed again.
+type MissingOutput struct {
+	MapPart int
+	Err     error
+}
+
+func (e *MissingOutput) Error() string {
+	return fmt.Sprintf("runtime: no output of map partition %d: %v", e.MapPart, e.Err)
+}
+
+func (e *MissingOutput) Unwrap() error { return e.Err }
+
 // ErrBlockLost says a cached partition of a truncated dataset is gone and
 // cannot be recomputed from lineage.
 var ErrBlockLost = errors.New("runtime: block lost")

@@ -387,7 +387,12 @@ func (tc *taskCtx) Fetch(dep *lineage.ShuffleDep, r int) ([]any, error) {
 			err = fmt.Errorf("got %d buckets for %d map partitions", len(bs), len(maps))
 		}
 		if err != nil {
-			return nil, &FetchError{Shuffle: dep.ID, MapPart: maps[0], Worker: peer, Err: err}
+			m := maps[0]
+			var mo *MissingOutput
+			if errors.As(err, &mo) {
+				m = mo.MapPart
+			}
+			return nil, &FetchError{Shuffle: dep.ID, MapPart: m, Worker: peer, Err: err}
 		}
 		for i, m := range maps {
 			out[m] = bs[i]

@@ -10,11 +10,16 @@
 package shuffle
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/sluicehq/sluice/internal/lineage"
 )
+
+// ErrNoOutput says a map partition's output is not here (never written,
+// freed, or lost): it must be computed again.
+var ErrNoOutput = errors.New("shuffle: no output")
 
 // Store holds map outputs. It is safe for concurrent use.
 type Store struct {
@@ -64,7 +69,7 @@ func (s *Store) get(id lineage.ShuffleID, mapPart, reduce int) (any, lineage.Typ
 	defer s.mu.Unlock()
 	o, ok := s.outputs[key{id, mapPart}]
 	if !ok {
-		return nil, nil, fmt.Errorf("shuffle: no output of %v map partition %d", id, mapPart)
+		return nil, nil, fmt.Errorf("%w of %v map partition %d", ErrNoOutput, id, mapPart)
 	}
 	if reduce < 0 || reduce >= len(o.buckets) {
 		return nil, nil, fmt.Errorf("shuffle: %v has %d buckets, reduce partition %d asked", id, len(o.buckets), reduce)
