@@ -311,7 +311,7 @@ func (d *Driver) sendTo(worker string, m *toWorker) error {
 	s := d.sessions[worker]
 	d.mu.Unlock()
 	if s == nil {
-		return fmt.Errorf("cluster: worker %s is not connected", worker)
+		return fmt.Errorf("cluster: worker %s is not connected: %w", worker, runtime.ErrWorkerGone)
 	}
 	select {
 	case s.out <- m:

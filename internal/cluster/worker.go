@@ -240,6 +240,11 @@ func (w *Worker) commands(stream *rpc.BidiStream[toDriver, toWorker]) error {
 				return err
 			}
 			if err := w.runtime.Launch(d); err != nil {
+				select {
+				case <-w.closing: // end the session: the driver reruns its tasks elsewhere
+					return fmt.Errorf("cluster: worker closing: %w", err)
+				default:
+				}
 				w.report(runtime.TaskResult{Task: d.Task, Worker: w.runtime.Name, Err: err})
 			}
 		case m.Cancel != nil:

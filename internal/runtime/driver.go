@@ -36,6 +36,11 @@ type Config struct {
 	Pinned func(*lineage.Dataset) bool
 }
 
+// ErrWorkerGone is returned (wrapped) by a Transport's Launch for a
+// worker that is no longer connected: the driver then treats the worker
+// as lost at once, instead of counting a task failure against the job.
+var ErrWorkerGone = errors.New("runtime: worker gone")
+
 // ErrStopped is returned by RunJob once the driver is closed.
 var ErrStopped = errors.New("runtime: driver stopped")
 
@@ -427,6 +432,10 @@ func (d *Driver) launch(a scheduler.Launch) {
 	d.stats.TasksLaunched++
 	if err := d.transport.Launch(w, desc); err != nil {
 		delete(d.running, a.Task)
+		if errors.Is(err, ErrWorkerGone) {
+			d.workerLost(w) // the attempt goes back to pending with the worker's others
+			return
+		}
 		d.step(scheduler.TaskFailed{Task: a.Task, Worker: a.Worker, Reason: err.Error()})
 	}
 }
