@@ -84,16 +84,7 @@ func NewDriver(g DriverGauges) *Driver {
 		delayed:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_batch_total_delay_seconds", Help: "Time from a batch's end to its results.", Buckets: delayBuckets}),
 	}
 	r.MustRegister(d.batches, d.failed, d.records, d.processing, d.scheduling, d.delayed)
-	gauge := func(name, help string, f func() float64) {
-		if f != nil {
-			r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
-		}
-	}
-	counter := func(name, help string, f func() float64) {
-		if f != nil {
-			r.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
-		}
-	}
+	gauge, counter := funcs(r)
 	gauge("sluice_workers", "Workers connected.", g.Workers)
 	gauge("sluice_running_tasks", "Tasks running.", g.RunningTasks)
 	gauge("sluice_cached_blocks", "Cached partitions known to the driver.", g.CachedBlocks)
@@ -101,6 +92,22 @@ func NewDriver(g DriverGauges) *Driver {
 	counter("sluice_tasks_launched_total", "Task attempts launched.", g.TasksLaunched)
 	counter("sluice_tasks_failed_total", "Task attempts that failed.", g.TasksFailed)
 	return d
+}
+
+// funcs returns functions that register a gauge or a counter read from f
+// at scrape time in r (nothing when f is nil).
+func funcs(r *prometheus.Registry) (gauge, counter func(name, help string, f func() float64)) {
+	gauge = func(name, help string, f func() float64) {
+		if f != nil {
+			r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+		}
+	}
+	counter = func(name, help string, f func() float64) {
+		if f != nil {
+			r.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
+		}
+	}
+	return gauge, counter
 }
 
 // ObserveBatch records a processed batch.
@@ -152,17 +159,7 @@ type WorkerGauges struct {
 func WorkerHandler(g WorkerGauges) http.Handler {
 	r := prometheus.NewRegistry()
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	add := func(c prometheus.Collector) { r.MustRegister(c) }
-	gauge := func(name, help string, f func() float64) {
-		if f != nil {
-			add(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
-		}
-	}
-	counter := func(name, help string, f func() float64) {
-		if f != nil {
-			add(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
-		}
-	}
+	gauge, counter := funcs(r)
 	gauge("sluice_worker_running_tasks", "Tasks running.", g.RunningTasks)
 	gauge("sluice_worker_blocks", "Blocks in the block store.", g.Blocks)
 	gauge("sluice_worker_block_memory_bytes", "Estimated bytes of blocks in memory.", g.MemoryBytes)
