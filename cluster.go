@@ -262,20 +262,16 @@ func (c *Context) pinned(ds *lineage.Dataset) bool {
 	if id.Node == 0 {
 		return id.Seq >= c.staticSealed
 	}
-	// The graph is fixed since Start: no lock (the driver's event loop
-	// calls this).
-	return int(id.Node) > len(c.nodes) || c.nodes[id.Node-1].output != nil
+	n := c.nodeByID(id.Node)
+	return n == nil || n.output != nil
 }
 
 // planFor serves an input's encoded plan to workers.
 func (c *Context) planFor(node int32, t int64) ([]byte, bool) {
-	c.mu.Lock()
-	if node < 1 || int(node) > len(c.nodes) {
-		c.mu.Unlock()
+	n := c.nodeByID(node)
+	if n == nil {
 		return nil, false
 	}
-	n := c.nodes[node-1]
-	c.mu.Unlock()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	b, ok := n.plans[t]
@@ -390,10 +386,10 @@ func (r *resolver) Forget(ids map[lineage.ID]bool) {
 	c.wk.mu.Lock()
 	defer c.wk.mu.Unlock()
 	for node, t := range latest {
-		if node < 1 || int(node) > len(c.nodes) {
+		n := c.nodeByID(node)
+		if n == nil {
 			continue
 		}
-		n := c.nodes[node-1]
 		n.mu.Lock()
 		for bt := range n.gen {
 			if bt <= t {

@@ -27,12 +27,7 @@ func (r *resolver) Lookup(id lineage.ID) (*lineage.Dataset, error) {
 	if d, err := c.reg.Lookup(id); err == nil {
 		return d, nil
 	}
-	c.mu.Lock()
-	var n *node
-	if id.Node >= 1 && int(id.Node) <= len(c.nodes) {
-		n = c.nodes[id.Node-1]
-	}
-	c.mu.Unlock()
+	n := c.nodeByID(id.Node)
 	switch {
 	case n == nil:
 		return nil, fmt.Errorf("sluice: dataset %v is not part of this worker's graph (made at run time on the driver)", id)
@@ -49,11 +44,19 @@ func (r *resolver) Lookup(id lineage.ID) (*lineage.Dataset, error) {
 
 // Output returns the per-partition work of output node id.
 func (r *resolver) Output(id int32) (runtime.OutputFunc, error) {
-	c := (*Context)(r)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if id < 1 || int(id) > len(c.nodes) || c.nodes[id-1].partition == nil {
+	n := (*Context)(r).nodeByID(id)
+	if n == nil || n.partition == nil {
 		return nil, fmt.Errorf("sluice: graph node %d is not an output that runs on workers", id)
 	}
-	return c.nodes[id-1].partition, nil
+	return n.partition, nil
+}
+
+// nodeByID returns the graph node with the given ID, or nil. It takes no
+// lock: the graph is fixed once the context started, and its callers
+// (tasks, the driver's event loop, workers' RPCs) run after Start.
+func (c *Context) nodeByID(id int32) *node {
+	if id < 1 || int(id) > len(c.nodes) {
+		return nil
+	}
+	return c.nodes[id-1]
 }
