@@ -43,13 +43,15 @@ type Context struct {
 	inputs  []*node
 	outputs []*node
 	names   map[string]*node
-	err     error // first construction error
-	state   int   // created, started, stopped
-	cancel  context.CancelFunc
-	done    chan struct{}
-	runErr  error
-	static  *lineage.Scope
-	first   time.Time // first batch time, set by Start
+	// outputNames are the names of the outputs written to sinks.
+	outputNames map[string]bool
+	err         error // first construction error
+	state       int   // created, started, stopped
+	cancel      context.CancelFunc
+	done        chan struct{}
+	runErr      error
+	static      *lineage.Scope
+	first       time.Time // first batch time, set by Start
 	// receivers are the push sources' goroutines, run between Start and Stop.
 	receivers []func(ctx context.Context)
 	recvWG    sync.WaitGroup

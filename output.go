@@ -59,23 +59,23 @@ func ForeachBatch[T any](s *Stream[T], f func(ctx context.Context, d Dataset[T],
 }
 
 // addPartitionOutput registers an output operation that runs f on the
-// workers for every partition of every batch (the worker finds f in its own
-// copy of the graph by the node's position), then after, if set, on the
-// driver.
-func addPartitionOutput[T any](s *Stream[T], kind string, f func(ctx context.Context, t time.Time, part int, records []T) error,
-	after func(ctx context.Context, t time.Time) error) {
+// workers for every partition (of parts) of every batch (the worker finds
+// f in its own copy of the graph by the node's position), then after, if
+// set, on the driver with the batch's number of partitions.
+func addPartitionOutput[T any](s *Stream[T], kind string, f func(ctx context.Context, t time.Time, part, parts int, records []T) error,
+	after func(ctx context.Context, t time.Time, parts int) error) *node {
 	c := mustStream(kind, s)
 	n := &node{kind: kind, parents: []*node{s.n}, slide: s.n.slide}
-	n.partition = func(ctx context.Context, t int64, p int, part any) error {
+	n.partition = func(ctx context.Context, t int64, p, parts int, part any) error {
 		recs, _ := part.([]T)
-		return f(ctx, time.Unix(0, t), p, recs)
+		return f(ctx, time.Unix(0, t), p, parts, recs)
 	}
 	n.output = func(ctx context.Context, d *lineage.Dataset, t time.Time) error {
 		if _, err := c.env.RunJob(ctx, d, runtime.Action{Kind: runtime.ActOutput, Node: n.id}); err != nil {
 			return err
 		}
 		if after != nil {
-			return after(ctx, t)
+			return after(ctx, t, d.NumParts)
 		}
 		return nil
 	}
@@ -83,6 +83,7 @@ func addPartitionOutput[T any](s *Stream[T], kind string, f func(ctx context.Con
 		return nil, fmt.Errorf("sluice: %s is an output operation", kind)
 	}
 	newStream[T](c, n)
+	return n
 }
 
 // ForeachPartition calls f on the workers for every partition of every
@@ -90,7 +91,9 @@ func addPartitionOutput[T any](s *Stream[T], kind string, f func(ctx context.Con
 // name the output so that f can write idempotently.
 func ForeachPartition[T any](s *Stream[T], f func(ctx context.Context, t time.Time, part int, records []T) error) {
 	mustStream("ForeachPartition", s).check("ForeachPartition", f == nil, "nil function")
-	addPartitionOutput(s, "ForeachPartition", f, nil)
+	addPartitionOutput(s, "ForeachPartition", func(ctx context.Context, t time.Time, p, _ int, recs []T) error {
+		return f(ctx, t, p, recs)
+	}, nil)
 }
 
 // SaveAsTextFiles writes every batch as a directory named
@@ -111,13 +114,13 @@ func SaveAsTextFiles[T any](s *Stream[T], prefix, suffix string) {
 	}
 	// Workers write the parts and the driver marks the batch complete: in
 	// a cluster, prefix must name a file system all of them share.
-	addPartitionOutput(s, "SaveAsTextFiles", func(_ context.Context, t time.Time, p int, recs []T) error {
+	addPartitionOutput(s, "SaveAsTextFiles", func(_ context.Context, t time.Time, p, _ int, recs []T) error {
 		dir := dirOf(t)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
 		return writeLines(filepath.Join(dir, fmt.Sprintf("part-%05d", p)), recs)
-	}, func(_ context.Context, t time.Time) error {
+	}, func(_ context.Context, t time.Time, _ int) error {
 		dir := dirOf(t)
 		if err := os.MkdirAll(dir, 0o755); err != nil { // a batch with no partitions
 			return err

@@ -47,9 +47,9 @@ func Func(f func(tc lineage.TaskContext, p int, part any) (any, error)) Action {
 	return Action{Kind: ActFunc, Fn: f}
 }
 
-// OutputFunc is an output operation's work on one partition of batch t
-// (Unix nanoseconds).
-type OutputFunc func(ctx context.Context, t int64, p int, part any) error
+// OutputFunc is an output operation's work on partition p (of parts) of
+// batch t (Unix nanoseconds).
+type OutputFunc func(ctx context.Context, t int64, p, parts int, part any) error
 
 // TaskDesc describes one task attempt. It is a small descriptor, not code:
 // the worker resolves the dataset from its own copy of the graph.

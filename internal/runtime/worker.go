@@ -217,7 +217,7 @@ func (w *Worker) act(tc *taskCtx, d *TaskDesc, ds *lineage.Dataset, part any, re
 		if err != nil {
 			return nil, err
 		}
-		return nil, f(tc.ctx, d.BatchTime, d.Task.Partition, part)
+		return nil, f(tc.ctx, d.BatchTime, d.Task.Partition, ds.NumParts, part)
 	case ActFunc:
 		if a.Fn == nil { // the function stayed in the driver's process
 			res.ValueType, res.Shipped = ds.Type, true
