@@ -21,6 +21,7 @@ import (
 	"github.com/sluicehq/sluice/internal/lineage"
 	"github.com/sluicehq/sluice/internal/rpc"
 	"github.com/sluicehq/sluice/internal/runtime"
+	"github.com/sluicehq/sluice/internal/scheduler"
 )
 
 // The environment of a worker process: local-cluster sets it for the
@@ -164,7 +165,8 @@ func (c *Context) startCluster() error {
 	c.staticSealed = c.static.Next()
 	drv, err := cluster.NewDriver(cluster.DriverConfig{Listen: listen, Security: sec, Fingerprint: fp, Plans: c.planFor,
 		WorkerTimeout: c.cfg.workerTimeout,
-		Args:          os.Args[1:], Logger: c.cfg.logger, Graph: (*resolver)(c), Runtime: runtime.Config{Pinned: c.pinned}})
+		Args: os.Args[1:], Logger: c.cfg.logger, Graph: (*resolver)(c),
+		Runtime: runtime.Config{Pinned: c.pinned, Scheduler: scheduler.Config{Epoch: c.epoch()}}})
 	if err != nil {
 		return err
 	}
@@ -365,7 +367,7 @@ func (r *resolver) AddCuts(cuts []runtime.Cut) {
 		// A dataset this worker built before the driver cut it keeps its
 		// lineage, and so every older dataset, alive: cut it here too.
 		if d, err := c.reg.Lookup(cut.ID); err == nil && !d.Truncated() {
-			d.Truncate(runtime.ReadCached(d))
+			d.Truncate(c.cutRead(c.nodeByID(cut.ID.Node), d))
 		}
 	}
 }
@@ -417,8 +419,17 @@ func (n *node) stub(t time.Time, cut runtime.Cut) *lineage.Dataset {
 	d := n.scope(t).NewWithID(cut.ID, n.kind, n.rtype, cut.NumParts, nil)
 	d.Partitioning = cut.Partitioning
 	d.Persist()
-	d.Truncate(runtime.ReadCached(d))
+	d.Truncate(n.c.cutRead(n, d))
 	return d
+}
+
+// cutRead is how a worker reads a dataset whose lineage the driver cut:
+// from the checkpoint store if there is one, else from cached blocks only.
+func (c *Context) cutRead(n *node, d *lineage.Dataset) lineage.ComputeFunc {
+	if c.ck != nil && n != nil && n.truncateEvery > 0 {
+		return c.readStored(n, d.ID.Time)
+	}
+	return runtime.ReadCached(d)
 }
 
 // IsWorker reports whether this process is a worker process of a

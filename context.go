@@ -62,6 +62,13 @@ type Context struct {
 	wk *workerMode
 	// obs serves metrics and status (the HTTP option).
 	obs *observer
+	// ck writes and reads checkpoints (the Checkpoint option).
+	ck *checkpoints
+	// crashed (tests) makes Stop act as a killed driver: no final
+	// checkpoint.
+	crashed bool
+	// genMu is held while a batch's inputs are planned.
+	genMu sync.Mutex
 	// staticSealed is the sequence number of the first static dataset
 	// made after Start (a cluster's workers cannot rebuild those).
 	staticSealed int32
@@ -91,6 +98,8 @@ type config struct {
 	secret        []byte
 	plaintext     bool
 	workerTimeout time.Duration
+	checkpoint    string
+	allowDropped  bool
 }
 
 // Option configures a Context.
@@ -279,6 +288,9 @@ func NewContext(opts ...Option) (*Context, error) {
 	}
 	c := &Context{cfg: cfg, reg: lineage.NewRegistry(), names: make(map[string]*node), done: make(chan struct{})}
 	c.static = c.reg.Scope(0, 0)
+	if err := c.openCheckpoints(); err != nil {
+		return nil, err
+	}
 	switch {
 	case servesAsWorker(cfg.workerKey):
 		c.wk = &workerMode{cuts: make(map[cutKey]runtime.Cut)}

@@ -153,6 +153,8 @@ func eventStateNode[K comparable, V any](c *Context, op string, cfg opConfig, g 
 		selfLookback: assigned.n.slide, persist: true}
 	c.stateful(op, n, cfg)
 	clock.truncateEvery = n.truncateEvery // the watermark is state too
+	clock.name = cfg.name + "/watermark"
+	c.checkpointed(clock)
 	typ := dataset.RecordType[eventState[K, V]]()
 	logDropped := func(t time.Time, part int, records int64) {
 		c.cfg.logger.Debug("sluice: event-time windows dropped late records", "op", op, "name", cfg.name,

@@ -47,9 +47,38 @@ type node struct {
 	remember time.Duration
 	mu       sync.Mutex
 	gen      map[int64]*lineage.Dataset
-	// plans, for inputs on a cluster's driver, holds each batch's encoded
-	// plan, which workers fetch to rebuild the input's datasets.
+	// plans, for inputs on a cluster's driver (or one that checkpoints),
+	// holds each batch's encoded plan, which workers fetch to rebuild the
+	// input's datasets and metadata checkpoints record.
 	plans map[int64][]byte
+	// restorePlan, for inputs, takes back a plan a metadata checkpoint
+	// recorded; cursor and restoreCursor, if set, save and restore where
+	// the input resumes reading.
+	restorePlan   func(t int64, b []byte) error
+	cursor        func() []byte
+	restoreCursor func([]byte) error
+	// replay marks inputs whose plan is a pure function of the batch
+	// time: a batch older than the checkpoint's plans is planned again.
+	replay bool
+	// lastCut is the latest batch whose dataset's lineage was cut
+	// (stateful nodes); startAt, if set, is the first batch of a node new
+	// in a job resumed from a checkpoint.
+	lastCut int64
+	startAt time.Time
+}
+
+// setCut records that n's dataset at t had its lineage cut.
+func (n *node) setCut(t int64) {
+	n.mu.Lock()
+	n.lastCut = max(n.lastCut, t)
+	n.mu.Unlock()
+}
+
+// cutAt returns the latest batch whose dataset's lineage was cut.
+func (n *node) cutAt() int64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.lastCut
 }
 
 // Stream is a discretized stream: a sequence of datasets, one per batch
@@ -104,7 +133,7 @@ func (c *Context) zero() time.Time { return c.first.Add(-c.cfg.batch) }
 // valid reports whether n has a dataset at t.
 func (n *node) valid(t time.Time) bool {
 	d := t.Sub(n.c.zero())
-	return d > 0 && d%n.slide == 0
+	return d > 0 && d%n.slide == 0 && !t.Before(n.startAt)
 }
 
 // at returns n's dataset at t, computing it once; ok is false when n has
@@ -134,9 +163,10 @@ func (n *node) at(t time.Time) (*lineage.Dataset, bool, error) {
 	}
 	if n.persist {
 		d.Persist()
-		if n.checkpointBatch(t) {
-			// Its lineage will be cut: a second copy on another worker
-			// keeps it when one worker is lost.
+		if n.checkpointBatch(t) && n.c.ck == nil {
+			// Its lineage will be cut with no checkpoint store to read
+			// it from: a second copy on another worker keeps it when one
+			// worker is lost.
 			d.Replicas = 2
 		}
 	}
@@ -216,13 +246,22 @@ func (c *Context) Start() error {
 		return errors.New("sluice: no output operations: add Print, ForeachBatch, ForeachPartition or SaveAsTextFiles")
 	}
 	c.computeRemember()
+	var from time.Time // the first batch to run
+	if c.ck != nil {
+		if err := c.resume(context.Background()); err != nil {
+			return err
+		}
+		from = c.ck.resumeFrom
+	}
 	if c.cl != nil {
 		if err := c.startCluster(); err != nil {
 			return err
 		}
 	}
-	now := c.cfg.clock.Now()
-	c.first = now.Truncate(c.cfg.batch).Add(c.cfg.batch)
+	if from.IsZero() {
+		c.first = c.cfg.clock.Now().Truncate(c.cfg.batch).Add(c.cfg.batch)
+		from = c.first
+	}
 	if c.cl != nil {
 		c.cl.drv.SetFirst(c.first.UnixNano())
 	}
@@ -244,7 +283,7 @@ func (c *Context) Start() error {
 	if err := c.startObserver(); err != nil {
 		return err
 	}
-	cfg := runtime.StreamConfig{Interval: c.cfg.batch, First: c.first, Clock: c.cfg.clock, OnBatch: func(b BatchInfo) {
+	cfg := runtime.StreamConfig{Interval: c.cfg.batch, First: from, Clock: c.cfg.clock, OnBatch: func(b BatchInfo) {
 		c.observeBatch(b)
 		if c.cfg.onBatch != nil {
 			c.cfg.onBatch(b)
@@ -284,6 +323,18 @@ func (c *Context) Stop() error {
 		<-c.done
 		c.recvStop()
 		c.recvWG.Wait()
+		if c.ck != nil {
+			c.mu.Lock()
+			failed := c.runErr != nil || c.crashed
+			c.mu.Unlock()
+			if failed {
+				c.ck.wg.Wait()
+			} else if err := c.finalCheckpoint(context.Background()); err != nil {
+				c.mu.Lock()
+				c.runErr = err
+				c.mu.Unlock()
+			}
+		}
 	}
 	if st != stopped {
 		c.env.close()
@@ -334,12 +385,8 @@ func (g *generator) generate(t time.Time) (*runtime.Batch, error) {
 		return nil, err
 	}
 	b := &runtime.Batch{Time: t}
-	for _, in := range c.inputs {
-		n, err := in.plan(t)
-		if err != nil {
-			return nil, fmt.Errorf("sluice: input %s#%d at %v: %w", in.kind, in.id, t, err)
-		}
-		b.Records += max(n, 0)
+	if err := c.planInputs(t, b); err != nil {
+		return nil, err
 	}
 	for _, out := range c.outputs {
 		d, ok, err := out.parents[0].at(t)
@@ -361,36 +408,101 @@ func (g *generator) generate(t time.Time) (*runtime.Batch, error) {
 }
 
 // Completed forgets what no later batch needs: datasets older than each
-// node's remember duration, with their blocks and shuffle outputs, and
-// cuts the lineage of state that is now cached.
+// node's remember duration, with their blocks and shuffle outputs, and the
+// inputs' plans no recomputation of state can need. It cuts the lineage of
+// state at checkpoint batches: with a checkpoint store, once the state is
+// written (in the background); without one, once it is cached (twice). With
+// a store it then writes the batch's metadata checkpoint.
 func (g *generator) Completed(t time.Time) {
 	c := (*Context)(g)
 	var ids []lineage.ID
 	var cut []*lineage.Dataset // checkpoint batches' state, to cut if cached
+	planKeep := c.planHorizon(t)
 	for _, n := range c.nodes {
 		before := t.Add(-n.remember).UnixNano() + 1
+		var keep int64
+		if c.ck == nil && n.truncateEvery > 0 {
+			// Without a store, the blocks of the state's latest cut are its
+			// only copies: later state is recomputed from them.
+			keep = n.cutAt()
+		}
 		n.mu.Lock()
 		for bt := range n.plans {
-			if bt < before {
+			if bt < min(before, planKeep) {
 				delete(n.plans, bt)
 			}
 		}
 		for bt, d := range n.gen {
-			if bt < before {
+			if bt < before && bt != keep {
 				delete(n.gen, bt)
-			} else if bt <= t.UnixNano() && !d.Truncated() && n.checkpointBatch(time.Unix(0, bt)) {
+			} else if c.ck == nil && bt <= t.UnixNano() && !d.Truncated() && n.checkpointBatch(time.Unix(0, bt)) {
 				cut = append(cut, d)
 			}
 		}
 		n.mu.Unlock()
-		ids = append(ids, c.reg.Forget(n.id, before)...)
+		ids = append(ids, c.reg.ForgetKeeping(n.id, before, keep)...)
 	}
 	// Asking the driver is a round trip: not under a node's lock.
 	for _, d := range cut {
 		if c.env.driver.FullyCached(d) {
 			d.Truncate(runtime.ReadCached(d))
+			c.nodeByID(d.ID.Node).setCut(d.ID.Time)
 		}
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
 	_ = c.env.driver.Free(ids)
+	if c.ck != nil {
+		c.checkpointBatch(t)
+	}
+}
+
+// planHorizon is the oldest batch whose input plans a recomputation may
+// still need: state is recomputed from its latest cut, through windows
+// that look back as far as any node remembers.
+func (c *Context) planHorizon(t time.Time) int64 {
+	keep := t.UnixNano()
+	var reach time.Duration
+	for _, n := range c.nodes {
+		reach = max(reach, n.remember)
+		if n.truncateEvery > 0 {
+			keep = min(keep, max(n.cutAt(), c.first.UnixNano()))
+		}
+	}
+	return keep - int64(reach)
+}
+
+// checkpointBatch starts the state checkpoints due at batch t and writes
+// its metadata checkpoint.
+func (c *Context) checkpointBatch(t time.Time) {
+	for _, n := range c.statefulNodes() {
+		if !n.valid(t) || !n.checkpointBatch(t) {
+			continue
+		}
+		n.mu.Lock()
+		d := n.gen[t.UnixNano()]
+		n.mu.Unlock()
+		if d != nil && !d.Truncated() {
+			c.startStateCheckpoint(n, d, t.UnixNano())
+		}
+	}
+	if err := c.writeMetadata(context.Background(), t); err != nil {
+		// The job goes on; a restart resumes from an older checkpoint
+		// and repeats more batches (exactly-once sinks absorb them).
+		c.cfg.logger.Warn("sluice: metadata checkpoint failed", "batch", t.UnixMilli(), "err", err)
+	}
+}
+
+// planInputs fixes batch t's input, under genMu: a metadata checkpoint
+// snapshots the inputs' plans and cursors between batches.
+func (c *Context) planInputs(t time.Time, b *runtime.Batch) error {
+	c.genMu.Lock()
+	defer c.genMu.Unlock()
+	for _, in := range c.inputs {
+		n, err := in.plan(t)
+		if err != nil {
+			return fmt.Errorf("sluice: input %s#%d at %v: %w", in.kind, in.id, t, err)
+		}
+		b.Records += max(n, 0)
+	}
+	return nil
 }

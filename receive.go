@@ -3,6 +3,7 @@ package sluice
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -209,15 +210,24 @@ func lineDone(line []byte, n int, emit func(string), bad func(error)) {
 func TextFiles(c *Context, dir string) *Stream[string] {
 	c.check("TextFiles", dir == "", "empty directory")
 	name := "TextFiles(" + dir + ")"
+	var mu sync.Mutex // the planning and the metadata checkpoint's goroutines
 	seen := make(map[string]bool)
+	restored := false
 	c.mu.Lock()
 	c.onStart = append(c.onStart, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if restored { // resumed: seen is the checkpoint's
+			return
+		}
 		if _, err := listNew(dir, seen); err != nil { // files already there are old
 			c.reportInput(name, err)
 		}
 	})
 	c.mu.Unlock()
-	return newInput(c, "TextFiles", func(time.Time) ([]string, int64, error) {
+	s := newInput(c, "TextFiles", func(time.Time) ([]string, int64, error) {
+		mu.Lock()
+		defer mu.Unlock()
 		files, err := listNew(dir, seen)
 		if err != nil {
 			c.reportInput(name, err)
@@ -232,6 +242,33 @@ func TextFiles(c *Context, dir string) *Stream[string] {
 			return readFile(path, func(err error) { c.reportInput(name, err) })
 		})
 	})
+	// The files read so far are where a resumed job goes on from.
+	s.n.cursor = func() []byte {
+		mu.Lock()
+		defer mu.Unlock()
+		names := make([]string, 0, len(seen))
+		for nm := range seen {
+			names = append(names, nm)
+		}
+		sort.Strings(names)
+		b, _ := json.Marshal(names) // strings: cannot fail
+		return b
+	}
+	s.n.restoreCursor = func(b []byte) error {
+		mu.Lock()
+		defer mu.Unlock()
+		var names []string
+		if err := json.Unmarshal(b, &names); err != nil {
+			return err
+		}
+		clear(seen)
+		for _, nm := range names {
+			seen[nm] = true
+		}
+		restored = true
+		return nil
+	}
+	return s
 }
 
 // listNew returns the files of dir not in seen, sorted, and marks them

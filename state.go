@@ -53,6 +53,7 @@ func (c *Context) stateful(op string, n *node, cfg opConfig) {
 		return
 	}
 	n.truncateEvery = int(every / n.slide)
+	c.checkpointed(n)
 }
 
 func initialOf[K comparable, S any](c *Context, op string, cfg opConfig) (Dataset[KV[K, S]], bool) {

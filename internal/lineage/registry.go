@@ -51,18 +51,22 @@ func (r *Registry) Lookup(id ID) (*Dataset, error) {
 
 // Forget drops the datasets and scopes of node with batch times before t
 // and returns their IDs so that their blocks can be freed.
-func (r *Registry) Forget(node int32, before int64) []ID {
+func (r *Registry) Forget(node int32, before int64) []ID { return r.ForgetKeeping(node, before, 0) }
+
+// ForgetKeeping is Forget, keeping the datasets of batch time keep (a
+// state's truncated dataset, whose blocks are its only copy).
+func (r *Registry) ForgetKeeping(node int32, before, keep int64) []ID {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var ids []ID
 	for id := range r.byID {
-		if id.Node == node && id.Time < before && id.Time != 0 {
+		if id.Node == node && id.Time < before && id.Time != 0 && id.Time != keep {
 			ids = append(ids, id)
 			delete(r.byID, id)
 		}
 	}
 	for k := range r.scope {
-		if k.node == node && k.time < before && k.time != 0 {
+		if k.node == node && k.time < before && k.time != 0 && k.time != keep {
 			delete(r.scope, k)
 		}
 	}

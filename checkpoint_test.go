@@ -1,0 +1,279 @@
+package sluice_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/sluicetest"
+)
+
+// resumeJob is a stateful job over a replayable generator: running
+// totals (UpdateStateByKey), an incremental window, a plain window and
+// MapWithState, each output collected per batch on the driver.
+type resumeJob struct {
+	mu  sync.Mutex
+	out map[string]map[int64][]string // output → batch ms → sorted records
+	// changed builds the upgraded job: "add", "remove" or "retype".
+	changed string
+}
+
+func (j *resumeJob) collect(name string, t time.Time, recs []string) {
+	slices.Sort(recs)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.out == nil {
+		j.out = make(map[string]map[int64][]string)
+	}
+	if j.out[name] == nil {
+		j.out[name] = make(map[int64][]string)
+	}
+	j.out[name][t.UnixMilli()] = recs // a rerun batch replaces its output
+}
+
+func collectAs[T any](j *resumeJob, s *sluice.Stream[T], name string) {
+	sluice.ForeachBatch(s, func(ctx context.Context, d sluice.Dataset[T], t time.Time) error {
+		recs, err := d.Collect(ctx)
+		if err != nil {
+			return err
+		}
+		strs := make([]string, len(recs))
+		for i, r := range recs {
+			strs[i] = fmt.Sprint(r)
+		}
+		j.collect(name, t, strs)
+		return nil
+	})
+}
+
+func (j *resumeJob) build(c *sluice.Context) {
+	nums := sluice.Generate(c, sluice.GeneratorFunc[int](func(from, to int64, _, _ time.Time) []int {
+		out := make([]int, 0, to-from)
+		for i := from; i < to; i++ {
+			out = append(out, int(i*7919%101))
+		}
+		return out
+	}), 40)
+	pairs := sluice.Map(nums, func(x int) sluice.KV[int, int] { return sluice.Pair(x%7, x) })
+	add := func(a, b int) int { return a + b }
+	if j.changed == "retype" {
+		collectAs(j, sluice.UpdateStateByKey(pairs, func(_ int, vs []int, s string, _ bool) (string, bool) {
+			return s + "x", true
+		}, sluice.Named("totals")), "totals")
+	} else {
+		totals := sluice.UpdateStateByKey(pairs, func(_ int, vs []int, s int, _ bool) (int, bool) {
+			for _, v := range vs {
+				s += v
+			}
+			return s, true
+		}, sluice.Named("totals"), sluice.CheckpointInterval(3*time.Second))
+		collectAs(j, totals, "totals")
+	}
+	if j.changed != "remove" {
+		win := sluice.ReduceByKeyAndWindow(pairs, add, func(a, b int) int { return a - b }, 4*time.Second, 2*time.Second,
+			sluice.Named("window"), sluice.CheckpointInterval(4*time.Second))
+		collectAs(j, win, "window")
+	}
+	collectAs(j, sluice.CountByWindow(nums, 3*time.Second, time.Second), "count")
+	if j.changed == "add" {
+		collectAs(j, sluice.UpdateStateByKey(pairs, func(_ int, vs []int, s int, _ bool) (int, bool) {
+			return s + len(vs), true
+		}, sluice.Named("added")), "added")
+	}
+	_, snaps := sluice.MapWithState(pairs, func(_ time.Time, k int, v sluice.Optional[int], st *sluice.State[int]) (int, bool) {
+		n, _ := st.Get()
+		st.Update(n + 1)
+		return n, true
+	}, sluice.Named("seen"), sluice.CheckpointInterval(2*time.Second))
+	collectAs(j, snaps, "seen")
+}
+
+// run starts c and runs it until batch `until` (1-based) completes.
+func runUntil(t *testing.T, c *sluice.Context, clock *sluicetest.ManualClock, infos chan sluice.BatchInfo, until int) {
+	t.Helper()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	last := sluicetest.Epoch.Add(time.Duration(until) * time.Second)
+	clock.Set(last)
+	for {
+		select {
+		case b := <-infos:
+			if b.Err != nil {
+				t.Fatalf("batch %v: %v", b.Time.UnixMilli(), b.Err)
+			}
+			if !b.Time.Before(last) {
+				return
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no batch for 30s (waiting for %v)", last.UnixMilli())
+		}
+	}
+}
+
+func newResumeContext(t *testing.T, loc string, j *resumeJob, opts ...sluice.Option) (*sluice.Context, *sluicetest.ManualClock, chan sluice.BatchInfo) {
+	t.Helper()
+	clock := sluicetest.NewManualClock(sluicetest.Epoch)
+	infos := make(chan sluice.BatchInfo, 1024)
+	all := append([]sluice.Option{sluice.Master("local[2]"), sluice.Batch(time.Second), sluice.WithClock(clock),
+		sluice.OnBatch(func(b sluice.BatchInfo) { infos <- b })}, opts...)
+	c, err := sluice.GetOrCreate(loc, j.build, all...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, clock, infos
+}
+
+// TestResumeAfterCrashEqualsUninterruptedRun crashes a driver (no final
+// checkpoint) and resumes it from the store: every output of every batch
+// equals that of a run without the crash.
+func TestResumeAfterCrashEqualsUninterruptedRun(t *testing.T) {
+	ref := &resumeJob{}
+	c, clock, infos := newResumeContext(t, "mem://"+t.Name()+"-ref", ref)
+	runUntil(t, c, clock, infos, 20)
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, crashAt := range []int{5, 7, 12} {
+		t.Run(fmt.Sprint("crash-after-", crashAt), func(t *testing.T) {
+			loc := fmt.Sprintf("mem://%s", t.Name())
+			got := &resumeJob{}
+			c1, clock1, infos1 := newResumeContext(t, loc, got)
+			runUntil(t, c1, clock1, infos1, crashAt)
+			sluice.Crash(c1)
+			if c1.Resumed() != nil {
+				t.Fatal("a fresh context reports a resume")
+			}
+			c2, clock2, infos2 := newResumeContext(t, loc, got)
+			clock2.Set(clock1.Now())
+			runUntil(t, c2, clock2, infos2, 20)
+			rep := c2.Resumed()
+			if rep == nil {
+				t.Fatal("no resume report")
+			}
+			if err := c2.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			t.Log(rep)
+			if len(rep.Kept) != 3 || len(rep.Dropped)+len(rep.New)+len(rep.Incompatible) != 0 {
+				t.Errorf("report %v, want totals, window and seen kept", rep)
+			}
+			compareOutputs(t, ref, got)
+		})
+	}
+}
+
+func compareOutputs(t *testing.T, want, got *resumeJob) {
+	t.Helper()
+	for _, name := range slices.Sorted(maps.Keys(want.out)) {
+		for _, bt := range slices.Sorted(maps.Keys(want.out[name])) {
+			w, g := want.out[name][bt], got.out[name][bt]
+			if !slices.Equal(w, g) {
+				t.Errorf("%s at %d: got %v, want %v", name, bt, g, w)
+			}
+		}
+	}
+}
+
+// TestGracefulStopLeavesNothingToRepeat stops a job (as SIGTERM does) and
+// starts it again: the state is checkpointed at the last batch, so the new
+// run resumes right after it.
+func TestGracefulStopLeavesNothingToRepeat(t *testing.T) {
+	loc := "mem://" + t.Name()
+	j := &resumeJob{}
+	c1, clock1, infos1 := newResumeContext(t, loc, j)
+	runUntil(t, c1, clock1, infos1, 8)
+	if err := c1.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	keys := sluice.MemStoreKeys(loc, "state/totals/")
+	if !slices.ContainsFunc(keys, func(k string) bool { return strings.Contains(k, fmt.Sprintf("%020d", 8*time.Second)) }) {
+		t.Errorf("no checkpoint of totals at batch 8 after a graceful stop: %v", keys)
+	}
+	c2, clock2, infos2 := newResumeContext(t, loc, j)
+	defer c2.Stop()
+	clock2.Set(clock1.Now())
+	runUntil(t, c2, clock2, infos2, 9)
+	if rep := c2.Resumed(); rep == nil || rep.Completed.UnixMilli() != 8000 {
+		t.Fatalf("resumed %v, want after batch 8000", rep)
+	}
+}
+
+// TestResumeAfterUpgrade resumes a checkpoint with a job that added,
+// removed and retyped stateful operators.
+func TestResumeAfterUpgrade(t *testing.T) {
+	loc := "mem://" + t.Name()
+	old := &resumeJob{}
+	c1, clock1, infos1 := newResumeContext(t, loc, old)
+	runUntil(t, c1, clock1, infos1, 6)
+	if err := c1.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("removed-refused", func(t *testing.T) {
+		c, _, _ := newResumeContext(t, loc, &resumeJob{changed: "remove"})
+		defer c.Stop()
+		err := c.Start()
+		if err == nil || !strings.Contains(err.Error(), `drop the state of window`) || !strings.Contains(err.Error(), "--allow-dropped-state") {
+			t.Fatalf("Start: %v, want a refusal to drop window", err)
+		}
+	})
+	t.Run("added", func(t *testing.T) {
+		j := &resumeJob{changed: "add"}
+		c, clock, infos := newResumeContext(t, loc, j)
+		clock.Set(clock1.Now())
+		runUntil(t, c, clock, infos, 8)
+		rep := c.Resumed()
+		if err := c.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(rep.New, []string{"added"}) || len(rep.Kept) != 3 {
+			t.Fatalf("report %v, want added new and 3 kept", rep)
+		}
+		// The new operator starts at the resume: at batch 7 it counted
+		// one batch (40 records), at batch 8 two.
+		for bt, want := range map[int64]int{7000: 40, 8000: 80} {
+			total := 0
+			for _, r := range j.out["added"][bt] {
+				var k, n int
+				fmt.Sscanf(r, "{%d %d}", &k, &n)
+				total += n
+			}
+			if total != want {
+				t.Errorf("added at %d: %v, counting %d records, want %d", bt, j.out["added"][bt], total, want)
+			}
+		}
+	})
+	t.Run("removed-allowed", func(t *testing.T) {
+		j := &resumeJob{changed: "remove"}
+		c, clock, infos := newResumeContext(t, loc, j, sluice.AllowDroppedState())
+		clock.Set(clock1.Now())
+		runUntil(t, c, clock, infos, 10)
+		rep := c.Resumed()
+		if err := c.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(rep.Dropped, []string{"window", "added"}) { // added by the previous subtest
+			t.Fatalf("report %v, want window and added dropped", rep)
+		}
+		if keys := sluice.MemStoreKeys(loc, "state/window/"); len(keys) != 0 {
+			t.Errorf("dropped state still stored: %v", keys)
+		}
+	})
+	t.Run("retyped", func(t *testing.T) {
+		c, _, _ := newResumeContext(t, loc, &resumeJob{changed: "retype"})
+		defer c.Stop()
+		err := c.Start()
+		if err == nil {
+			t.Fatal("resumed with a state of another type")
+		}
+		t.Log(err)
+	})
+}
