@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/checkpoint"
 	"github.com/sluicehq/sluice/internal/lineage"
 	"github.com/sluicehq/sluice/internal/runtime"
 )
@@ -214,11 +215,12 @@ type store interface {
 	List(ctx context.Context, prefix string) ([]string, error)
 	Delete(ctx context.Context, keys ...string) error
 	String() string
+	Close() error
 }
 
-// openStore opens a checkpoint location (tests replace it).
-var openStore = func(ctx context.Context, location string) (store, error) {
-	return nil, errors.New("no checkpoint stores yet")
+// openStore opens a checkpoint location.
+func openStore(ctx context.Context, location string) (store, error) {
+	return checkpoint.Open(ctx, location)
 }
 
 // checkpoints is a context's side of the checkpoint store: on the driver
@@ -378,9 +380,9 @@ func (c *Context) writeMetadata(ctx context.Context, t time.Time) error {
 			garbage = append(garbage, stateDir(n.name, old))
 		}
 		c.ck.committed[n.name] = keep
-		if len(keep) > 0 {
-			m.State = append(m.State, stateMeta{Name: n.name, Kind: n.kind, Type: n.typ, Checkpoints: append([]int64(nil), keep...)})
-		}
+		// Listed even before its first checkpoint: a resume then
+		// recomputes it from the first batch, not from nothing.
+		m.State = append(m.State, stateMeta{Name: n.name, Kind: n.kind, Type: n.typ, Checkpoints: append([]int64{}, keep...)})
 	}
 	for _, name := range c.ck.dropped {
 		garbage = append(garbage, "state/"+escapeKey(name)+"/")

@@ -135,7 +135,7 @@ func newResumeContext(t *testing.T, loc string, j *resumeJob, opts ...sluice.Opt
 // equals that of a run without the crash.
 func TestResumeAfterCrashEqualsUninterruptedRun(t *testing.T) {
 	ref := &resumeJob{}
-	c, clock, infos := newResumeContext(t, "mem://"+t.Name()+"-ref", ref)
+	c, clock, infos := newResumeContext(t, t.TempDir(), ref)
 	runUntil(t, c, clock, infos, 20)
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
@@ -143,7 +143,7 @@ func TestResumeAfterCrashEqualsUninterruptedRun(t *testing.T) {
 
 	for _, crashAt := range []int{5, 7, 12} {
 		t.Run(fmt.Sprint("crash-after-", crashAt), func(t *testing.T) {
-			loc := fmt.Sprintf("mem://%s", t.Name())
+			loc := t.TempDir()
 			got := &resumeJob{}
 			c1, clock1, infos1 := newResumeContext(t, loc, got)
 			runUntil(t, c1, clock1, infos1, crashAt)
@@ -186,14 +186,14 @@ func compareOutputs(t *testing.T, want, got *resumeJob) {
 // starts it again: the state is checkpointed at the last batch, so the new
 // run resumes right after it.
 func TestGracefulStopLeavesNothingToRepeat(t *testing.T) {
-	loc := "mem://" + t.Name()
+	loc := t.TempDir()
 	j := &resumeJob{}
 	c1, clock1, infos1 := newResumeContext(t, loc, j)
 	runUntil(t, c1, clock1, infos1, 8)
 	if err := c1.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	keys := sluice.MemStoreKeys(loc, "state/totals/")
+	keys := sluice.StoreKeys(loc, "state/totals/")
 	if !slices.ContainsFunc(keys, func(k string) bool { return strings.Contains(k, fmt.Sprintf("%020d", 8*time.Second)) }) {
 		t.Errorf("no checkpoint of totals at batch 8 after a graceful stop: %v", keys)
 	}
@@ -209,7 +209,7 @@ func TestGracefulStopLeavesNothingToRepeat(t *testing.T) {
 // TestResumeAfterUpgrade resumes a checkpoint with a job that added,
 // removed and retyped stateful operators.
 func TestResumeAfterUpgrade(t *testing.T) {
-	loc := "mem://" + t.Name()
+	loc := t.TempDir()
 	old := &resumeJob{}
 	c1, clock1, infos1 := newResumeContext(t, loc, old)
 	runUntil(t, c1, clock1, infos1, 6)
@@ -263,7 +263,7 @@ func TestResumeAfterUpgrade(t *testing.T) {
 		if !slices.Equal(rep.Dropped, []string{"window", "added"}) { // added by the previous subtest
 			t.Fatalf("report %v, want window and added dropped", rep)
 		}
-		if keys := sluice.MemStoreKeys(loc, "state/window/"); len(keys) != 0 {
+		if keys := sluice.StoreKeys(loc, "state/window/"); len(keys) != 0 {
 			t.Errorf("dropped state still stored: %v", keys)
 		}
 	})

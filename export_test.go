@@ -2,10 +2,6 @@ package sluice
 
 import (
 	"context"
-	"fmt"
-	"sort"
-	"strings"
-	"sync"
 	"time"
 )
 
@@ -41,88 +37,19 @@ func EngineCounts(c *Context) (datasets, cached, shuffles, workerBlocks, workerO
 	return c.reg.Len(), st.CachedBlocks, st.Shuffles, workerBlocks, workerOutputs
 }
 
-// memStores are the checkpoint stores of tests, by "mem://NAME" location.
-var memStores = struct {
-	sync.Mutex
-	m map[string]*memStore
-}{m: make(map[string]*memStore)}
-
-func init() {
-	real := openStore
-	openStore = func(ctx context.Context, loc string) (store, error) {
-		if !strings.HasPrefix(loc, "mem://") {
-			return real(ctx, loc)
-		}
-		memStores.Lock()
-		defer memStores.Unlock()
-		s := memStores.m[loc]
-		if s == nil {
-			s = &memStore{name: loc, objs: make(map[string][]byte)}
-			memStores.m[loc] = s
-		}
-		return s, nil
+// StoreKeys lists the keys under prefix of the checkpoint store at loc.
+func StoreKeys(loc, prefix string) []string {
+	st, err := openStore(context.Background(), loc)
+	if err != nil {
+		panic(err)
 	}
-}
-
-// MemStoreKeys lists the keys of a test's in-memory checkpoint store.
-func MemStoreKeys(loc, prefix string) []string {
-	memStores.Lock()
-	s := memStores.m[loc]
-	memStores.Unlock()
-	if s == nil {
-		return nil
+	defer st.Close()
+	ks, err := st.List(context.Background(), prefix)
+	if err != nil {
+		panic(err)
 	}
-	ks, _ := s.List(context.Background(), prefix)
 	return ks
 }
-
-// memStore is an in-memory checkpoint store for unit tests.
-type memStore struct {
-	name string
-	mu   sync.Mutex
-	objs map[string][]byte
-}
-
-func (s *memStore) Put(_ context.Context, key string, b []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.objs[key] = append([]byte(nil), b...)
-	return nil
-}
-
-func (s *memStore) Get(_ context.Context, key string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.objs[key]
-	if !ok {
-		return nil, fmt.Errorf("%s: not found", key)
-	}
-	return b, nil
-}
-
-func (s *memStore) List(_ context.Context, prefix string) ([]string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for k := range s.objs {
-		if strings.HasPrefix(k, prefix) {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-func (s *memStore) Delete(_ context.Context, keys ...string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, k := range keys {
-		delete(s.objs, k)
-	}
-	return nil
-}
-
-func (s *memStore) String() string { return s.name }
 
 // Crash stops c as a killed driver would: no final checkpoint, no
 // metadata after the batch in flight.

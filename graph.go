@@ -338,6 +338,9 @@ func (c *Context) Stop() error {
 	}
 	if st != stopped {
 		c.env.close()
+		if c.ck != nil {
+			c.ck.store.Close()
+		}
 	}
 	c.mu.Lock()
 	obs := c.obs
