@@ -165,7 +165,7 @@ func (c *Context) startCluster() error {
 	c.staticSealed = c.static.Next()
 	drv, err := cluster.NewDriver(cluster.DriverConfig{Listen: listen, Security: sec, Fingerprint: fp, Plans: c.planFor,
 		WorkerTimeout: c.cfg.workerTimeout,
-		Args: os.Args[1:], Logger: c.cfg.logger, Graph: (*resolver)(c),
+		Args:          os.Args[1:], Logger: c.cfg.logger, Graph: (*resolver)(c),
 		Runtime: runtime.Config{Pinned: c.pinned, Scheduler: scheduler.Config{Epoch: c.epoch()}}})
 	if err != nil {
 		return err
