@@ -223,7 +223,9 @@ func (c *Context) startProcesses(drv *cluster.Driver, sec rpc.Security) error {
 	if c.cfg.workerArgs != nil {
 		args = c.cfg.workerArgs
 	}
-	procs, err := cluster.StartProcesses(cluster.ProcessConfig{N: c.cl.n, Args: args,
+	// A killed worker is replaced, as a cluster manager would: the job
+	// keeps its N workers through failures (the chaos tests kill many).
+	procs, err := cluster.StartProcesses(cluster.ProcessConfig{N: c.cl.n, Args: args, Respawn: true, RespawnDelay: 100 * time.Millisecond,
 		Env: []string{roleEnv + "=worker", driverEnv + "=" + drv.Addr(), secretEnv + "=" + rpc.EncodeSecret(sec.Secret),
 			keyEnv + "=" + c.cfg.workerKey, metricsEnv + "=" + workerMetrics(c.cfg.http),
 			profileEnv + "=" + c.cfg.workerProfile},

@@ -26,24 +26,41 @@ type ProcessConfig struct {
 	// with the worker's index (default os.Stderr). Their standard output
 	// is discarded: the driver prints the job's results.
 	Stderr io.Writer
+	// Respawn starts a new worker (with the next index) in place of one
+	// that exits before Stop, after RespawnDelay, as a cluster manager
+	// would; a worker that exits within a few seconds of starting several
+	// times in a row is not replaced again (a crash loop).
+	Respawn      bool
+	RespawnDelay time.Duration
 }
 
-// Processes supervises local-cluster workers: it starts them, reports the
-// first one that exits unexpectedly, and stops them all on Stop.
+// maxQuickExits is how many workers in a row may exit soon after they
+// started before Respawn gives up; quickExit is "soon".
+const (
+	maxQuickExits = 3
+	quickExit     = 3 * time.Second
+)
+
+// Processes supervises local-cluster workers: it starts them, reports
+// every one that exits unexpectedly (replacing it if told to), and stops
+// them all on Stop.
 //
 // Orphans: each worker gets SIGKILL from the kernel when the driver
 // process dies (Pdeathsig on Linux), and exits by itself when its session
 // with the driver breaks, so a killed driver leaves no workers behind.
 //
 // Goroutines: per worker, one that waits for it (and os/exec's copier of
-// its standard error); Stop waits for all of them.
+// its standard error), which also starts its replacement; Stop waits for
+// all of them.
 type Processes struct {
-	cmds   []*exec.Cmd
+	cfg    ProcessConfig
 	wg     sync.WaitGroup
 	exited chan error
 	mu     sync.Mutex
+	cmds   []*exec.Cmd
 	done   []bool
 	stop   bool
+	quick  int // workers in a row that exited soon after starting
 }
 
 // StartProcesses starts cfg.N worker processes.
@@ -58,41 +75,70 @@ func StartProcesses(cfg ProcessConfig) (*Processes, error) {
 	if cfg.Stderr == nil {
 		cfg.Stderr = os.Stderr
 	}
-	p := &Processes{exited: make(chan error, cfg.N), done: make([]bool, cfg.N)}
+	p := &Processes{cfg: cfg, exited: make(chan error, cfg.N)}
 	for i := 0; i < cfg.N; i++ {
-		cmd := exec.Command(cfg.Path, cfg.Args...)
-		cmd.Env = append(append(os.Environ(), cfg.Env...), envFor(cfg, i)...)
-		cmd.Stdout = nil                              // discarded
-		if os.Getenv("SLUICE_WORKER_STDOUT") == "1" { // debugging: show it on stderr
-			cmd.Stdout = cfg.Stderr
-		}
-		setDeathSignal(cmd)
-		tail := &tailBuffer{max: 4096}
-		lines := &prefixWriter{w: cfg.Stderr, prefix: fmt.Sprintf("[worker %d] ", i)}
-		cmd.Stderr = io.MultiWriter(lines, tail)
-		// A grandchild holding stderr open must not keep Wait (and Stop)
-		// waiting once the worker itself is gone.
-		cmd.WaitDelay = time.Second
-		if err := cmd.Start(); err != nil {
+		if err := p.start(); err != nil {
 			p.Stop(0)
-			return nil, fmt.Errorf("cluster: starting worker %d (%s): %w", i, cfg.Path, err)
+			return nil, err
 		}
-		p.cmds = append(p.cmds, cmd)
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			err := cmd.Wait()
-			lines.Flush()
-			p.mu.Lock()
-			p.done[i] = true
-			expected := p.stop
-			p.mu.Unlock()
-			if !expected {
-				p.exited <- fmt.Errorf("cluster: worker process %d (pid %d) exited: %v; its last output: %s", i, cmd.Process.Pid, errOr(err), tail.String())
-			}
-		}()
 	}
 	return p, nil
+}
+
+// start starts the next worker.
+func (p *Processes) start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stop {
+		return nil
+	}
+	i := len(p.cmds)
+	cmd := exec.Command(p.cfg.Path, p.cfg.Args...)
+	cmd.Env = append(append(os.Environ(), p.cfg.Env...), envFor(p.cfg, i)...)
+	cmd.Stdout = nil                              // discarded
+	if os.Getenv("SLUICE_WORKER_STDOUT") == "1" { // debugging: show it on stderr
+		cmd.Stdout = p.cfg.Stderr
+	}
+	setDeathSignal(cmd)
+	tail := &tailBuffer{max: 4096}
+	lines := &prefixWriter{w: p.cfg.Stderr, prefix: fmt.Sprintf("[worker %d] ", i)}
+	cmd.Stderr = io.MultiWriter(lines, tail)
+	// A grandchild holding stderr open must not keep Wait (and Stop)
+	// waiting once the worker itself is gone.
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("cluster: starting worker %d (%s): %w", i, p.cfg.Path, err)
+	}
+	started := time.Now()
+	p.cmds = append(p.cmds, cmd)
+	p.done = append(p.done, false)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		err := cmd.Wait()
+		lines.Flush()
+		p.mu.Lock()
+		p.done[i] = true
+		expected := p.stop
+		if time.Since(started) < quickExit {
+			p.quick++
+		} else {
+			p.quick = 0
+		}
+		respawn := p.cfg.Respawn && !expected && p.quick < maxQuickExits
+		p.mu.Unlock()
+		if expected {
+			return
+		}
+		p.exited <- fmt.Errorf("cluster: worker process %d (pid %d) exited: %v; its last output: %s", i, cmd.Process.Pid, errOr(err), tail.String())
+		if respawn {
+			time.Sleep(p.cfg.RespawnDelay)
+			if err := p.start(); err != nil {
+				p.exited <- err
+			}
+		}
+	}()
+	return nil
 }
 
 func envFor(cfg ProcessConfig, i int) []string {
@@ -109,11 +155,15 @@ func errOr(err error) string {
 	return err.Error()
 }
 
-// Exited delivers an error for every worker that exits before Stop.
+// Exited delivers an error for every worker that exits before Stop (and
+// for a replacement that could not start).
 func (p *Processes) Exited() <-chan error { return p.exited }
 
-// PIDs returns the workers' process IDs.
+// PIDs returns the process IDs of the workers started so far (alive or
+// not), by index.
 func (p *Processes) PIDs() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	out := make([]int, len(p.cmds))
 	for i, c := range p.cmds {
 		out[i] = c.Process.Pid
@@ -123,6 +173,8 @@ func (p *Processes) PIDs() []int {
 
 // Kill sends SIGKILL to worker i (fault tests).
 func (p *Processes) Kill(i int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if i < 0 || i >= len(p.cmds) {
 		return fmt.Errorf("cluster: no worker process %d", i)
 	}
@@ -145,14 +197,13 @@ func (p *Processes) Stop(grace time.Duration) {
 	for time.Now().Before(deadline) && !p.allDone() {
 		time.Sleep(10 * time.Millisecond)
 	}
+	p.mu.Lock()
 	for i, c := range p.cmds {
-		p.mu.Lock()
-		done := p.done[i]
-		p.mu.Unlock()
-		if !done {
+		if !p.done[i] {
 			_ = c.Process.Signal(syscall.SIGKILL)
 		}
 	}
+	p.mu.Unlock()
 	p.wg.Wait()
 }
 

@@ -173,3 +173,39 @@ func TestTailBuffer(t *testing.T) {
 		t.Fatalf("tail %q after a long write", s)
 	}
 }
+
+// A killed worker is replaced by a new one with the next index; workers
+// that keep exiting right after they start are not replaced for ever.
+func TestProcessRespawn(t *testing.T) {
+	p, out := startShell(t, 1, `echo "up $SLUICE_TEST_INDEX"; exec sleep 60`, func(c *ProcessConfig) {
+		c.Respawn = true
+		c.EnvFor = func(i int) []string { return []string{fmt.Sprintf("SLUICE_TEST_INDEX=%d", i)} }
+	})
+	defer stopWithin(t, p, 0)
+	if err := p.Kill(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := exited(t, p); !strings.Contains(err.Error(), "worker process 0") {
+		t.Fatalf("exit %v, want worker 0's", err)
+	}
+	for !strings.Contains(out.String(), "[worker 1] up 1") {
+		select {
+		case <-testCtx(t).Done():
+			t.Fatalf("no replacement started; output:\n%s", out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if n := len(p.PIDs()); n != 2 {
+		t.Fatalf("%d processes started, want 2", n)
+	}
+
+	loop, _ := startShell(t, 1, "exit 3", func(c *ProcessConfig) { c.Respawn = true })
+	defer stopWithin(t, loop, 0)
+	for i := 0; i < maxQuickExits; i++ {
+		exited(t, loop)
+	}
+	time.Sleep(200 * time.Millisecond) // a further replacement would have started by now
+	if n := len(loop.PIDs()); n != maxQuickExits {
+		t.Fatalf("%d processes started for a worker that exits at once, want %d", n, maxQuickExits)
+	}
+}
