@@ -177,7 +177,7 @@ func TestTailBuffer(t *testing.T) {
 // A killed worker is replaced by a new one with the next index; workers
 // that keep exiting right after they start are not replaced for ever.
 func TestProcessRespawn(t *testing.T) {
-	p, out := startShell(t, 1, `echo "up $SLUICE_TEST_INDEX"; exec sleep 60`, func(c *ProcessConfig) {
+	p, out := startShell(t, 1, `echo "up $SLUICE_TEST_INDEX" >&2; exec sleep 60`, func(c *ProcessConfig) {
 		c.Respawn = true
 		c.EnvFor = func(i int) []string { return []string{fmt.Sprintf("SLUICE_TEST_INDEX=%d", i)} }
 	})
