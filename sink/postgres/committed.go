@@ -12,8 +12,8 @@ import (
 type Commit struct {
 	Batch time.Time
 	Part  int
-	// Rows is the number of records written (in upsert mode, rows
-	// inserted or updated).
+	// Rows is the number of records the partition had (in upsert mode,
+	// records of one key count once each, though one row holds them).
 	Rows        int64
 	CommittedAt time.Time
 }
