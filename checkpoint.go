@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -477,13 +478,17 @@ func (c *Context) inputMetas() []inputMeta {
 // latestMetadata reads the newest readable metadata checkpoint, or nil if
 // there is none.
 func (c *Context) latestMetadata(ctx context.Context) (*metadata, error) {
-	keys, err := c.ck.store.List(ctx, "metadata/")
+	return latestMetadata(ctx, c.ck.store, c.cfg.logger)
+}
+
+func latestMetadata(ctx context.Context, st store, log *slog.Logger) (*metadata, error) {
+	keys, err := st.List(ctx, "metadata/")
 	if err != nil {
-		return nil, fmt.Errorf("sluice: listing checkpoints in %s: %w", c.ck.store, err)
+		return nil, fmt.Errorf("sluice: listing checkpoints in %s: %w", st, err)
 	}
 	var errs []error
 	for i := len(keys) - 1; i >= 0; i-- {
-		b, err := c.ck.store.Get(ctx, keys[i])
+		b, err := st.Get(ctx, keys[i])
 		if err == nil {
 			var m *metadata
 			if m, err = decodeMetadata(b); err == nil {
@@ -492,13 +497,48 @@ func (c *Context) latestMetadata(ctx context.Context) (*metadata, error) {
 		}
 		// A newer checkpoint that cannot be read falls back to an older
 		// one (they are written whole, so this is damage, not a crash).
-		c.cfg.logger.Warn("sluice: unreadable metadata checkpoint", "key", keys[i], "store", c.ck.store.String(), "err", err)
+		log.Warn("sluice: unreadable metadata checkpoint", "key", keys[i], "store", st.String(), "err", err)
 		errs = append(errs, fmt.Errorf("%s: %w", keys[i], err))
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("sluice: no readable metadata checkpoint in %s: %w", c.ck.store, errors.Join(errs...))
+		return nil, fmt.Errorf("sluice: no readable metadata checkpoint in %s: %w", st, errors.Join(errs...))
 	}
 	return nil, nil
+}
+
+// CheckpointInfo describes the latest metadata checkpoint of a job.
+type CheckpointInfo struct {
+	Batch time.Duration
+	// First is the job's first batch; Completed the last one it finished.
+	First, Completed time.Time
+	// Epoch counts the drivers that ran the job, from 0.
+	Epoch int64
+	// State lists each stateful operator's committed state checkpoints.
+	State map[string][]time.Time
+}
+
+// ReadCheckpoint reads the latest metadata checkpoint at location (see
+// Checkpoint); it returns nil, nil if there is none.
+func ReadCheckpoint(ctx context.Context, location string) (*CheckpointInfo, error) {
+	st, err := openStore(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	m, err := latestMetadata(ctx, st, slog.Default())
+	if err != nil || m == nil {
+		return nil, err
+	}
+	info := &CheckpointInfo{Batch: m.Batch, First: time.Unix(0, m.First), Completed: time.Unix(0, m.Completed),
+		Epoch: m.Epoch, State: make(map[string][]time.Time)}
+	for _, s := range m.State {
+		ts := []time.Time{}
+		for _, t := range s.Checkpoints {
+			ts = append(ts, time.Unix(0, t))
+		}
+		info.State[s.Name] = ts
+	}
+	return info, nil
 }
 
 // resume restores the graph's state and inputs from the latest metadata

@@ -299,6 +299,15 @@ func (c *Context) Start() error {
 	return nil
 }
 
+// FirstBatch returns the time of the job's first batch (zero before
+// Start): batch k runs at FirstBatch() + k·BatchInterval(). A job resumed
+// from a checkpoint keeps the first batch of the run that wrote it.
+func (c *Context) FirstBatch() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.first
+}
+
 // computeRemember sets how long each node keeps its datasets: long enough
 // for every window and state that reads them.
 func (c *Context) computeRemember() {

@@ -1,0 +1,177 @@
+// Package chaos breaks a running Sluice job on purpose and checks that it
+// did not matter: `sluice chaos` runs a stateful job on local-cluster over
+// the replayable generator, kills worker processes with SIGKILL at random
+// and the driver once (then restarts it, resuming from its checkpoint),
+// then runs the same input without failures and compares every output
+// record by record.
+//
+// The job (Build) keeps running word counts (UpdateStateByKey), windowed
+// counts (an incremental ReduceByKeyAndWindow), first-seen batches
+// (MapWithState) and a record count per window (CountByWindow), and writes
+// them to the exactly-once file sink (and, with a PostgreSQL URL, the
+// running counts to PostgreSQL too). Each record carries its batch time, so
+// that outputs compare batch by batch.
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/dataset"
+	"github.com/sluicehq/sluice/sink/file"
+	"github.com/sluicehq/sluice/sink/postgres"
+)
+
+// Rec is one output record: its batch (Unix ms), a key and a value.
+type Rec struct {
+	Batch int64  `json:"b"`
+	Key   string `json:"k"`
+	Value int64  `json:"v"`
+}
+
+// Outputs are the job's output names.
+var Outputs = []string{"totals", "window", "firsts", "count"}
+
+// JobConfig configures the job.
+type JobConfig struct {
+	// Out is the file sink's directory.
+	Out  string
+	Rate int
+	Seed uint64
+	// Postgres, if set, is a database the running totals are also
+	// written to, into Table.
+	Postgres, Table string
+}
+
+// sampled keeps about one word in sixteen, so that outputs stay small
+// while every stateful operator works on the whole vocabulary.
+func sampled(w string) bool {
+	h := fnv.New32a()
+	h.Write([]byte(w))
+	return h.Sum32()%16 == 0
+}
+
+// withBatch turns a keyed stream into records that carry their batch.
+func withBatch[V int | int64](s *sluice.Stream[sluice.KV[string, V]]) *sluice.Stream[Rec] {
+	return sluice.Transform(s, func(d sluice.Dataset[sluice.KV[string, V]], t time.Time) sluice.Dataset[Rec] {
+		ms := t.UnixMilli()
+		return dataset.Map(d, func(kv sluice.KV[string, V]) Rec { return Rec{ms, kv.Key, int64(kv.Value)} })
+	})
+}
+
+// Build builds the job on c.
+func Build(c *sluice.Context, cfg JobConfig) {
+	text := sluice.Generate(c, sluice.TextGenerator(cfg.Seed), cfg.Rate)
+	words := sluice.FlatMap(text, strings.Fields)
+	ones := sluice.Map(words, func(w string) sluice.KV[string, int] { return sluice.Pair(w, 1) })
+	add := func(a, b int) int { return a + b }
+
+	totals := sluice.UpdateStateByKey(ones, func(_ string, vs []int, s int, _ bool) (int, bool) {
+		for _, v := range vs {
+			s += v
+		}
+		return s, true
+	}, sluice.Named("totals"))
+	window := sluice.ReduceByKeyAndWindow(ones, add, func(a, b int) int { return a - b }, 10*c.BatchInterval(), 2*c.BatchInterval(),
+		sluice.Named("window"))
+	firsts, _ := sluice.MapWithState(ones, func(t time.Time, w string, _ sluice.Optional[int], st *sluice.State[int64]) (sluice.KV[string, int64], bool) {
+		first, ok := st.Get()
+		if !ok {
+			first = t.UnixMilli()
+			st.Update(first)
+		}
+		return sluice.Pair(w, first), true
+	}, sluice.Named("firsts"))
+	counts := sluice.CountByWindow(text, 5*c.BatchInterval(), c.BatchInterval())
+
+	keep := func(kv sluice.KV[string, int]) bool { return sampled(kv.Key) }
+	out := map[string]*sluice.Stream[Rec]{
+		"totals": withBatch(sluice.Filter(totals, keep)),
+		"window": withBatch(sluice.Filter(window, keep)),
+		"firsts": withBatch(sluice.Filter(firsts, func(kv sluice.KV[string, int64]) bool { return sampled(kv.Key) })),
+		"count": sluice.Transform(counts, func(d sluice.Dataset[int64], t time.Time) sluice.Dataset[Rec] {
+			ms := t.UnixMilli()
+			return dataset.Map(d, func(n int64) Rec { return Rec{ms, "records", n} })
+		}),
+	}
+	sink := file.New[Rec](cfg.Out)
+	for _, name := range Outputs {
+		sluice.WriteTo(out[name], sluice.Sink[Rec](sink), sluice.Named(name))
+	}
+	if cfg.Postgres != "" {
+		pg := postgres.New[Rec](cfg.Postgres, cfg.Table, []string{"batch_ms", "key", "value"},
+			func(r Rec) []any { return []any{r.Batch, r.Key, r.Value} })
+		sluice.WriteTo(out["totals"], sluice.Sink[Rec](pg), sluice.Named("totals-pg"))
+	}
+}
+
+// batchLog is one line of the job's batch log: when a batch completed.
+type batchLog struct {
+	Batch int64 `json:"b"`    // batch time, Unix ms
+	Done  int64 `json:"done"` // completion, Unix ms
+}
+
+// RunJob is the job's process (`sluice chaos job`), on the driver and, with
+// the same arguments, on its workers: it resumes from DIR's checkpoint if
+// there is one, and stops gracefully once batch --batches completed.
+func RunJob(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sluice chaos job", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f sluice.Flags
+	f.Register(fs)
+	dir := fs.String("dir", "", "working directory: checkpoint, output and batch log")
+	rate := fs.Int("rate", 20000, "records per second")
+	seed := fs.Uint64("seed", 1, "the generator's seed")
+	batches := fs.Int("batches", 60, "stop after this many batches")
+	pg := fs.String("postgres", "", "PostgreSQL URL to write the running totals to")
+	table := fs.String("table", "", "the PostgreSQL table")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return fmt.Errorf("chaos job: --dir is required")
+	}
+	logf, err := os.OpenFile(filepath.Join(*dir, "batches.jsonl"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var mu sync.Mutex
+	var last time.Time // the last batch to run
+	var c *sluice.Context
+	onBatch := sluice.OnBatch(func(b sluice.BatchInfo) {
+		if b.Err != nil {
+			return
+		}
+		line, _ := json.Marshal(batchLog{b.Time.UnixMilli(), time.Now().UnixMilli()})
+		mu.Lock()
+		defer mu.Unlock()
+		logf.Write(append(line, '\n'))
+		if last.IsZero() { // the first batch, or the checkpoint's after a resume
+			last = c.FirstBatch().Add(time.Duration(*batches-1) * c.BatchInterval())
+		}
+		if !b.Time.Before(last) {
+			cancel()
+		}
+	})
+	opts := append([]sluice.Option{sluice.Master("local-cluster[4]"), onBatch}, f.Options()...)
+	c, err = sluice.GetOrCreate(filepath.Join(*dir, "checkpoint"), func(c *sluice.Context) {
+		Build(c, JobConfig{Out: filepath.Join(*dir, "out"), Rate: *rate, Seed: *seed, Postgres: *pg, Table: *table})
+	}, opts...)
+	if err != nil {
+		return err
+	}
+	return sluice.RunUntilDone(ctx, c, 0)
+}
