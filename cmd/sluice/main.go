@@ -2,6 +2,7 @@
 //
 //	sluice demo     the main job: streaming ad-fraud and billing analytics
 //	sluice bench    benchmarks (grep, wordcount, topk); --json for figures
+//	sluice chaos    a stateful job under SIGKILLs, compared with a run without
 //	sluice driver   a built-in job as a standalone driver
 //	sluice worker   a worker that joins a standalone driver
 //
@@ -28,6 +29,7 @@ usage: sluice <command> [flags]
 commands:
   demo    run the main job: ad-fraud and billing analytics over a generated ad stream
   bench   run a benchmark workload (grep, wordcount, topk)
+  chaos   kill workers and the driver of a stateful job, then compare its output with a failure-free run
   driver  run a built-in job as a standalone driver that workers join
   worker  join a standalone driver (--driver HOST:PORT)
 
@@ -47,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runDemo(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr)
+	case "chaos":
+		err = runChaos(ctx, args[1:], stdout, stderr)
 	case "driver":
 		err = runDriver(ctx, args[1:], stdout, stderr)
 	case "worker":

@@ -101,13 +101,15 @@ type blockLoc struct {
 
 // resultWire is a runtime.TaskResult on the wire.
 type resultWire struct {
-	Task       scheduler.Task
-	Count      int64  // ActCount's value
-	Data       []byte // encoded partition (collect, take, shipped)
-	HasData    bool
-	Shipped    bool
-	Err        string
-	Fetch      *fetchFailure // set when Err is a failed shuffle fetch
+	Task    scheduler.Task
+	Count   int64  // ActCount's value
+	Data    []byte // encoded partition (collect, take, shipped)
+	HasData bool
+	Shipped bool
+	Err     string
+	Fetch   *fetchFailure // set when Err is a failed shuffle fetch
+	// Unplanned is set when Err is runtime.ErrUnplannedShuffle.
+	Unplanned  bool
 	Cached     []blockstore.ID
 	Replicated []runtime.BlockCopy
 	Records    int
@@ -206,6 +208,7 @@ func resultToWire(r runtime.TaskResult) *resultWire {
 		if errors.As(r.Err, &fe) {
 			w.Fetch = &fetchFailure{fe.Shuffle, fe.MapPart, fe.Worker}
 		}
+		w.Unplanned = errors.Is(r.Err, runtime.ErrUnplannedShuffle)
 		return w
 	}
 	switch v := r.Value.(type) {
@@ -233,6 +236,9 @@ func resultFromWire(worker string, w *resultWire) runtime.TaskResult {
 		r.Err = errors.New(w.Err)
 		if f := w.Fetch; f != nil {
 			r.Err = &runtime.FetchError{Shuffle: f.Shuffle, MapPart: f.MapPart, Worker: f.Worker, Err: errors.New(w.Err)}
+		}
+		if w.Unplanned {
+			r.Err = fmt.Errorf("%w (%s)", runtime.ErrUnplannedShuffle, w.Err)
 		}
 		return r
 	}

@@ -100,6 +100,8 @@ type job struct {
 	reply   chan jobResult
 	// resultStage is forgotten when the job ends.
 	resultStage scheduler.StageID
+	// replan says the job ended to be planned again (see Driver.replan).
+	replan bool
 }
 
 type jobResult struct {
@@ -236,22 +238,55 @@ func (d *Driver) RunJob(ctx context.Context, ds *lineage.Dataset, batch int64, a
 	if ds.NumParts == 0 {
 		return nil, nil
 	}
-	j := &job{id: scheduler.JobID(d.jobSeq.Add(1)), batch: batch, action: action, final: ds,
-		results: make([]any, ds.NumParts), shipped: make([]bool, ds.NumParts), reply: make(chan jobResult, 1)}
-	if err := d.send(submitReq{j}); err != nil {
-		return nil, err
-	}
-	select {
-	case r := <-j.reply:
-		if r.err != nil {
-			return nil, r.err
+	for attempt := 1; ; attempt++ {
+		j := &job{id: scheduler.JobID(d.jobSeq.Add(1)), batch: batch, action: action, final: ds,
+			results: make([]any, ds.NumParts), shipped: make([]bool, ds.NumParts), reply: make(chan jobResult, 1)}
+		if err := d.send(submitReq{j}); err != nil {
+			return nil, err
 		}
-		return finish(ctx, j, r.values)
-	case <-ctx.Done():
-		_ = d.send(scheduler.CancelJob{Job: j.id, Reason: ctx.Err().Error()})
-		return nil, ctx.Err()
-	case <-d.quit:
-		return nil, ErrStopped
+		select {
+		case r := <-j.reply:
+			if r.err != nil && j.replan && attempt < maxReplans {
+				continue // planned again: the lost blocks are no longer counted as cached
+			}
+			if r.err != nil {
+				return nil, r.err
+			}
+			return finish(ctx, j, r.values)
+		case <-ctx.Done():
+			_ = d.send(scheduler.CancelJob{Job: j.id, Reason: ctx.Err().Error()})
+			return nil, ctx.Err()
+		case <-d.quit:
+			return nil, ErrStopped
+		}
+	}
+}
+
+// maxReplans bounds how many times a job is planned again because cached
+// partitions its plan relied on were lost.
+const maxReplans = 8
+
+// replan abandons the jobs that must be planned again because a task of
+// stage st needed a shuffle the plan left out: a cached partition the
+// plan read instead was lost. Their RunJob submits them again.
+func (d *Driver) replan(st *stage, reason string) {
+	var ids []scheduler.JobID
+	if st.job != nil {
+		ids = append(ids, st.job.id)
+	} else {
+		// A map stage keeps its first plan (see mapStage): plan it again,
+		// and every job, since any may share it.
+		st.built = false
+		for id := range d.jobs {
+			ids = append(ids, id)
+		}
+		sort.Slice(ids, func(i, k int) bool { return ids[i] < ids[k] })
+	}
+	for _, id := range ids {
+		if j := d.jobs[id]; j != nil {
+			j.replan = true
+			d.step(scheduler.CancelJob{Job: id, Reason: reason})
+		}
 	}
 }
 
@@ -534,6 +569,10 @@ func (d *Driver) taskResult(r TaskResult) {
 		return
 	}
 	d.stats.TasksFailed++
+	if errors.Is(r.Err, ErrUnplannedShuffle) {
+		d.replan(st, r.Err.Error())
+		return
+	}
 	var fe *FetchError
 	if errors.As(r.Err, &fe) {
 		if sid, ok := d.byShuffle[fe.Shuffle]; ok {

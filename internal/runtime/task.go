@@ -139,6 +139,12 @@ func (e *MissingOutput) Error() string {
 
 func (e *MissingOutput) Unwrap() error { return e.Err }
 
+// ErrUnplannedShuffle is the error of a task that had to compute a cached
+// partition whose blocks were lost after its job was planned, and found
+// that it reads a shuffle the plan left out (the plan read the cached
+// partition instead). The driver plans the job again.
+var ErrUnplannedShuffle = errors.New("runtime: the task needs a shuffle its job did not plan (a cached partition was lost)")
+
 // ErrBlockLost says a cached partition of a truncated dataset is gone and
 // cannot be recomputed from lineage.
 var ErrBlockLost = errors.New("runtime: block lost")

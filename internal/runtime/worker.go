@@ -354,7 +354,10 @@ func ReadCached(d *lineage.Dataset) lineage.ComputeFunc {
 // one batched call per other worker for the buckets it holds.
 func (tc *taskCtx) Fetch(dep *lineage.ShuffleDep, r int) ([]any, error) {
 	locs, ok := tc.desc.ShuffleLocs[dep.ID]
-	if !ok || len(locs) != dep.P.NumParts {
+	if !ok {
+		return nil, fmt.Errorf("%w: %v in task %v", ErrUnplannedShuffle, dep.ID, tc.desc.Task)
+	}
+	if len(locs) != dep.P.NumParts {
 		return nil, fmt.Errorf("runtime: task %v has no locations for %v", tc.desc.Task, dep.ID)
 	}
 	out := make([]any, len(locs))

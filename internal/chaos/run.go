@@ -1,0 +1,497 @@
+package chaos
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/sink/file"
+)
+
+// Config configures a chaos run.
+type Config struct {
+	Workers int
+	// Duration is the length of the job in batches of Batch.
+	Duration, Batch time.Duration
+	// KillWorkerEvery is how often a random worker process gets SIGKILL
+	// (0: never); KillDriverAt when the driver does, once (0: never).
+	KillWorkerEvery, KillDriverAt time.Duration
+	Rate                          int
+	Seed                          uint64
+	// Postgres, if set, is a database the job also writes to.
+	Postgres string
+	// Dir is the working directory (checkpoint, outputs, logs).
+	Dir string
+	// Binary is the sluice command to run the job with.
+	Binary string
+	// Log receives progress and the job's standard error.
+	Log io.Writer
+}
+
+// Result is what a chaos run found.
+type Result struct {
+	Batches           int     `json:"batches"`
+	ExpectedBatches   int     `json:"expected_batches"`
+	Identical         bool    `json:"identical"`
+	Records           int64   `json:"records"`
+	LostRecords       int64   `json:"lost_records"`
+	DuplicatedRecords int64   `json:"duplicated_records"`
+	WorkerKills       int     `json:"worker_kills"`
+	DriverKills       int     `json:"driver_kills"`
+	RecoveryMsP50     float64 `json:"recovery_ms_p50"`
+	RecoveryMsMax     float64 `json:"recovery_ms_max"`
+	Seed              uint64  `json:"seed"`
+	Dir               string  `json:"dir"`
+	// Differences lists the first differing batches, for a human.
+	Differences []string `json:"differences,omitempty"`
+}
+
+// Run runs the job on local-cluster while killing its processes, then
+// the same input without failures, and compares the outputs.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	if cfg.Batch <= 0 || cfg.Duration < cfg.Batch || cfg.Workers < 1 {
+		return nil, fmt.Errorf("chaos: need a batch interval, a duration of at least one batch and a worker")
+	}
+	res := &Result{Seed: cfg.Seed, Dir: cfg.Dir, ExpectedBatches: int(cfg.Duration / cfg.Batch)}
+	for _, d := range []string{"checkpoint", "out", "ref"} {
+		if err := os.MkdirAll(filepath.Join(cfg.Dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	table := ""
+	if cfg.Postgres != "" {
+		table = fmt.Sprintf("sluice_chaos_%d_%d", cfg.Seed, time.Now().UnixMilli())
+		if err := createTable(ctx, cfg.Postgres, table); err != nil {
+			return nil, err
+		}
+	}
+	kills, err := runWithKills(ctx, cfg, table, res)
+	if err != nil {
+		return res, err
+	}
+	info, err := sluice.ReadCheckpoint(ctx, filepath.Join(cfg.Dir, "checkpoint"))
+	if err != nil || info == nil {
+		return res, fmt.Errorf("chaos: reading the job's checkpoint: %v", err)
+	}
+	recoveries(cfg, kills, res)
+	fmt.Fprintf(cfg.Log, "chaos: running the same %d batches without failures\n", res.ExpectedBatches)
+	if err := runReference(ctx, cfg, info.First); err != nil {
+		return res, err
+	}
+	last := info.First.Add(time.Duration(res.ExpectedBatches-1) * cfg.Batch)
+	if err := compare(cfg, table, info.First, last, res); err != nil {
+		return res, err
+	}
+	res.Identical = res.LostRecords == 0 && res.DuplicatedRecords == 0 && res.Batches == res.ExpectedBatches
+	return res, nil
+}
+
+// jobArgs are the job process's arguments.
+func jobArgs(cfg Config, table string) []string {
+	args := []string{"chaos", "job", "--dir", cfg.Dir, "--rate", strconv.Itoa(cfg.Rate),
+		"--seed", strconv.FormatUint(cfg.Seed, 10), "--batches", strconv.Itoa(int(cfg.Duration / cfg.Batch)),
+		"--batch", cfg.Batch.String(), "--master", fmt.Sprintf("local-cluster[%d]", cfg.Workers)}
+	if cfg.Postgres != "" {
+		args = append(args, "--postgres", cfg.Postgres, "--table", table)
+	}
+	return args
+}
+
+// driverProc is one incarnation of the job's driver process.
+type driverProc struct {
+	cmd     *exec.Cmd
+	started time.Time
+	done    chan error
+	tail    *tail
+}
+
+func startDriver(cfg Config, table string) (*driverProc, error) {
+	cmd := exec.Command(cfg.Binary, jobArgs(cfg, table)...)
+	cmd.Stdout = io.Discard
+	t := &tail{w: cfg.Log}
+	cmd.Stderr = t
+	cmd.WaitDelay = 2 * time.Second
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("chaos: starting the driver: %w", err)
+	}
+	d := &driverProc{cmd: cmd, started: time.Now(), done: make(chan error, 1), tail: t}
+	go func() { d.done <- cmd.Wait() }()
+	return d, nil
+}
+
+// tail forwards a process's output and keeps its end for error messages.
+type tail struct {
+	mu sync.Mutex
+	w  io.Writer
+	b  []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.w.Write(p)
+	t.b = append(t.b, p...)
+	if len(t.b) > 8192 {
+		t.b = t.b[len(t.b)-8192:]
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
+}
+
+// runWithKills runs the job to its last batch, killing a random worker
+// every KillWorkerEvery and the driver once at KillDriverAt (restarting
+// it at once); it returns the kill times.
+func runWithKills(ctx context.Context, cfg Config, table string, res *Result) ([]time.Time, error) {
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
+	d, err := startDriver(cfg, table)
+	if err != nil {
+		return nil, err
+	}
+	start := d.started
+	var kills []time.Time
+	nextWorker := start.Add(cfg.KillWorkerEvery)
+	deadline := start.Add(cfg.Duration + 5*time.Minute)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-d.done:
+			if err != nil {
+				return kills, fmt.Errorf("chaos: the job failed: %v; its last output:\n%s", err, d.tail.String())
+			}
+			return kills, nil
+		case <-ctx.Done():
+			d.cmd.Process.Kill()
+			<-d.done
+			return kills, ctx.Err()
+		case now := <-tick.C:
+			if now.After(deadline) {
+				d.cmd.Process.Kill()
+				<-d.done
+				return kills, fmt.Errorf("chaos: the job did not finish within %v", deadline.Sub(start))
+			}
+			// Kill only a driver that runs batches: one still starting
+			// its workers has nothing to lose yet.
+			running := ranBatchSince(cfg.Dir, d.started)
+			if cfg.KillDriverAt > 0 && res.DriverKills == 0 && now.Sub(start) >= cfg.KillDriverAt && running {
+				fmt.Fprintf(cfg.Log, "chaos: SIGKILL to the driver (pid %d)\n", d.cmd.Process.Pid)
+				kills = append(kills, time.Now())
+				d.cmd.Process.Signal(syscall.SIGKILL)
+				<-d.done
+				res.DriverKills++
+				if d, err = startDriver(cfg, table); err != nil {
+					return kills, err
+				}
+				continue
+			}
+			if cfg.KillWorkerEvery > 0 && !now.Before(nextWorker) && running {
+				nextWorker = nextWorker.Add(cfg.KillWorkerEvery)
+				pids := children(d.cmd.Process.Pid)
+				if len(pids) == 0 {
+					continue
+				}
+				pid := pids[rng.IntN(len(pids))]
+				fmt.Fprintf(cfg.Log, "chaos: SIGKILL to worker pid %d\n", pid)
+				kills = append(kills, time.Now())
+				if syscall.Kill(pid, syscall.SIGKILL) == nil {
+					res.WorkerKills++
+				}
+			}
+		}
+	}
+}
+
+// children returns the processes whose parent is pid (a local-cluster
+// driver's workers), from /proc.
+func children(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …: comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 2 && f[0] != "Z" && f[1] == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// readLog reads the job's batch log.
+func readLog(dir string) []batchLog {
+	f, err := os.Open(filepath.Join(dir, "batches.jsonl"))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []batchLog
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var b batchLog
+		if json.Unmarshal(sc.Bytes(), &b) == nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// ranBatchSince reports whether a batch completed after t.
+func ranBatchSince(dir string, t time.Time) bool {
+	log := readLog(dir)
+	return len(log) > 0 && log[len(log)-1].Done > t.UnixMilli()
+}
+
+// recoveries sets the recovery figures: for each kill, the time until a
+// batch scheduled after it completed within one batch interval of its
+// time.
+func recoveries(cfg Config, kills []time.Time, res *Result) {
+	log := readLog(cfg.Dir)
+	var ms []float64
+	for _, k := range kills {
+		for _, b := range log {
+			if b.Batch >= k.UnixMilli() && b.Done-b.Batch <= cfg.Batch.Milliseconds() {
+				ms = append(ms, float64(b.Done-k.UnixMilli()))
+				break
+			}
+		}
+	}
+	if len(ms) == 0 {
+		return
+	}
+	slices.Sort(ms)
+	res.RecoveryMsP50 = ms[len(ms)/2]
+	res.RecoveryMsMax = ms[len(ms)-1]
+}
+
+// fastClock runs batches back to back from a start time, up to end.
+type fastClock struct {
+	mu  sync.Mutex
+	now time.Time
+	end time.Time
+}
+
+func (c *fastClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fastClock) WaitUntil(ctx context.Context, t time.Time) error {
+	if t.After(c.end) {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	c.mu.Lock()
+	if t.After(c.now) {
+		c.now = t
+	}
+	c.mu.Unlock()
+	return ctx.Err()
+}
+
+// runReference runs the job without failures, in this process, over the
+// same batches (from first), as fast as it goes.
+func runReference(ctx context.Context, cfg Config, first time.Time) error {
+	n := int(cfg.Duration / cfg.Batch)
+	last := first.Add(time.Duration(n-1) * cfg.Batch)
+	clock := &fastClock{now: first.Add(-cfg.Batch), end: last}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var failed error
+	c, err := sluice.NewContext(sluice.Master(fmt.Sprintf("local[%d]", cfg.Workers)), sluice.Batch(cfg.Batch),
+		sluice.WithClock(clock), sluice.OnBatch(func(b sluice.BatchInfo) {
+			if b.Err != nil {
+				failed = b.Err
+			}
+			if !b.Time.Before(last) || b.Err != nil {
+				cancel()
+			}
+		}))
+	if err != nil {
+		return err
+	}
+	Build(c, JobConfig{Out: filepath.Join(cfg.Dir, "ref"), Rate: cfg.Rate, Seed: cfg.Seed})
+	if err := sluice.RunUntilDone(ctx, c, 0); err != nil {
+		return fmt.Errorf("chaos: the reference run: %w", err)
+	}
+	if failed != nil {
+		return fmt.Errorf("chaos: the reference run: %w", failed)
+	}
+	if got := c.FirstBatch(); !got.Equal(first) {
+		return fmt.Errorf("chaos: the reference run started at %v, the job at %v", got, first)
+	}
+	return nil
+}
+
+// compare compares the job's outputs with the reference's, batch by
+// batch, in [first, last].
+func compare(cfg Config, table string, first, last time.Time, res *Result) error {
+	inRange := func(t time.Time) bool { return !t.Before(first) && !t.After(last) }
+	// A batch is complete when every output the reference has at its
+	// time is there.
+	complete, needed := make(map[int64]int), make(map[int64]int)
+	for _, name := range Outputs {
+		got, err := readOutput(filepath.Join(cfg.Dir, "out"), name, inRange)
+		if err != nil {
+			return err
+		}
+		want, err := readOutput(filepath.Join(cfg.Dir, "ref"), name, inRange)
+		if err != nil {
+			return err
+		}
+		diff(name, got, want, res, complete, needed)
+		if name == "totals" && table != "" {
+			rows, err := readTable(cfg.Postgres, table, inRange)
+			if err != nil {
+				return err
+			}
+			diff("totals (postgres)", rows, want, res, complete, needed)
+		}
+	}
+	for bt, n := range needed {
+		if complete[bt] == n {
+			res.Batches++
+		}
+	}
+	return nil
+}
+
+// readOutput reads an output's committed batches in range, as lines.
+func readOutput(dir, name string, inRange func(time.Time) bool) (map[int64][]string, error) {
+	bs, err := file.ReadBatches(dir, name)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	out := make(map[int64][]string)
+	for _, b := range bs {
+		if !inRange(b.Time) {
+			continue
+		}
+		lines := []string{}
+		for _, l := range b.Lines() {
+			lines = append(lines, string(l))
+		}
+		out[b.Time.UnixMilli()] = lines
+	}
+	return out, nil
+}
+
+// diff counts the records of want missing from got (lost) and those of
+// got beyond want (duplicated), batch by batch.
+func diff(name string, got, want map[int64][]string, res *Result, complete, needed map[int64]int) {
+	for bt, w := range want {
+		res.Records += int64(len(w))
+		needed[bt]++
+		g, ok := got[bt]
+		if ok {
+			complete[bt]++
+		} else if len(w) == 0 {
+			continue
+		}
+		counts := make(map[string]int)
+		for _, l := range w {
+			counts[l]++
+		}
+		var lost, dup int64
+		for _, l := range g {
+			if counts[l] > 0 {
+				counts[l]--
+			} else {
+				dup++
+			}
+		}
+		for _, n := range counts {
+			lost += int64(n)
+		}
+		res.LostRecords += lost
+		res.DuplicatedRecords += dup
+		if (lost > 0 || dup > 0 || !ok) && len(res.Differences) < 10 {
+			res.Differences = append(res.Differences, fmt.Sprintf("%s at %d: %d lost, %d duplicated (present: %v)", name, bt, lost, dup, ok))
+		}
+	}
+	for bt, g := range got {
+		if _, ok := want[bt]; !ok {
+			res.DuplicatedRecords += int64(len(g))
+			if len(res.Differences) < 10 {
+				res.Differences = append(res.Differences, fmt.Sprintf("%s at %d: a batch the reference does not have", name, bt))
+			}
+		}
+	}
+}
+
+func createTable(ctx context.Context, url, table string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("chaos: postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, fmt.Sprintf("CREATE TABLE %s (batch_ms bigint NOT NULL, key text NOT NULL, value bigint NOT NULL)",
+		pgx.Identifier{table}.Sanitize()))
+	if err != nil {
+		return fmt.Errorf("chaos: postgres: creating %s: %w", table, err)
+	}
+	return nil
+}
+
+// readTable reads the rows the job wrote to PostgreSQL, as the file
+// sink's lines.
+func readTable(url, table string, inRange func(time.Time) bool) (map[int64][]string, error) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("chaos: postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, fmt.Sprintf("SELECT batch_ms, key, value FROM %s", pgx.Identifier{table}.Sanitize()))
+	if err != nil {
+		return nil, fmt.Errorf("chaos: postgres: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[int64][]string)
+	for rows.Next() {
+		var r Rec
+		if err := rows.Scan(&r.Batch, &r.Key, &r.Value); err != nil {
+			return nil, err
+		}
+		if !inRange(time.UnixMilli(r.Batch)) {
+			continue
+		}
+		line, _ := json.Marshal(r)
+		out[r.Batch] = append(out[r.Batch], string(line))
+	}
+	return out, rows.Err()
+}
