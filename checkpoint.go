@@ -353,7 +353,7 @@ func (c *Context) writeState(ctx context.Context, n *node, d *lineage.Dataset, t
 	c.ck.mu.Lock()
 	c.ck.committed[n.name] = insertSorted(c.ck.committed[n.name], t)
 	c.ck.mu.Unlock()
-	n.setCut(t)
+	n.setCut(t, d)
 	c.cfg.logger.Debug("sluice: state checkpoint", "name", n.name, "batch", t/1e6, "parts", d.NumParts, "took", time.Since(start))
 	return nil
 }
@@ -640,7 +640,7 @@ func (c *Context) restoreState(ctx context.Context, m *metadata, rep *ResumeRepo
 			n.mu.Lock()
 			n.gen[t] = d
 			n.mu.Unlock()
-			n.setCut(t)
+			n.setCut(t, d)
 		}
 		c.ck.committed[n.name] = append([]int64(nil), s.Checkpoints...)
 	}

@@ -166,7 +166,7 @@ func (c *Context) startCluster() error {
 	drv, err := cluster.NewDriver(cluster.DriverConfig{Listen: listen, Security: sec, Fingerprint: fp, Plans: c.planFor,
 		WorkerTimeout: c.cfg.workerTimeout,
 		Args:          os.Args[1:], Logger: c.cfg.logger, Graph: (*resolver)(c),
-		Runtime: runtime.Config{Pinned: c.pinned, Scheduler: scheduler.Config{Epoch: c.epoch()}}})
+		Runtime: runtime.Config{Pinned: c.pinned, ExtraCuts: c.allCuts, Scheduler: scheduler.Config{Epoch: c.epoch()}}})
 	if err != nil {
 		return err
 	}
@@ -364,12 +364,24 @@ func (r *resolver) AddCuts(cuts []runtime.Cut) {
 	}
 	c.wk.mu.Lock()
 	defer c.wk.mu.Unlock()
+	newest := make(map[int32]int64)
 	for _, cut := range cuts {
+		newest[cut.ID.Node] = max(newest[cut.ID.Node], cut.ID.Time)
 		c.wk.cuts[cutKey{cut.ID.Node, cut.ID.Time}] = cut
 		// A dataset this worker built before the driver cut it keeps its
 		// lineage, and so every older dataset, alive: cut it here too.
 		if d, err := c.reg.Lookup(cut.ID); err == nil && !d.Truncated() {
 			d.Truncate(c.cutRead(c.nodeByID(cut.ID.Node), d))
+		}
+	}
+	// Cuts older than a node remembers behind its newest one are not
+	// needed any more (Forget leaves cuts alone: a task that listed them
+	// may be about to rebuild from them).
+	for k := range c.wk.cuts {
+		if t, ok := newest[k.node]; ok && k.time < t {
+			if n := c.nodeByID(k.node); n == nil || k.time < t-int64(n.remember) {
+				delete(c.wk.cuts, k)
+			}
 		}
 	}
 }
@@ -402,11 +414,6 @@ func (r *resolver) Forget(ids map[lineage.ID]bool) {
 		}
 		n.mu.Unlock()
 		c.reg.Forget(node, t+1)
-		for k := range c.wk.cuts {
-			if k.node == node && k.time <= t {
-				delete(c.wk.cuts, k)
-			}
-		}
 	}
 }
 

@@ -1179,7 +1179,9 @@ func ExampleFlags_Register() {
 	f.Register(fs)
 	fs.VisitAll(func(fl *flag.Flag) { fmt.Printf("-%s: %s\n", fl.Name, fl.Usage) })
 	// Output:
+	// -allow-dropped-state: resume even if the checkpoint holds state of operators the job no longer has (dropping it)
 	// -batch: batch interval (e.g. 1s, 500ms)
+	// -checkpoint: checkpoint to (and resume from) this directory or s3://bucket/prefix?endpoint=… (empty: no checkpoints)
 	// -duration: stop after this long (0: until Ctrl-C or SIGTERM)
 	// -http: serve Prometheus /metrics and JSON /status here (e.g. 127.0.0.1:4040; empty: off)
 	// -listen: standalone master: accept workers on this address (default 127.0.0.1:7077)

@@ -65,13 +65,46 @@ type node struct {
 	// in a job resumed from a checkpoint.
 	lastCut int64
 	startAt time.Time
+	// cuts are n's truncated datasets a recomputation may still reach,
+	// by batch time: every task descriptor lists them.
+	cuts map[int64]runtime.Cut
 }
 
-// setCut records that n's dataset at t had its lineage cut.
-func (n *node) setCut(t int64) {
+// setCut records that n's dataset d at t had its lineage cut.
+func (n *node) setCut(t int64, d *lineage.Dataset) {
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	n.lastCut = max(n.lastCut, t)
-	n.mu.Unlock()
+	if n.cuts == nil {
+		n.cuts = make(map[int64]runtime.Cut)
+	}
+	n.cuts[t] = runtime.Cut{ID: d.ID, NumParts: d.NumParts, Partitioning: d.Partitioning}
+}
+
+// pruneCuts forgets n's cuts before t, but the newest.
+func (n *node) pruneCuts(t int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for ct := range n.cuts {
+		if ct < t && ct != n.lastCut {
+			delete(n.cuts, ct)
+		}
+	}
+}
+
+// allCuts lists the cuts of every stateful node that a worker rebuilding
+// a node may reach (runtime.Config.ExtraCuts).
+func (c *Context) allCuts() []runtime.Cut {
+	var out []runtime.Cut
+	for _, n := range c.statefulNodes() {
+		n.mu.Lock()
+		for _, cut := range n.cuts {
+			out = append(out, cut)
+		}
+		n.mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID.String() < out[j].ID.String() })
+	return out
 }
 
 // cutAt returns the latest batch whose dataset's lineage was cut.
@@ -438,6 +471,9 @@ func (g *generator) Completed(t time.Time) {
 			// only copies: later state is recomputed from them.
 			keep = n.cutAt()
 		}
+		if n.truncateEvery > 0 {
+			n.pruneCuts(planKeep) // older cuts: no plan left to rebuild above them
+		}
 		n.mu.Lock()
 		for bt := range n.plans {
 			if bt < min(before, planKeep) {
@@ -458,7 +494,7 @@ func (g *generator) Completed(t time.Time) {
 	for _, d := range cut {
 		if c.env.driver.FullyCached(d) {
 			d.Truncate(runtime.ReadCached(d))
-			c.nodeByID(d.ID.Node).setCut(d.ID.Time)
+			c.nodeByID(d.ID.Node).setCut(d.ID.Time, d)
 		}
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })

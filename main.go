@@ -30,6 +30,11 @@ type Flags struct {
 	// (loopback only).
 	SecretFile string
 	Plaintext  bool
+	// Checkpoint is where checkpoints go and are resumed from (see
+	// Checkpoint); AllowDroppedState lets a resume drop the state of
+	// operators the job no longer has.
+	Checkpoint        string
+	AllowDroppedState bool
 }
 
 // Register adds the flags to fs.
@@ -42,6 +47,8 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.Listen, "listen", f.Listen, "standalone master: accept workers on this address (default 127.0.0.1:7077)")
 	fs.StringVar(&f.SecretFile, "secret-file", f.SecretFile, "file holding the cluster secret in hex (default: $SLUICE_SECRET)")
 	fs.BoolVar(&f.Plaintext, "plaintext", f.Plaintext, "no TLS between driver and workers (development, loopback only)")
+	fs.StringVar(&f.Checkpoint, "checkpoint", f.Checkpoint, "checkpoint to (and resume from) this directory or s3://bucket/prefix?endpoint=… (empty: no checkpoints)")
+	fs.BoolVar(&f.AllowDroppedState, "allow-dropped-state", f.AllowDroppedState, "resume even if the checkpoint holds state of operators the job no longer has (dropping it)")
 }
 
 // Options turns the flags that were set into context options.
@@ -68,6 +75,12 @@ func (f *Flags) Options() []Option {
 	if f.HTTP != "" {
 		o = append(o, HTTP(f.HTTP))
 	}
+	if f.Checkpoint != "" {
+		o = append(o, Checkpoint(f.Checkpoint))
+	}
+	if f.AllowDroppedState {
+		o = append(o, AllowDroppedState())
+	}
 	return o
 }
 
@@ -89,7 +102,9 @@ func secretFile(name string) Option {
 // Main runs a streaming program: it parses the command line (see Flags),
 // builds the job with build, runs it until Ctrl-C, SIGTERM or --duration,
 // stops it gracefully (the batch in flight completes) and exits non-zero
-// on error. opts are defaults that flags override.
+// on error. opts are defaults that flags override. With --checkpoint DIR
+// it resumes from DIR's checkpoint if there is one (see GetOrCreate), and
+// a graceful stop writes a final one, so the next start repeats nothing.
 //
 // The same program is the driver and the workers. `PROGRAM --master
 // local-cluster[N] …` starts its own workers; with `--master

@@ -35,7 +35,7 @@ func (r *resolver) Lookup(id lineage.ID) (*lineage.Dataset, error) {
 		return nil, fmt.Errorf("sluice: dataset %v was made inside output %s#%d on the driver; workers cannot rebuild it", id, n.kind, n.id)
 	}
 	if _, ok, err := n.at(time.Unix(0, id.Time)); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sluice: rebuilding %s#%d at %d for dataset %v: %w", n.kind, n.id, id.Time/1e6, id, err)
 	} else if !ok {
 		return nil, fmt.Errorf("sluice: %s#%d has no dataset at %d", n.kind, n.id, id.Time)
 	}

@@ -30,6 +30,12 @@ type Config struct {
 	// Cuts makes task descriptors list the truncated datasets of their
 	// lineage (workers in other processes need them).
 	Cuts bool
+	// ExtraCuts, if set, lists truncated datasets every task descriptor
+	// carries besides those of its lineage: a worker that rebuilds a graph
+	// node rebuilds all of it, beyond the lineage of the one dataset the
+	// task computes (e.g. a state it does not read), and must stop at
+	// those cuts too.
+	ExtraCuts func() []Cut
 	// Pinned, if set, says which datasets only the driver's process can
 	// build (made at run time by code that runs only there); stages that
 	// compute one run on the reserved workers (see AddReservedWorker).
@@ -450,6 +456,9 @@ func (d *Driver) launch(a scheduler.Launch) {
 	desc := &TaskDesc{Task: a.Task, Dataset: st.ds.ID, ShuffleLocs: d.shuffleLocs(st), BlockLocs: d.blockLocs(st)}
 	if d.cfg.Cuts {
 		desc.Cuts = st.lineageCuts()
+		if d.cfg.ExtraCuts != nil {
+			desc.Cuts = appendCuts(desc.Cuts, d.cfg.ExtraCuts())
+		}
 	}
 	if st.replicas > 1 {
 		desc.ReplicateTo = d.replicaTargets(string(a.Worker), a.Task.Partition)
@@ -490,6 +499,24 @@ func (d *Driver) replicaTargets(self string, p int) []string {
 	}
 	k := p % len(names)
 	return append(names[k:], names[:k]...)
+}
+
+// appendCuts adds the cuts of extra not in cuts.
+func appendCuts(cuts, extra []Cut) []Cut {
+	if len(extra) == 0 {
+		return cuts
+	}
+	out := append([]Cut(nil), cuts...)
+	for _, e := range extra {
+		dup := false
+		for _, c := range cuts {
+			dup = dup || c.ID == e.ID
+		}
+		if !dup {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // lineageCuts lists the truncated datasets in the whole lineage of st.ds
