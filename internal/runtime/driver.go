@@ -602,8 +602,14 @@ func (d *Driver) taskResult(r TaskResult) {
 	}
 	var fe *FetchError
 	if errors.As(r.Err, &fe) {
+		// The map-output location is left alone: whether the output is
+		// lost is the scheduler's decision, fenced against outputs
+		// recomputed since the task read them (even on the same worker).
+		// If it is lost, the map partition reruns before any task reads
+		// the location again, and its result replaces it. (If the job
+		// ends first, a later job may be offered the output as available:
+		// its first fetch failure has it recomputed.)
 		if sid, ok := d.byShuffle[fe.Shuffle]; ok {
-			d.clearMapOut(fe.Shuffle, fe.MapPart, fe.Worker)
 			d.step(scheduler.TaskFailed{Task: r.Task, Worker: wid, Reason: r.Err.Error(),
 				Fetch: &scheduler.FetchFailure{Stage: sid, Partition: fe.MapPart, Worker: scheduler.WorkerID(fe.Worker)}})
 			return
@@ -628,12 +634,6 @@ func (d *Driver) setMapOut(dep *lineage.ShuffleDep, p int, w string) {
 		d.mapOut[dep.ID] = locs
 	}
 	locs[p] = w
-}
-
-func (d *Driver) clearMapOut(id lineage.ShuffleID, p int, w string) {
-	if locs := d.mapOut[id]; p < len(locs) && locs[p] == w {
-		locs[p] = ""
-	}
 }
 
 func (d *Driver) workerLost(name string) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,6 +50,12 @@ func source(sc *lineage.Scope, parts, n int, calls *atomic.Int64) *lineage.Datas
 
 // modShuffle buckets ints by value mod n and sums each bucket's values per reduce partition.
 func modShuffle(sc *lineage.Scope, parent *lineage.Dataset, n int) *lineage.Dataset {
+	return modShuffleHook(sc, parent, n, nil)
+}
+
+// modShuffleHook is modShuffle with a hook that sees each reduce task's
+// fetch result (err is nil on success) before the task goes on or fails.
+func modShuffleHook(sc *lineage.Scope, parent *lineage.Dataset, n int, hook func(tc lineage.TaskContext, r int, err error)) *lineage.Dataset {
 	id := sc.Alloc()
 	dep := &lineage.ShuffleDep{P: parent, ID: lineage.ShuffleID{Child: id}, Parts: n, Bucket: ints{},
 		Split: func(part any, n int) []any {
@@ -64,6 +71,9 @@ func modShuffle(sc *lineage.Scope, parent *lineage.Dataset, n int) *lineage.Data
 		}}
 	return sc.NewWithID(id, "sum", ints{}, n, func(tc lineage.TaskContext, r int) (any, error) {
 		bs, err := tc.Fetch(dep, r)
+		if hook != nil {
+			hook(tc, r, err)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -194,6 +204,68 @@ func TestLostShuffleOutputIsRecomputed(t *testing.T) {
 	}
 	if n := calls.Load(); n <= 4 || n >= 8 {
 		t.Fatalf("map side computed %d partitions in all, want between 5 and 7 (only the lost ones again)", n)
+	}
+}
+
+// A reduce task's fetch failure that arrives after the lost output was
+// recomputed on the same worker is stale: the scheduler keeps the new
+// output, so the driver must keep handing out its location. (It used to
+// clear it, and every rerun of the task then found no location and was
+// retried without end: a livelock the race detector made likely.)
+func TestLateFetchFailureKeepsRecomputedOutput(t *testing.T) {
+	l, reg := newLocal(t, 2)
+	sc := reg.Scope(1, 1)
+	var calls atomic.Int64
+	var (
+		armed     atomic.Bool           // set for the second job
+		reruns0   atomic.Int64          // runs of reduce partition 0 while armed
+		fetched1  = make(chan struct{}) // reduce 1 has failed to fetch
+		rerun0    = make(chan struct{}) // reduce 0 runs again: map 0 was recomputed
+		held1     atomic.Bool           // reduce 1's first failure was held back
+		once0, o1 sync.Once
+	)
+	wait := func(tc lineage.TaskContext, ch chan struct{}) {
+		select {
+		case <-ch:
+		case <-tc.Context().Done():
+		}
+	}
+	sum := modShuffleHook(sc, source(sc, 4, 3, &calls), 2, func(tc lineage.TaskContext, r int, err error) {
+		if !armed.Load() {
+			return
+		}
+		switch {
+		case r == 0 && reruns0.Add(1) == 1:
+			// Report the failure only once reduce 1 has read the old
+			// location too, so that its report is stale when it arrives.
+			wait(tc, fetched1)
+		case r == 0:
+			once0.Do(func() { close(rerun0) })
+		case r == 1 && err != nil && held1.CompareAndSwap(false, true):
+			o1.Do(func() { close(fetched1) })
+			// Hold the failure back until map partition 0 has been
+			// recomputed (on local-0, local-1's only slot being taken
+			// by this task) and reduce 0 launched again.
+			wait(tc, rerun0)
+		}
+	})
+	first, err := l.Driver.RunJob(context.Background(), sum, 1, collect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Map partition 0 ran on local-0 (both workers were free; ties go to
+	// the lowest name), and so did reduce partition 0 in the next job.
+	l.Worker("local-0").Free(map[lineage.ID]bool{sum.ID: true})
+	armed.Store(true)
+	again, err := l.Driver.RunJob(context.Background(), sum, 1, collect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !held1.Load() || reruns0.Load() < 2 {
+		t.Fatalf("the late fetch failure was not staged (reduce 1 held: %v, reduce 0 runs: %d)", held1.Load(), reruns0.Load())
+	}
+	if fmt.Sprint(flatten(first)) != fmt.Sprint(flatten(again)) {
+		t.Fatalf("after recovery got %v, want %v", flatten(again), flatten(first))
 	}
 }
 

@@ -102,7 +102,10 @@ type TaskFailed struct {
 	// Fetch, when set, says the task could not read a parent shuffle output:
 	// that output is marked missing and its map partition recomputed before
 	// the task is retried. A fetch failure does not count toward
-	// MaxTaskFailures.
+	// MaxTaskFailures, unless it cannot be right: it names no parent output
+	// of the stage, or a worker other than the one the output was on when
+	// the attempt was launched (a bug in the runtime, bounded like a task
+	// failure rather than retried without end).
 	Fetch *FetchFailure
 }
 
@@ -156,7 +159,8 @@ type Config struct {
 	// Epoch is stamped on every task; a restarted driver uses a higher one.
 	Epoch int64
 	// MaxTaskFailures is how many failed attempts of one partition fail the
-	// job (default 4). Worker loss and fetch failures do not count.
+	// job (default 4). Worker loss and fetch failures do not count
+	// (but see TaskFailed.Fetch).
 	MaxTaskFailures int
 	// LocalityWait is how long a task with preferred workers waits for a
 	// free slot on one of them before running anywhere (default 0: it runs

@@ -119,14 +119,15 @@ func (s *Scheduler) taskFailed(ev TaskFailed) {
 	s.release(st, pt)
 	reason := ev.Reason
 	if f := ev.Fetch; f != nil {
-		if s.validFetch(st, f) {
+		why := s.badFetch(st, run, f)
+		if why == "" {
 			s.fetchFailed(st, run, f, reason)
 			return
 		}
-		// The report names no parent output of this stage: a bug in the
-		// runtime or the worker. Counting it as a plain failure keeps the
-		// partition bounded by MaxTaskFailures instead of stuck.
-		reason = fmt.Sprintf("%s (fetch failure names stage %d partition %d, not a parent output)", reason, f.Stage, f.Partition)
+		// A bug in the runtime or the worker. Counting it as a plain
+		// failure keeps the partition bounded by MaxTaskFailures instead
+		// of stuck, or relaunched without end.
+		reason = fmt.Sprintf("%s (fetch failure %s)", reason, why)
 	}
 	pt.failures++
 	if pt.failures >= s.cfg.MaxTaskFailures {
@@ -134,16 +135,28 @@ func (s *Scheduler) taskFailed(ev TaskFailed) {
 	}
 }
 
-func (s *Scheduler) validFetch(st *stage, f *FetchFailure) bool {
+// badFetch says why a fetch failure reported by attempt run of st cannot be
+// right, or returns "". It must name a parent output of st; and if that
+// output was produced no later than the launch, the attempt was told where
+// it is, so it must name that worker. A report of another worker there is
+// not stale but wrong: ignoring it and relaunching the partition, which
+// would be told the same location, could repeat forever.
+func (s *Scheduler) badFetch(st *stage, run attempt, f *FetchFailure) string {
 	par := s.stages[f.Stage]
-	return par != nil && slices.Contains(st.parents, par) && f.Partition >= 0 && f.Partition < par.numTasks
+	if par == nil || !slices.Contains(st.parents, par) || f.Partition < 0 || f.Partition >= par.numTasks {
+		return fmt.Sprintf("names stage %d partition %d, not a parent output", f.Stage, f.Partition)
+	}
+	if ppt := &par.parts[f.Partition]; ppt.done && ppt.producedAt <= run.launchedAt && ppt.loc != f.Worker {
+		return fmt.Sprintf("names stage %d partition %d on worker %q, but it was on %s when the attempt was launched", f.Stage, f.Partition, f.Worker, ppt.loc)
+	}
+	return ""
 }
 
 // fetchFailed handles a failed attempt of st that could not read map output
-// f. The attempt is already released: the partition reruns once the stage
-// is runnable again. The output is marked missing only if the attempt saw
-// it (it was produced no later than the launch) and it is still recorded on
-// f.Worker; otherwise it was already lost or replaced.
+// f (see badFetch). The attempt is already released: the partition reruns
+// once the stage is runnable again. The output is marked missing only if the
+// attempt saw it (it was produced no later than the launch) and it is still
+// recorded on f.Worker; otherwise it was already lost or replaced.
 func (s *Scheduler) fetchFailed(st *stage, run attempt, f *FetchFailure, reason string) {
 	par := s.stages[f.Stage]
 	ppt := &par.parts[f.Partition]
