@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
+	encbin "encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -48,7 +48,7 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.Seed == 0 {
 		var b [8]byte
 		rand.Read(b[:])
-		cfg.Seed = binary.LittleEndian.Uint64(b[:])>>1 | 1
+		cfg.Seed = encbin.LittleEndian.Uint64(b[:])>>1 | 1
 	}
 	bin, err := os.Executable()
 	if err != nil {

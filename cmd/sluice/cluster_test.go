@@ -310,3 +310,35 @@ func TestBadAddresses(t *testing.T) {
 		t.Errorf("driver on a busy port: %v\n%s", err, out)
 	}
 }
+
+// The chaos command in short: workers and the driver of a stateful job
+// killed with SIGKILL, the output (files, and PostgreSQL when the suite has
+// a server) identical to a failure-free run's. The seed is random and
+// printed, so a failure can be replayed with --seed.
+func TestChaosShort(t *testing.T) {
+	seed := time.Now().UnixNano()%1_000_000 + 1
+	t.Logf("seed %d (rerun: go run ./cmd/sluice chaos --seed %d ...)", seed, seed)
+	args := []string{"chaos", "--workers", "3", "--duration", "12s", "--batch", "500ms", "--kill-worker-every", "2s",
+		"--kill-driver-at", "4s", "--rate", "4000", "--seed", strconv.FormatInt(seed, 10), "--json"}
+	if pg := os.Getenv("SLUICE_TEST_POSTGRES"); pg != "" {
+		args = append(args, "--postgres", pg)
+	}
+	p := start(t, args...)
+	if err := p.wait(t, 4*time.Minute); err != nil {
+		t.Fatalf("chaos (seed %d): %v\nstdout: %s\nstderr:\n%s", seed, err, p.stdout.String(), p.errors())
+	}
+	var r struct {
+		Batches     int   `json:"batches"`
+		Identical   bool  `json:"identical"`
+		Lost        int64 `json:"lost_records"`
+		Dup         int64 `json:"duplicated_records"`
+		WorkerKills int   `json:"worker_kills"`
+		DriverKills int   `json:"driver_kills"`
+	}
+	if err := json.Unmarshal(p.stdout.Bytes(), &r); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, p.stdout.String())
+	}
+	if !r.Identical || r.Lost != 0 || r.Dup != 0 || r.Batches != 24 || r.WorkerKills < 1 || r.DriverKills != 1 {
+		t.Fatalf("seed %d: %s\nstderr:\n%s", seed, p.stdout.String(), p.errors())
+	}
+}
