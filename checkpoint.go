@@ -250,6 +250,10 @@ type checkpoints struct {
 
 // openCheckpoints opens the configured store, if any.
 func (c *Context) openCheckpoints() error {
+	if c.cfg.store != nil {
+		c.ck = &checkpoints{store: c.cfg.store, committed: make(map[string][]int64)}
+		return nil
+	}
 	if c.cfg.checkpoint == "" {
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/checkpoint"
 	"github.com/sluicehq/sluice/sluicetest"
 )
 
@@ -276,4 +277,46 @@ func TestResumeAfterUpgrade(t *testing.T) {
 		}
 		t.Log(err)
 	})
+}
+
+// TestCrashWhileCheckpointHalfWritten kills the driver (in-process) while
+// a state checkpoint is half written: a part is written, the manifest
+// that would commit it is torn. The resume reads the previous checkpoint
+// and recomputes from there; every output equals the uninterrupted run's.
+func TestCrashWhileCheckpointHalfWritten(t *testing.T) {
+	ref := &resumeJob{}
+	c, clock, infos := newResumeContext(t, t.TempDir(), ref)
+	runUntil(t, c, clock, infos, 14)
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	inner, err := checkpoint.NewDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	faulty := checkpoint.NewFaulty(inner)
+	// totals checkpoints every 3 batches: the one at batch 6 is torn.
+	faulty.Add(checkpoint.Fault{Op: checkpoint.OpPut, Prefix: fmt.Sprintf("state/totals/%020d/_manifest", 6*time.Second),
+		Mode: checkpoint.Crash})
+	got := &resumeJob{}
+	c1, clock1, infos1 := newResumeContext(t, dir, got, sluice.CheckpointStore(faulty))
+	runUntil(t, c1, clock1, infos1, 7)
+	sluice.Crash(c1)
+	if faulty.Injected() == 0 {
+		t.Fatal("the torn manifest was never written")
+	}
+	c2, clock2, infos2 := newResumeContext(t, dir, got)
+	clock2.Set(clock1.Now())
+	runUntil(t, c2, clock2, infos2, 14)
+	if err := c2.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := sluice.ReadCheckpoint(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("resumed: %v; checkpoints now %v", c2.Resumed(), info.State["totals"])
+	compareOutputs(t, ref, got)
 }

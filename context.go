@@ -100,6 +100,9 @@ type config struct {
 	workerTimeout time.Duration
 	checkpoint    string
 	allowDropped  bool
+	// store, if set (tests), is the checkpoint store instead of the one
+	// checkpoint names.
+	store store
 }
 
 // Option configures a Context.

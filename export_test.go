@@ -51,6 +51,12 @@ func StoreKeys(loc, prefix string) []string {
 	return ks
 }
 
+// CheckpointStore makes a context checkpoint to st (a fault-injecting
+// store in tests).
+func CheckpointStore(st store) Option {
+	return func(c *config) error { c.store = st; return nil }
+}
+
 // Crash stops c as a killed driver would: no final checkpoint, no
 // metadata after the batch in flight.
 func Crash(c *Context) {
