@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/checkpoint"
@@ -318,5 +322,43 @@ func TestCrashWhileCheckpointHalfWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("resumed: %v; checkpoints now %v", c2.Resumed(), info.State["totals"])
+	compareOutputs(t, ref, got)
+}
+
+// TestResumeFromS3 checkpoints to an S3-compatible server (gofakes3,
+// over real HTTP with the AWS SDK) and resumes from it after a crash.
+func TestResumeFromS3(t *testing.T) {
+	backend := s3mem.New()
+	if err := backend.CreateBucket("ckpt"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(backend).Server())
+	defer srv.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", "sluice")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "sluice-secret")
+	loc := "s3://ckpt/jobs/resume?endpoint=" + srv.URL + "&region=us-east-1&path-style=true"
+
+	ref := &resumeJob{}
+	c, clock, infos := newResumeContext(t, t.TempDir(), ref)
+	runUntil(t, c, clock, infos, 12)
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	got := &resumeJob{}
+	c1, clock1, infos1 := newResumeContext(t, loc, got)
+	runUntil(t, c1, clock1, infos1, 7)
+	sluice.Crash(c1)
+	c2, clock2, infos2 := newResumeContext(t, loc, got)
+	clock2.Set(clock1.Now())
+	runUntil(t, c2, clock2, infos2, 12)
+	if err := c2.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if c2.Resumed() == nil {
+		t.Fatal("did not resume from S3")
+	}
+	if keys := sluice.StoreKeys(loc, "state/totals/"); len(keys) == 0 {
+		t.Fatal("no state checkpoints in the bucket")
+	}
 	compareOutputs(t, ref, got)
 }
