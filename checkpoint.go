@@ -206,29 +206,11 @@ func escapeKey(s string) string {
 	return b.String()
 }
 
-// store is the checkpoint store as a context uses it; internal/checkpoint
-// implements it over a directory and over S3.
-type store interface {
-	// Put writes an object atomically: readers see all of it or none.
-	Put(ctx context.Context, key string, data []byte) error
-	Get(ctx context.Context, key string) ([]byte, error)
-	// List returns the keys under prefix, sorted.
-	List(ctx context.Context, prefix string) ([]string, error)
-	Delete(ctx context.Context, keys ...string) error
-	String() string
-	Close() error
-}
-
-// openStore opens a checkpoint location.
-func openStore(ctx context.Context, location string) (store, error) {
-	return checkpoint.Open(ctx, location)
-}
-
 // checkpoints is a context's side of the checkpoint store: on the driver
 // it writes state and metadata checkpoints and resumes from them; in a
 // worker process it writes and reads state partitions.
 type checkpoints struct {
-	store store
+	store checkpoint.Store
 	// wg counts the asynchronous state checkpoint writes in flight.
 	wg sync.WaitGroup
 
@@ -257,7 +239,7 @@ func (c *Context) openCheckpoints() error {
 	if c.cfg.checkpoint == "" {
 		return nil
 	}
-	st, err := openStore(context.Background(), c.cfg.checkpoint)
+	st, err := checkpoint.Open(context.Background(), c.cfg.checkpoint)
 	if err != nil {
 		return fmt.Errorf("sluice: checkpoint store: %w", err)
 	}
@@ -485,7 +467,7 @@ func (c *Context) latestMetadata(ctx context.Context) (*metadata, error) {
 	return latestMetadata(ctx, c.ck.store, c.cfg.logger)
 }
 
-func latestMetadata(ctx context.Context, st store, log *slog.Logger) (*metadata, error) {
+func latestMetadata(ctx context.Context, st checkpoint.Store, log *slog.Logger) (*metadata, error) {
 	keys, err := st.List(ctx, "metadata/")
 	if err != nil {
 		return nil, fmt.Errorf("sluice: listing checkpoints in %s: %w", st, err)
@@ -524,7 +506,7 @@ type CheckpointInfo struct {
 // ReadCheckpoint reads the latest metadata checkpoint at location (see
 // Checkpoint); it returns nil, nil if there is none.
 func ReadCheckpoint(ctx context.Context, location string) (*CheckpointInfo, error) {
-	st, err := openStore(ctx, location)
+	st, err := checkpoint.Open(ctx, location)
 	if err != nil {
 		return nil, err
 	}

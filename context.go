@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/dataset"
+	"github.com/sluicehq/sluice/internal/checkpoint"
 	"github.com/sluicehq/sluice/internal/lineage"
 	"github.com/sluicehq/sluice/internal/runtime"
 )
@@ -102,7 +103,7 @@ type config struct {
 	allowDropped  bool
 	// store, if set (tests), is the checkpoint store instead of the one
 	// checkpoint names.
-	store store
+	store checkpoint.Store
 }
 
 // Option configures a Context.

@@ -3,6 +3,8 @@ package sluice
 import (
 	"context"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/checkpoint"
 )
 
 // EngineCounts reports what the engine holds, for leak tests: registered
@@ -39,7 +41,7 @@ func EngineCounts(c *Context) (datasets, cached, shuffles, workerBlocks, workerO
 
 // StoreKeys lists the keys under prefix of the checkpoint store at loc.
 func StoreKeys(loc, prefix string) []string {
-	st, err := openStore(context.Background(), loc)
+	st, err := checkpoint.Open(context.Background(), loc)
 	if err != nil {
 		panic(err)
 	}
@@ -53,7 +55,7 @@ func StoreKeys(loc, prefix string) []string {
 
 // CheckpointStore makes a context checkpoint to st (a fault-injecting
 // store in tests).
-func CheckpointStore(st store) Option {
+func CheckpointStore(st checkpoint.Store) Option {
 	return func(c *config) error { c.store = st; return nil }
 }
 
