@@ -166,7 +166,7 @@ func (c *Context) startCluster() error {
 	drv, err := cluster.NewDriver(cluster.DriverConfig{Listen: listen, Security: sec, Fingerprint: fp, Plans: c.planFor,
 		WorkerTimeout: c.cfg.workerTimeout,
 		Args:          os.Args[1:], Logger: c.cfg.logger, Graph: (*resolver)(c),
-		Runtime: runtime.Config{Pinned: c.pinned, ExtraCuts: c.allCuts, Scheduler: scheduler.Config{Epoch: c.epoch()}}})
+		Runtime: runtime.Config{Pinned: c.pinned, ExtraCuts: c.allCuts, OnBlock: c.onBlock, Scheduler: scheduler.Config{Epoch: c.epoch()}}})
 	if err != nil {
 		return err
 	}
@@ -395,6 +395,9 @@ func (r *resolver) Forget(ids map[lineage.ID]bool) {
 	}
 	latest := make(map[int32]int64)
 	for id := range ids {
+		if runtime.IsReceived(id) {
+			continue // a received block: not a dataset of the graph
+		}
 		if id.Time != 0 && id.Time > latest[id.Node] {
 			latest[id.Node] = id.Time
 		}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice/dataset"
@@ -53,11 +54,14 @@ type Context struct {
 	runErr      error
 	static      *lineage.Scope
 	first       time.Time // first batch time, set by Start
-	// receivers are the push sources' goroutines, run between Start and Stop.
-	receivers []func(ctx context.Context)
-	recvWG    sync.WaitGroup
-	recvStop  context.CancelFunc
-	onStart   []func() // run by Start before the first batch
+	// receivers are the push sources' nodes: their receivers run on
+	// workers between Start and Stop.
+	receivers []*node
+	// lastDone is the last completed batch (Unix ns); received counts the
+	// records receivers stored.
+	lastDone atomic.Int64
+	received atomic.Int64
+	onStart  []func() // run by Start before the first batch
 	// cl is set on the driver of a local-cluster, wk in a worker process.
 	cl *clusterDriver
 	wk *workerMode
@@ -101,6 +105,8 @@ type config struct {
 	workerTimeout time.Duration
 	checkpoint    string
 	allowDropped  bool
+	wal           bool
+	blockInterval time.Duration
 	// store, if set (tests), is the checkpoint store instead of the one
 	// checkpoint names.
 	store checkpoint.Store
@@ -119,6 +125,28 @@ func Batch(d time.Duration) Option {
 		return nil
 	}
 }
+
+// BlockInterval sets how often push receivers (SocketText, HTTPText) cut
+// what they received into a block (default DefaultBlockInterval): a block
+// is the unit that is copied to a second worker, acknowledged and
+// processed as one partition of its batch.
+func BlockInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d < time.Millisecond {
+			return fmt.Errorf("sluice: block interval %v is under 1ms", d)
+		}
+		c.blockInterval = d
+		return nil
+	}
+}
+
+// WriteAheadLog makes push receivers write every block to the checkpoint
+// store (see Checkpoint) before acknowledging it, so that received
+// records survive the loss of every worker holding them, and a restart of
+// the driver: a resumed job processes the blocks received but not yet
+// processed. Without it, a block is lost only if both workers holding it
+// die, but the blocks of batches not completed at a driver restart are.
+func WriteAheadLog() Option { return func(c *config) error { c.wal = true; return nil } }
 
 // Master sets where the job runs: "local" (one worker), "local[N]" (N
 // workers in this process), "local[*]" (one per CPU) or
@@ -273,11 +301,14 @@ func parseMaster(m string) (kind masterKind, n int, err error) {
 
 // NewContext makes a streaming context. Stop it when done.
 func NewContext(opts ...Option) (*Context, error) {
-	cfg := config{batch: time.Second, master: "local[*]", clock: runtime.WallClock{}, out: os.Stdout}
+	cfg := config{batch: time.Second, master: "local[*]", clock: runtime.WallClock{}, out: os.Stdout, blockInterval: DefaultBlockInterval}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.wal && cfg.checkpoint == "" && cfg.store == nil {
+		return nil, errors.New("sluice: WriteAheadLog needs a checkpoint store (Checkpoint)")
 	}
 	kind, n, err := parseMaster(cfg.master)
 	if err != nil {
@@ -305,7 +336,8 @@ func NewContext(opts ...Option) (*Context, error) {
 		c.env = &env{close: func() {}, parallelism: cfg.parallelism}
 		return c, nil
 	}
-	local, err := runtime.NewLocal(n, (*resolver)(c), runtime.LocalConfig{Encode: os.Getenv(encodeEnv) == "1"})
+	local, err := runtime.NewLocal(n, (*resolver)(c), runtime.LocalConfig{Encode: os.Getenv(encodeEnv) == "1",
+		Config: runtime.Config{OnBlock: c.onBlock}})
 	if err != nil {
 		return nil, err
 	}

@@ -331,6 +331,9 @@ func ExampleSocketText() {
 		return
 	}
 	<-served
+	for j.ReceivedRecords() < 2 { // the lines are in a stored block
+		time.Sleep(10 * time.Millisecond)
+	}
 	j.run(1)
 	// Output:
 	// 1s: [{be 2} {not 1} {or 1} {to 2}]

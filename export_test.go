@@ -67,3 +67,19 @@ func Crash(c *Context) {
 	c.mu.Unlock()
 	c.Stop()
 }
+
+// ReceiverWorker returns the worker running the receiver of input s, and
+// its process ID on a cluster (0 in local mode).
+func ReceiverWorker[T any](s *Stream[T]) (string, int) {
+	c := s.n.c
+	name := c.env.driver.Receivers()[s.n.id]
+	if c.cl == nil {
+		return name, 0
+	}
+	for _, w := range c.cl.drv.Workers() {
+		if w.Name == name {
+			return name, w.PID
+		}
+	}
+	return name, 0
+}

@@ -68,6 +68,10 @@ type node struct {
 	// cuts are n's truncated datasets a recomputation may still reach,
 	// by batch time: every task descriptor lists them.
 	cuts map[int64]runtime.Cut
+	// recv and receive, for push receivers: the input tracker (driver)
+	// and the receiver itself (run on a worker).
+	recv    *recvInput
+	receive runtime.ReceiveFunc
 }
 
 // setCut records that n's dataset d at t had its lineage cut.
@@ -284,6 +288,9 @@ func (c *Context) Start() error {
 		if err := c.resume(context.Background()); err != nil {
 			return err
 		}
+		if err := c.recoverWAL(context.Background()); err != nil {
+			return err
+		}
 		from = c.ck.resumeFrom
 	}
 	if c.cl != nil {
@@ -301,14 +308,14 @@ func (c *Context) Start() error {
 	for _, f := range c.onStart {
 		f()
 	}
-	rctx, rcancel := context.WithCancel(context.Background())
-	c.recvStop = rcancel
-	for _, run := range c.receivers {
-		c.recvWG.Add(1)
-		go func() {
-			defer c.recvWG.Done()
-			run(rctx)
-		}()
+	if len(c.receivers) > 0 {
+		ids := make([]int32, len(c.receivers))
+		for i, n := range c.receivers {
+			ids[i] = n.id
+		}
+		if err := c.env.driver.StartReceivers(ids); err != nil {
+			return err
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
@@ -361,10 +368,9 @@ func (c *Context) Stop() error {
 	c.state = stopped
 	c.mu.Unlock()
 	if st == started {
+		c.drainReceivers()
 		c.cancel()
 		<-c.done
-		c.recvStop()
-		c.recvWG.Wait()
 		if c.ck != nil {
 			c.mu.Lock()
 			failed := c.runErr != nil || c.crashed
@@ -497,8 +503,28 @@ func (g *generator) Completed(t time.Time) {
 			c.nodeByID(d.ID.Node).setCut(d.ID.Time, d)
 		}
 	}
+	var wal []string
+	for _, n := range c.receivers {
+		blocks := n.recv.drop(min(t.Add(-n.remember).UnixNano()+1, planKeep))
+		ids = append(ids, blocks...)
+		if c.ck != nil && c.cfg.wal {
+			for _, id := range blocks {
+				wal = append(wal, c.walKey(n, id))
+			}
+		}
+	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
 	_ = c.env.driver.Free(ids)
+	c.lastDone.Store(t.UnixNano())
+	if len(wal) > 0 {
+		c.ck.wg.Add(1)
+		go func() { // owned by the checkpoint writers' group
+			defer c.ck.wg.Done()
+			if err := c.ck.store.Delete(context.Background(), wal...); err != nil {
+				c.cfg.logger.Warn("deleting write-ahead log blocks", "err", err)
+			}
+		}()
+	}
 	if c.ck != nil {
 		c.checkpointBatch(t)
 	}

@@ -328,6 +328,18 @@ type lineServer struct {
 	wg    sync.WaitGroup
 }
 
+// sameAddr gives the worker processes of SLUICE_TEST_MASTER=local-cluster[N]
+// (which run the test again to build its graph) the address the driver's
+// process picked: push receivers run on workers.
+func sameAddr(t *testing.T, addr string) string {
+	key := "SLUICE_TEST_ADDR_" + strings.NewReplacer("/", "_", "#", "_").Replace(t.Name())
+	if a := os.Getenv(key); a != "" && sluice.IsWorker() {
+		return a
+	}
+	t.Setenv(key, addr)
+	return addr
+}
+
 func newLineServer(t *testing.T) *lineServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -373,7 +385,8 @@ func TestSocketText(t *testing.T) {
 	defer srv.close()
 	var errs reports
 	h := sluicetest.New(t, time.Second, sluice.OnError(errs.add))
-	lines := sluice.SocketText(h.Context, srv.ln.Addr().String())
+	addr := sameAddr(t, srv.ln.Addr().String())
+	lines := sluice.SocketText(h.Context, addr)
 	out := sluicetest.Collect(lines)
 	h.Run(1) // starts the receiver; nothing was sent yet
 	conn := srv.accept(t)
@@ -386,6 +399,7 @@ func TestSocketText(t *testing.T) {
 	// The receiver reads in order: once the last (invalid) line is
 	// reported, every line before it was received. Then cut the batch.
 	waitFor(t, "3 reports", func() bool { return len(errs.list()) == 3 })
+	waitFor(t, "3 lines stored", func() bool { return h.Context.ReceivedRecords() == 3 })
 	h.Run(1)
 
 	// A closed connection is reopened.
@@ -395,6 +409,7 @@ func TestSocketText(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the report after reconnecting", func() bool { return len(errs.list()) == 4 })
+	waitFor(t, "4 lines stored", func() bool { return h.Context.ReceivedRecords() == 4 })
 	h.Run(1)
 	if err := h.Context.Stop(); err != nil {
 		t.Fatal(err)
@@ -404,7 +419,7 @@ func TestSocketText(t *testing.T) {
 	assertBatches(t, out.Batches(), batches(nil, []string{"hello world", "second", "after"}, []string{"again"}))
 	got := errs.list()
 	for i, want := range [][]string{
-		{"SocketText(" + srv.ln.Addr().String() + ")", "line 3", "not valid UTF-8"},
+		{"SocketText(" + addr + ")", "line 3", "not valid UTF-8"},
 		{"SocketText", "line 4", "longer than"},
 		{"SocketText", "line 6", "not valid UTF-8"},
 		{"SocketText", "line 2", "not valid UTF-8"},

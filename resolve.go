@@ -18,6 +18,9 @@ type resolver Context
 // same code run in the same order gives the same IDs as on the driver.
 func (r *resolver) Lookup(id lineage.ID) (*lineage.Dataset, error) {
 	c := (*Context)(r)
+	if runtime.IsReceived(id) {
+		return c.receivedDataset(id)
+	}
 	d, err := c.reg.Lookup(id)
 	if err == nil || c.wk == nil {
 		return d, err
@@ -49,6 +52,15 @@ func (r *resolver) Output(id int32) (runtime.OutputFunc, error) {
 		return nil, fmt.Errorf("sluice: graph node %d is not an output that runs on workers", id)
 	}
 	return n.partition, nil
+}
+
+// Receiver returns the push receiver of input node id (runtime.Receivers).
+func (r *resolver) Receiver(id int32) (runtime.ReceiveFunc, error) {
+	n := (*Context)(r).nodeByID(id)
+	if n == nil || n.receive == nil {
+		return nil, fmt.Errorf("sluice: graph node %d is not a push receiver", id)
+	}
+	return n.receive, nil
 }
 
 // nodeByID returns the graph node with the given ID, or nil. It takes no

@@ -161,6 +161,7 @@ func NewDriver(cfg DriverConfig) (*Driver, error) {
 	svc := rpc.NewService(driverService)
 	rpc.Bidi(svc, "Session", d.session)
 	rpc.Unary(svc, "Plan", d.plan)
+	rpc.Unary(svc, "Block", d.block)
 	rpc.Unary(svc, "Job", func(context.Context, *jobReq) (*jobResp, error) { return &jobResp{Args: d.cfg.Args}, nil })
 	svc.Register(srv)
 	d.wg.Add(2)
@@ -319,6 +320,40 @@ func (d *Driver) sendTo(worker string, m *toWorker) error {
 	default:
 		return fmt.Errorf("cluster: the send queue of worker %s is full (%d commands)", worker, cap(s.out))
 	}
+}
+
+// StartReceiver implements runtime.ReceiverTransport.
+func (d *Driver) StartReceiver(worker string, spec runtime.ReceiverSpec) {
+	m := &toWorker{Receiver: &receiverWire{Node: spec.Node, Incarnation: spec.Incarnation, ReplicateTo: spec.ReplicateTo}}
+	if err := d.sendTo(worker, m); err != nil {
+		d.log.Warn("cluster: cannot start a receiver", "worker", worker, "node", spec.Node, "err", err)
+	}
+}
+
+// StopReceiver implements runtime.ReceiverTransport.
+func (d *Driver) StopReceiver(worker string, node int32) {
+	if err := d.sendTo(worker, &toWorker{Receiver: &receiverWire{Node: node, Stop: true}}); err != nil {
+		d.log.Warn("cluster: cannot stop a receiver", "worker", worker, "node", node, "err", err)
+	}
+}
+
+// block registers a block a worker's receiver stored.
+func (d *Driver) block(ctx context.Context, req *blockWire) (*blockResp, error) {
+	if err := req.check(); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	known := d.sessions[req.Worker] != nil
+	d.mu.Unlock()
+	if !known {
+		return nil, fmt.Errorf("cluster: block report from %q, which is not a connected worker", req.Worker)
+	}
+	err := d.Runtime.ReceivedBlock(ctx, runtime.BlockReport{From: req.Worker, Node: req.Node, Incarnation: req.Incarnation,
+		ID: req.ID, Records: req.Records, Workers: req.Workers, Stopped: req.Stopped, Source: req.Source, Error: req.Error})
+	if err != nil {
+		return nil, err
+	}
+	return &blockResp{}, nil
 }
 
 // plan serves an input's plan to a worker rebuilding the graph.

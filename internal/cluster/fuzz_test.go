@@ -85,6 +85,8 @@ func FuzzToWorker(f *testing.F) {
 		BlockLocs:   map[blockstore.ID][]string{fuzzBlock: {"a"}}, BatchTime: 5,
 		Cuts: []runtime.Cut{{ID: fuzzBlock.Dataset, NumParts: 2}}}
 	seed(f,
+		&toWorker{Receiver: &receiverWire{Node: 2, Incarnation: 1, ReplicateTo: []string{"a"}}},
+		&toWorker{Receiver: &receiverWire{Node: 2, Stop: true}},
 		&toWorker{Welcome: &welcome{Name: "worker-1", First: 10, Heartbeat: 250e6}},
 		&toWorker{Refused: "no"},
 		&toWorker{Launch: toWire(d)},
@@ -247,5 +249,25 @@ func FuzzPlanResp(f *testing.F) {
 			return
 		}
 		reencode(t, &resp)
+	})
+}
+
+// FuzzBlockReport feeds block reports to the driver: malformed ones are
+// refused by check, the others by the runtime (no receiver runs here).
+func FuzzBlockReport(f *testing.F) {
+	seed(f, &blockWire{Worker: "w", Node: 2, Incarnation: 1, ID: runtime.ReceivedID(2, 1, 5), Records: 3, Workers: []string{"w", "v"}},
+		&blockWire{Worker: "w", Node: 2, Stopped: true}, &blockWire{Worker: "w", Source: "HTTPText", Error: "line 2"},
+		&blockWire{Worker: "nobody", Records: -1})
+	d := &Driver{sessions: map[string]*session{"w": {name: "w"}}, Runtime: runtime.NewDriver(runtime.Config{}, nil)}
+	f.Cleanup(d.Runtime.Close)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var req blockWire
+		if rpc.Unmarshal(b, &req) != nil {
+			return
+		}
+		reencode(t, &req)
+		if _, err := d.block(context.Background(), &req); err == nil {
+			t.Fatalf("block(%+v) was accepted with no receiver running", req)
+		}
 	})
 }

@@ -46,6 +46,51 @@ type toWorker struct {
 	// job starts: workers need it to know at which times a stream has
 	// datasets.
 	First int64 `cbor:"8,keyasint,omitempty"`
+	// Receiver starts (or updates, or with Stop stops) a push receiver.
+	Receiver *receiverWire `cbor:"9,keyasint,omitempty"`
+}
+
+// receiverWire is a runtime.ReceiverSpec, or a stop.
+type receiverWire struct {
+	Node        int32
+	Incarnation int32
+	ReplicateTo []string
+	Stop        bool
+}
+
+// blockWire is a runtime.BlockReport: a worker's receiver stored a block
+// (or stopped). The driver answers once it registered it.
+type blockWire struct {
+	Worker      string
+	Node        int32
+	Incarnation int32
+	ID          lineage.ID
+	Records     int
+	Workers     []string
+	Stopped     bool
+	Source      string
+	Error       string
+}
+
+type blockResp struct{}
+
+// maxReportLen bounds an input error a receiver reports.
+const maxReportLen = 4096
+
+// maxBlockCopies bounds the workers a block report may list.
+const maxBlockCopies = 8
+
+// check refuses a malformed block report.
+func (b *blockWire) check() error {
+	if len(b.Worker) > maxNameLen || b.Records < 0 || len(b.Workers) > maxBlockCopies || len(b.Source) > maxReportLen || len(b.Error) > maxReportLen {
+		return errors.New("cluster: malformed block report")
+	}
+	for _, w := range b.Workers {
+		if len(w) > maxNameLen {
+			return errors.New("cluster: malformed block report")
+		}
+	}
+	return nil
 }
 
 type hello struct {

@@ -109,7 +109,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	w := &Worker{cfg: cfg, log: cfg.Logger, listener: l, server: srv, driver: cc,
 		peerClient: newPeerClient(cfg.Security),
 		results:    make(chan runtime.TaskResult, 1024), closing: make(chan struct{})}
-	w.runtime = runtime.NewWorker(runtime.WorkerConfig{Slots: cfg.Slots, Blocks: cfg.Blocks, Logger: cfg.Logger},
+	w.runtime = runtime.NewWorker(runtime.WorkerConfig{Slots: cfg.Slots, Blocks: cfg.Blocks, Logger: cfg.Logger, AddBlock: w.addBlock},
 		cfg.Graph, w, w.report)
 	svc := rpc.NewService(workerService)
 	rpc.ServerStream(svc, "Fetch", w.serveFetch)
@@ -255,6 +255,13 @@ func (w *Worker) commands(stream *rpc.BidiStream[toDriver, toWorker]) error {
 				set[id] = true
 			}
 			w.runtime.Free(set)
+		case m.Receiver != nil:
+			r := m.Receiver
+			if r.Stop {
+				w.runtime.StopReceiver(r.Node)
+			} else if err := w.runtime.StartReceiver(runtime.ReceiverSpec{Node: r.Node, Incarnation: r.Incarnation, ReplicateTo: r.ReplicateTo}); err != nil {
+				w.log.Error("cluster: starting a receiver", "node", r.Node, "err", err)
+			}
 		case m.Peers != nil:
 			w.setPeers(m.Peers)
 		case m.First != 0:
@@ -287,6 +294,25 @@ func (w *Worker) send(ctx context.Context, stream *rpc.BidiStream[toDriver, toWo
 			return err
 		}
 	}
+}
+
+// addBlock registers a block a receiver stored with the driver.
+func (w *Worker) addBlock(ctx context.Context, rep runtime.BlockReport) error {
+	_, err := rpc.Call[blockWire, blockResp](ctx, w.driver, driverService, "Block", &blockWire{Worker: rep.From, Node: rep.Node,
+		Incarnation: rep.Incarnation, ID: rep.ID, Records: rep.Records, Workers: rep.Workers, Stopped: rep.Stopped,
+		Source: truncate(rep.Source, maxReportLen), Error: truncate(rep.Error, maxReportLen)})
+	if err != nil {
+		return rpc.Explain(err, w.cfg.Driver)
+	}
+	return nil
+}
+
+// truncate shortens s to at most n bytes.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }
 
 // report queues a task's result for the driver, or drops it once the

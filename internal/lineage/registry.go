@@ -129,3 +129,13 @@ func (s *Scope) NewWithID(id ID, op string, typ Type, parts int, compute Compute
 	s.reg.mu.Unlock()
 	return d
 }
+
+// New makes a dataset that no registry holds: one found by other means
+// than a lookup of its scope (a received input block, whose ID says what
+// it is). It has no Scope.
+func New(id ID, op string, typ Type, parts int, compute ComputeFunc, deps ...Dep) *Dataset {
+	if parts < 0 {
+		panic(fmt.Sprintf("lineage: %s with %d partitions", op, parts))
+	}
+	return &Dataset{ID: id, Op: op, Type: typ, NumParts: parts, Deps: deps, compute: compute}
+}

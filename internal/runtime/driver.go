@@ -40,6 +40,10 @@ type Config struct {
 	// build (made at run time by code that runs only there); stages that
 	// compute one run on the reserved workers (see AddReservedWorker).
 	Pinned func(*lineage.Dataset) bool
+	// OnBlock, if set, receives every block a receiver registered (the
+	// input tracker), and the input errors receivers report. It runs on
+	// the driver's event loop: it must not block or call the driver.
+	OnBlock func(BlockReport)
 }
 
 // ErrWorkerGone is returned (wrapped) by a Transport's Launch for a
@@ -77,6 +81,10 @@ type Driver struct {
 	reserved  map[string]bool // workers that run pinned stages only
 	nextStage scheduler.StageID
 	stats     Stats
+	// recv says where each push receiver runs (receive.go).
+	recv         map[int32]*recvState
+	recvSeq      int32
+	recvStopping bool
 }
 
 // Stats counts the driver's work since it started.
@@ -87,6 +95,8 @@ type Stats struct {
 	Shuffles                                       int
 	// Running lists the task attempts running, by worker.
 	Running []RunningTask
+	// Receivers says on which worker each input node's receiver runs.
+	Receivers map[int32]string
 }
 
 // RunningTask is a task attempt and where it runs.
@@ -168,6 +178,7 @@ func NewDriver(cfg Config, t Transport) *Driver {
 		running:   make(map[scheduler.Task]string),
 		workers:   make(map[string]int),
 		reserved:  make(map[string]bool),
+		recv:      make(map[int32]*recvState),
 	}
 	go d.loop()
 	return d
@@ -372,8 +383,11 @@ func (d *Driver) handle(ev any) {
 		d.workers[e.name] = e.slots
 		d.reserved[e.name] = e.reserved
 		d.step(scheduler.WorkerJoined{Worker: scheduler.WorkerID(e.name), Slots: e.slots, Reserved: e.reserved})
+		d.placeReceivers()
 	case lostReq:
 		d.workerLost(e.name)
+	case recvStartReq, recvStopReq, blockReq:
+		d.receiverEvent(e)
 	case freeReq:
 		d.free(e.ids)
 	case scheduler.CancelJob:
@@ -390,6 +404,10 @@ func (d *Driver) handle(ev any) {
 		st.Running = make([]RunningTask, 0, len(d.running))
 		for t, w := range d.running {
 			st.Running = append(st.Running, RunningTask{t, w})
+		}
+		st.Receivers = make(map[int32]string, len(d.recv))
+		for n, rs := range d.recv {
+			st.Receivers[n] = rs.worker
 		}
 		sort.Slice(st.Running, func(i, j int) bool {
 			a, b := st.Running[i].Task, st.Running[j].Task
@@ -660,7 +678,9 @@ func (d *Driver) workerLost(name string) {
 			delete(d.blocks, id)
 		}
 	}
+	d.receiverLost(name)
 	d.step(scheduler.WorkerLost{Worker: scheduler.WorkerID(name)})
+	d.placeReceivers()
 }
 
 func without(xs []string, x string) []string {

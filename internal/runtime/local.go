@@ -50,7 +50,7 @@ func NewLocal(n int, r Resolver, cfg LocalConfig) (*Local, error) {
 	}
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("local-%d", i)
-		l.workers[name] = NewWorker(WorkerConfig{Name: name, Slots: 1, Blocks: cfg.Blocks}, r, l, report)
+		l.workers[name] = NewWorker(WorkerConfig{Name: name, Slots: 1, Blocks: cfg.Blocks, AddBlock: l.Driver.ReceivedBlock}, r, l, report)
 		l.names = append(l.names, name)
 	}
 	sort.Strings(l.names)
@@ -132,6 +132,22 @@ func (l *Local) Cancel(worker string, t scheduler.Task) {
 func (l *Local) Free(worker string, ds map[lineage.ID]bool) {
 	if w := l.workers[worker]; w != nil {
 		w.Free(ds)
+	}
+}
+
+// StartReceiver implements ReceiverTransport.
+func (l *Local) StartReceiver(worker string, spec ReceiverSpec) {
+	if w := l.workers[worker]; w != nil {
+		if err := w.StartReceiver(spec); err != nil {
+			w.log.Error("starting a receiver", "worker", worker, "node", spec.Node, "err", err)
+		}
+	}
+}
+
+// StopReceiver implements ReceiverTransport.
+func (l *Local) StopReceiver(worker string, node int32) {
+	if w := l.workers[worker]; w != nil {
+		w.StopReceiver(node)
 	}
 }
 

@@ -37,7 +37,9 @@ type Resolver interface {
 // Worker runs tasks and keeps blocks and shuffle outputs.
 //
 // Goroutines: one per running task, started by Launch and waited for by
-// Close; the scheduler never gives a worker more tasks than its slots.
+// Close; the scheduler never gives a worker more tasks than its slots. One
+// per receiver, started by StartReceiver, stopped by StopReceiver or Close
+// and waited for by Close.
 type Worker struct {
 	Name    string
 	Slots   int
@@ -49,10 +51,14 @@ type Worker struct {
 	report   func(TaskResult)
 	log      *slog.Logger
 
-	mu      sync.Mutex
-	running map[scheduler.Task]context.CancelFunc
-	closed  bool
-	wg      sync.WaitGroup
+	// blocks registers a received block with the driver.
+	blocks func(context.Context, BlockReport) error
+
+	mu        sync.Mutex
+	running   map[scheduler.Task]context.CancelFunc
+	receivers map[int32]*receiver
+	closed    bool
+	wg        sync.WaitGroup
 
 	// Counters since the worker started (for metrics).
 	tasksRun, tasksFailed, records atomic.Int64
@@ -72,6 +78,9 @@ type WorkerConfig struct {
 	Blocks blockstore.Config
 	// Logger receives operational warnings (a failed spill); nil: slog.Default().
 	Logger *slog.Logger
+	// AddBlock registers a block a receiver on this worker stored with
+	// the driver (Driver.ReceivedBlock, through the transport).
+	AddBlock func(context.Context, BlockReport) error
 }
 
 // NewWorker returns a worker. report receives every task's result.
@@ -81,8 +90,8 @@ func NewWorker(cfg WorkerConfig, r Resolver, peers Peers, report func(TaskResult
 	}
 	return &Worker{
 		Name: cfg.Name, Slots: cfg.Slots, Blocks: blockstore.New(cfg.Blocks), Shuffle: shuffle.New(),
-		resolver: r, peers: peers, report: report, log: cfg.Logger,
-		running: make(map[scheduler.Task]context.CancelFunc),
+		resolver: r, peers: peers, report: report, log: cfg.Logger, blocks: cfg.AddBlock,
+		running: make(map[scheduler.Task]context.CancelFunc), receivers: make(map[int32]*receiver),
 	}
 }
 
@@ -144,13 +153,17 @@ func (w *Worker) Free(ds map[lineage.ID]bool) {
 	}
 }
 
-// Close cancels running tasks, waits for them and removes the block
-// store's spill files.
+// Close stops the receivers and cancels running tasks, waits for them and
+// removes the block store's spill files.
 func (w *Worker) Close() {
 	w.mu.Lock()
 	w.closed = true
 	for _, c := range w.running {
 		c()
+	}
+	for n, rc := range w.receivers {
+		rc.cancel()
+		delete(w.receivers, n)
 	}
 	w.mu.Unlock()
 	w.wg.Wait()
