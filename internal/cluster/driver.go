@@ -332,7 +332,7 @@ func (d *Driver) StartReceiver(worker string, spec runtime.ReceiverSpec) {
 
 // StopReceiver implements runtime.ReceiverTransport.
 func (d *Driver) StopReceiver(worker string, node int32) {
-	if err := d.sendTo(worker, &toWorker{Receiver: &receiverWire{Node: node, Stop: true}}); err != nil {
+	if err := d.sendTo(worker, &toWorker{Receiver: &receiverWire{Node: node, Stop: true}}); err != nil && !errors.Is(err, runtime.ErrWorkerGone) {
 		d.log.Warn("cluster: cannot stop a receiver", "worker", worker, "node", node, "err", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,6 +85,7 @@ var ErrReceiverStale = errors.New("runtime: receiver superseded")
 type Receiving struct {
 	w    *Worker
 	spec ReceiverSpec
+	stop context.CancelFunc // ends the receiver
 
 	mu      sync.Mutex
 	targets []string
@@ -159,6 +161,12 @@ func (r *Receiving) Put(ctx context.Context, id lineage.ID, part any) error {
 		ID: id, Records: ds.Type.Len(part), Workers: locs})
 	if err != nil {
 		w.Blocks.Remove(map[lineage.ID]bool{id: true})
+		if errors.Is(err, ErrReceiverStale) || strings.Contains(err.Error(), ErrReceiverStale.Error()) {
+			// The driver runs this receiver elsewhere now (it lost this
+			// worker for a while): this one ends.
+			w.log.Warn("receiver superseded: stopping it", "worker", w.Name, "node", r.spec.Node)
+			r.stop()
+		}
 	}
 	return err
 }
@@ -202,7 +210,7 @@ func (w *Worker) StartReceiver(spec ReceiverSpec) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &Receiving{w: w, spec: spec}
+	r := &Receiving{w: w, spec: spec, stop: cancel}
 	r.setTargets(spec.ReplicateTo)
 	rc := &receiver{r: r, cancel: cancel, done: make(chan struct{})}
 	w.receivers[spec.Node] = rc
@@ -457,8 +465,11 @@ func (d *Driver) placeReceivers() {
 // receiverLost clears the receivers of a lost worker (placeReceivers then
 // starts them elsewhere).
 func (d *Driver) receiverLost(name string) {
-	for _, rs := range d.recv {
+	for n, rs := range d.recv {
 		if rs.worker == name {
+			// Should the worker still run (lost by a timeout), its
+			// receiver stops; its blocks are refused meanwhile.
+			d.stopReceiver(rs, n)
 			rs.worker, rs.targets = "", nil
 		}
 	}
