@@ -240,12 +240,16 @@ func TestWriteAheadLogAcrossDriverCrash(t *testing.T) {
 	sluice.Crash(c)
 
 	c, clock, infos, got := start()
-	runUntil(t, c, clock, infos, 3)
+	runUntil(t, c, clock, infos, 6)
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(got(), []string{"x", "y"}) {
 		t.Fatalf("after the restart the job processed %q, want [x y]", got())
+	}
+	// No batch can read the block again: its log entry is gone.
+	if keys := sluice.StoreKeys(dir, "wal/"); len(keys) != 0 {
+		t.Fatalf("write-ahead log still holds %q", keys)
 	}
 }
 
