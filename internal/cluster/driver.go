@@ -126,7 +126,7 @@ type session struct {
 	slots   int
 	pid     int
 	out     chan *toWorker
-	cancel  context.CancelFunc
+	cancel  context.CancelCauseFunc
 	mu      sync.Mutex
 	seen    time.Time
 	beat    heartbeat
@@ -371,8 +371,8 @@ func (d *Driver) session(ctx context.Context, recv func() (*toDriver, error), se
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	s, refusal := d.admit(first.Hello, cancel)
 	if refusal != "" {
 		d.log.Warn("cluster: worker refused", "peer", rpc.PeerAddr(ctx), "reason", refusal)
@@ -387,7 +387,7 @@ func (d *Driver) session(ctx context.Context, recv func() (*toDriver, error), se
 	d.log.Info("cluster: worker joined", "worker", s.name, "addr", s.addr, "slots", s.slots, "pid", s.pid)
 	d.broadcastPeers()
 	if err := d.Runtime.AddWorker(s.name, s.slots); err != nil {
-		cancel()
+		cancel(errors.New("the driver is stopping"))
 	}
 	// The handler must return for a blocked recv to end (the stream's
 	// own context is cancelled then): receive runs on its own goroutine,
@@ -397,16 +397,21 @@ func (d *Driver) session(ctx context.Context, recv func() (*toDriver, error), se
 	select {
 	case err = <-recvDone:
 	case <-ctx.Done():
-		err = errors.New("no heartbeat within the timeout, or the driver is stopping")
+		// A broken connection cancels the stream's context; the monitor
+		// and the sender say why they did.
+		err = context.Cause(ctx)
+		if errors.Is(err, context.Canceled) {
+			err = errors.New("the connection broke")
+		}
 	}
-	cancel()
+	cancel(nil)
 	<-sendDone
 	d.drop(s, err)
 	return err
 }
 
 // admit checks a hello and registers the session, or says why not.
-func (d *Driver) admit(h *hello, cancel context.CancelFunc) (*session, string) {
+func (d *Driver) admit(h *hello, cancel context.CancelCauseFunc) (*session, string) {
 	switch {
 	case h == nil:
 		return nil, "cluster: the first message of a session must be a hello"
@@ -447,7 +452,7 @@ func (d *Driver) sender(ctx context.Context, s *session, send func(*toWorker) er
 		select {
 		case m := <-s.out:
 			if err := send(m); err != nil {
-				s.cancel()
+				s.cancel(fmt.Errorf("sending to the worker: %w", err))
 				return err
 			}
 			if m.Stop {
@@ -538,7 +543,7 @@ func (d *Driver) monitor() {
 		for _, s := range silent {
 			d.log.Warn("cluster: no heartbeat", "worker", s.name, "timeout", d.cfg.WorkerTimeout)
 			if s.cancel != nil {
-				s.cancel() // its handler returns and drops it
+				s.cancel(fmt.Errorf("no heartbeat for %v", d.cfg.WorkerTimeout)) // its handler returns and drops it
 			}
 		}
 	}

@@ -61,7 +61,7 @@ func FuzzToDriver(f *testing.F) {
 		}
 		reencode(t, &m)
 		d := &Driver{cfg: DriverConfig{Fingerprint: testFingerprint, SendQueue: 1}, sessions: make(map[string]*session), joined: make(chan struct{})}
-		if s, refusal := d.admit(m.Hello, func() {}); (s == nil) == (refusal == "") {
+		if s, refusal := d.admit(m.Hello, func(error) {}); (s == nil) == (refusal == "") {
 			t.Fatalf("admit = %v, %q: want exactly one", s, refusal)
 		} else if s != nil && (s.slots < 1 || len(s.name) > maxNameLen || s.addr == "") {
 			t.Fatalf("admitted a malformed hello %+v", m.Hello)
