@@ -36,6 +36,7 @@ func (w *Worker) serveFetch(_ context.Context, req *fetchReq, send func(*chunk) 
 	}()
 	switch {
 	case req.Shuffle != nil && req.Block == nil:
+		w.FailurePoint(PointFetch) // a testing aid (failpoint.go)
 		if len(req.MapParts) > maxFetchParts {
 			return fmt.Errorf("cluster: fetch of %d map partitions (limit %d)", len(req.MapParts), maxFetchParts)
 		}
