@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/checkpoint"
+	"github.com/sluicehq/sluice/internal/cluster"
 	"github.com/sluicehq/sluice/internal/lineage"
 	"github.com/sluicehq/sluice/internal/runtime"
 )
@@ -288,6 +289,9 @@ func (c *Context) checkpointed(n *node) {
 			return errors.New("sluice: no checkpoint store configured")
 		}
 		b := n.rtype.Encode(nil, part)
+		if c.wk != nil && c.wk.w != nil { // in a worker process: a testing aid may kill it here
+			c.wk.w.FailurePoint(cluster.PointCheckpoint)
+		}
 		return c.ck.store.Put(ctx, statePartKey(n.name, t, p), b)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/sluicehq/sluice/internal/lineage"
 	"github.com/sluicehq/sluice/internal/rpc"
 	"github.com/sluicehq/sluice/internal/runtime"
+	"github.com/sluicehq/sluice/internal/scheduler"
 )
 
 // The map side of a shuffle runs on three workers; every reduce partition
@@ -269,6 +270,82 @@ func TestWorkerLostDuringJob(t *testing.T) {
 	if st := c.d.Runtime.Stats(); st.Workers != 1 {
 		t.Fatalf("runtime stats %+v, want 1 worker", st)
 	}
+}
+
+// A worker whose shuffle service cannot be reached (its server is stopped;
+// its session with the driver goes on, so it is not lost) holds several
+// map outputs a second job's reducers read. Their fetch failures say it is
+// unreachable: all its outputs are recomputed at once, on the other
+// workers, and the job succeeds. With MaxStageAttempts=2, recomputing
+// them one per round of reducers would fail the job.
+func TestUnreachableWorkerOutputsRecomputedElsewhere(t *testing.T) {
+	c := newCluster(t, DriverConfig{Runtime: runtime.Config{Scheduler: scheduler.Config{MaxStageAttempts: 2}}})
+	const parts, n, mod = 6, 5, 3
+	sc := c.reg.Scope(1, 1)
+	src := source(sc, parts, n, nil, nil)
+	g := modGroup(sc, src, mod)
+	var ws []*testWorker
+	var maps []*lookups // map tasks run, per worker
+	for range 3 {
+		l := &lookups{Resolver: registry{c.reg}, id: src.ID}
+		maps = append(maps, l)
+		ws = append(ws, c.addWorker(func(cfg *WorkerConfig) { cfg.Graph = l }))
+	}
+	c.waitReady(3)
+	ctx := testCtx(t)
+	if _, err := c.d.Runtime.RunJob(ctx, g, 1, collectAction()); err != nil {
+		t.Fatal(err)
+	}
+	victim := 0
+	for i := range ws {
+		if maps[i].n.Load() > maps[victim].n.Load() {
+			victim = i
+		}
+	}
+	before := make([]int64, len(ws))
+	for i := range ws {
+		before[i] = maps[i].n.Load()
+	}
+	if before[victim] < 2 {
+		t.Fatalf("map tasks per worker %v: the test needs a worker with two outputs", before)
+	}
+	ws[victim].server.Stop()
+
+	got, err := c.d.Runtime.RunJob(ctx, g, 1, collectAction())
+	if err != nil {
+		t.Fatalf("second job: %v (map tasks per worker before it: %v)", err, before)
+	}
+	checkGroups(t, got, wantGroup(parts, n, mod))
+	var rerun int64
+	for i := range ws {
+		d := maps[i].n.Load() - before[i]
+		switch {
+		case i == victim && d != 0:
+			t.Errorf("the unreachable worker recomputed %d map partitions, want none", d)
+		case i != victim:
+			rerun += d
+		}
+	}
+	if rerun != before[victim] {
+		t.Errorf("the other workers recomputed %d map partitions, want the %d of the unreachable worker", rerun, before[victim])
+	}
+	if _, ok := c.workerInfo(ws[victim].testName(t)); !ok {
+		t.Errorf("the unreachable worker was dropped; the test needs its session alive")
+	}
+}
+
+// lookups is a worker's graph that counts the tasks computing dataset id.
+type lookups struct {
+	runtime.Resolver
+	id lineage.ID
+	n  atomic.Int64
+}
+
+func (l *lookups) Lookup(id lineage.ID) (*lineage.Dataset, error) {
+	if id == l.id {
+		l.n.Add(1)
+	}
+	return l.Resolver.Lookup(id)
 }
 
 // A session that says hello and then nothing is dropped after

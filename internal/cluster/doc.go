@@ -38,6 +38,34 @@
 // build (made at run time by driver-side code) run on the driver's own
 // executor, a runtime.Worker in its process reserved for them.
 //
+// # Failure points (a testing aid)
+//
+// Failure tests need a real worker process to die at an exact point, not
+// whenever a timer fires. A worker process whose environment sets
+// SLUICE_TEST_DIE (DieEnv) sends itself SIGKILL there: the value is a
+// comma-separated list of POINT:N[@WORKER] rules, and the worker dies the
+// N-th time it reaches POINT:
+//
+//	map         running its N-th shuffle-map task (just launched)
+//	fetch       serving its N-th shuffle fetch, before answering
+//	checkpoint  writing its N-th state checkpoint partition (encoded, not
+//	            yet in the store; the root package calls Worker.FailurePoint)
+//
+// With @WORKER only the worker registered under that name dies; without
+// it, every worker process that reads the variable does. Local-cluster
+// workers inherit the driver's environment and are named worker-0,
+// worker-1, …; a replacement takes the next index, so it does not die
+// again. For example, a test that sets
+//
+//	SLUICE_TEST_DIE=map:5@worker-1,fetch:1@worker-2
+//
+// before starting local-cluster[3] loses worker-1 in its fifth map task
+// and worker-2 in the first fetch it serves. Before dying the worker
+// writes "cluster: SLUICE_TEST_DIE: worker-1 dies at map 5" to standard
+// error, which local-cluster reports with the process's exit. NewWorker
+// refuses a malformed value. Nothing reads the variable in the driver's
+// process, and programs never set it.
+//
 // # Goroutines
 //
 // Driver: the gRPC server; per worker session, the handler, its receiver

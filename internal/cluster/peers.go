@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/sluicehq/sluice/internal/blockstore"
 	"github.com/sluicehq/sluice/internal/lineage"
@@ -34,6 +36,7 @@ func (w *Worker) serveFetch(_ context.Context, req *fetchReq, send func(*chunk) 
 	}()
 	switch {
 	case req.Shuffle != nil && req.Block == nil:
+		w.FailurePoint(PointFetch) // a testing aid (failpoint.go)
 		if len(req.MapParts) > maxFetchParts {
 			return fmt.Errorf("cluster: fetch of %d map partitions (limit %d)", len(req.MapParts), maxFetchParts)
 		}
@@ -179,18 +182,18 @@ func (w *peerClient) close() {
 func (w *peerClient) FetchShuffle(ctx context.Context, worker string, dep *lineage.ShuffleDep, mapParts []int, reduce int) ([]any, error) {
 	cc, addr, err := w.conn(worker)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", runtime.ErrPeerUnreachable, err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	id := dep.ID
 	recv, err := rpc.CallStream[fetchReq, chunk](ctx, cc, workerService, "Fetch", &fetchReq{Shuffle: &id, MapParts: mapParts, Reduce: reduce})
 	if err != nil {
-		return nil, rpc.Explain(err, addr)
+		return nil, peerError(err, addr)
 	}
 	raw, missing, err := receiveChunks(recv, len(mapParts))
 	if err != nil {
-		return nil, rpc.Explain(err, addr)
+		return nil, peerError(err, addr)
 	}
 	if missing >= 0 {
 		return nil, &runtime.MissingOutput{MapPart: mapParts[missing], Err: fmt.Errorf("%s holds no output of %v map partition %d", worker, id, mapParts[missing])}
@@ -203,6 +206,20 @@ func (w *peerClient) FetchShuffle(ctx context.Context, worker string, dep *linea
 		}
 	}
 	return out, nil
+}
+
+// peerError explains err, the error of a fetch from the peer at addr, and
+// says runtime.ErrPeerUnreachable when the peer could not be reached or
+// the connection broke before it answered (gRPC's Unavailable: refused,
+// reset, closed), so that the driver loses every output the peer holds at
+// once. Other errors (the peer's own, a malformed stream) concern what was
+// asked, not the peer.
+func peerError(err error, addr string) error {
+	explained := rpc.Explain(err, addr)
+	if status.Code(err) == codes.Unavailable {
+		return fmt.Errorf("%w: %w", runtime.ErrPeerUnreachable, explained)
+	}
+	return explained
 }
 
 // FetchBlock implements runtime.Peers.

@@ -165,6 +165,8 @@ type fetchFailure struct {
 	Shuffle lineage.ShuffleID
 	MapPart int
 	Worker  string
+	// Unreachable is set when Err is runtime.ErrPeerUnreachable.
+	Unreachable bool
 }
 
 // jobReq asks the driver which job it runs (a standalone worker's first
@@ -251,7 +253,7 @@ func resultToWire(r runtime.TaskResult) *resultWire {
 		w.Err = r.Err.Error()
 		var fe *runtime.FetchError
 		if errors.As(r.Err, &fe) {
-			w.Fetch = &fetchFailure{fe.Shuffle, fe.MapPart, fe.Worker}
+			w.Fetch = &fetchFailure{fe.Shuffle, fe.MapPart, fe.Worker, errors.Is(fe, runtime.ErrPeerUnreachable)}
 		}
 		w.Unplanned = errors.Is(r.Err, runtime.ErrUnplannedShuffle)
 		return w
@@ -273,6 +275,13 @@ func resultToWire(r runtime.TaskResult) *resultWire {
 	return w
 }
 
+// unreachableErr is a worker's error message that wrapped
+// runtime.ErrPeerUnreachable, rebuilt so that it still does.
+type unreachableErr string
+
+func (e unreachableErr) Error() string { return string(e) }
+func (unreachableErr) Unwrap() error   { return runtime.ErrPeerUnreachable }
+
 // resultFromWire rebuilds a task result from a worker.
 func resultFromWire(worker string, w *resultWire) runtime.TaskResult {
 	r := runtime.TaskResult{Task: w.Task, Worker: worker, Shipped: w.Shipped, Cached: w.Cached, Replicated: w.Replicated, Records: w.Records}
@@ -280,7 +289,11 @@ func resultFromWire(worker string, w *resultWire) runtime.TaskResult {
 	if w.Err != "" {
 		r.Err = errors.New(w.Err)
 		if f := w.Fetch; f != nil {
-			r.Err = &runtime.FetchError{Shuffle: f.Shuffle, MapPart: f.MapPart, Worker: f.Worker, Err: errors.New(w.Err)}
+			cause := errors.New(w.Err)
+			if f.Unreachable {
+				cause = unreachableErr(w.Err)
+			}
+			r.Err = &runtime.FetchError{Shuffle: f.Shuffle, MapPart: f.MapPart, Worker: f.Worker, Err: cause}
 		}
 		if w.Unplanned {
 			r.Err = fmt.Errorf("%w (%s)", runtime.ErrUnplannedShuffle, w.Err)

@@ -125,17 +125,21 @@ func TestFetch(t *testing.T) {
 		}
 	})
 	t.Run("shuffle errors", func(t *testing.T) {
-		if _, err := b.FetchShuffle(ctx, aName, dep, []int{0, 7}, 0); err == nil || !strings.Contains(err.Error(), "no output") {
+		// a answers: these errors are about what was asked, not about a.
+		if _, err := b.FetchShuffle(ctx, aName, dep, []int{0, 7}, 0); err == nil || !strings.Contains(err.Error(), "no output") ||
+			errors.Is(err, runtime.ErrPeerUnreachable) {
 			t.Errorf("fetch of a missing map partition = %v, want the store's error", err)
 		}
-		if _, err := b.FetchShuffle(ctx, aName, dep, []int{0}, 5); err == nil || !strings.Contains(err.Error(), "reduce partition 5") {
+		if _, err := b.FetchShuffle(ctx, aName, dep, []int{0}, 5); err == nil || !strings.Contains(err.Error(), "reduce partition 5") ||
+			errors.Is(err, runtime.ErrPeerUnreachable) {
 			t.Errorf("fetch of reduce partition 5 of 2 = %v, want an error", err)
 		}
 		if _, err := b.FetchShuffle(ctx, aName, dep, []int{0}, -1); err == nil {
 			t.Errorf("fetch of reduce partition -1 succeeded")
 		}
-		if _, err := b.FetchShuffle(ctx, "nobody", dep, []int{0}, 0); err == nil || !strings.Contains(err.Error(), `unknown worker "nobody"`) {
-			t.Errorf("fetch from an unknown worker = %v", err)
+		if _, err := b.FetchShuffle(ctx, "nobody", dep, []int{0}, 0); err == nil || !strings.Contains(err.Error(), `unknown worker "nobody"`) ||
+			!errors.Is(err, runtime.ErrPeerUnreachable) {
+			t.Errorf("fetch from an unknown worker = %v, want it unreachable", err)
 		}
 	})
 	t.Run("block", func(t *testing.T) {
@@ -331,8 +335,16 @@ func TestWireConversions(t *testing.T) {
 	fe := &runtime.FetchError{Shuffle: sid, MapPart: 3, Worker: "b", Err: errTest}
 	fr := resultFromWire("a", resultToWire(runtime.TaskResult{Task: task, Err: fe}))
 	var gotFE *runtime.FetchError
-	if !errors.As(fr.Err, &gotFE) || gotFE.Shuffle != sid || gotFE.MapPart != 3 || gotFE.Worker != "b" {
+	if !errors.As(fr.Err, &gotFE) || gotFE.Shuffle != sid || gotFE.MapPart != 3 || gotFE.Worker != "b" ||
+		errors.Is(fr.Err, runtime.ErrPeerUnreachable) {
 		t.Fatalf("fetch failure came back as %#v", fr.Err)
+	}
+	// So does one that could not reach its peer: the driver loses all the
+	// peer's outputs.
+	fe.Err = fmt.Errorf("%w: connection refused", runtime.ErrPeerUnreachable)
+	fr = resultFromWire("a", resultToWire(runtime.TaskResult{Task: task, Err: fe}))
+	if !errors.As(fr.Err, &gotFE) || gotFE.MapPart != 3 || !errors.Is(fr.Err, runtime.ErrPeerUnreachable) {
+		t.Fatalf("unreachable fetch failure came back as %#v", fr.Err)
 	}
 	if r := resultFromWire("a", &resultWire{Task: task, Nanos: -5}); r.Duration != 0 {
 		t.Fatalf("negative duration read as %v", r.Duration)

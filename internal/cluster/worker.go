@@ -92,6 +92,9 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if _, err := processFailpoints(); err != nil { // a testing aid (failpoint.go)
+		return nil, err
+	}
 	l, err := cfg.Security.Listen(cfg.Listen)
 	if err != nil {
 		return nil, err
@@ -246,6 +249,8 @@ func (w *Worker) commands(stream *rpc.BidiStream[toDriver, toWorker]) error {
 				default:
 				}
 				w.report(runtime.TaskResult{Task: d.Task, Worker: w.runtime.Name, Err: err})
+			} else {
+				w.launched(d) // a testing aid (failpoint.go)
 			}
 		case m.Cancel != nil:
 			w.runtime.Cancel(*m.Cancel)

@@ -629,7 +629,8 @@ func (d *Driver) taskResult(r TaskResult) {
 		// its first fetch failure has it recomputed.)
 		if sid, ok := d.byShuffle[fe.Shuffle]; ok {
 			d.step(scheduler.TaskFailed{Task: r.Task, Worker: wid, Reason: r.Err.Error(),
-				Fetch: &scheduler.FetchFailure{Stage: sid, Partition: fe.MapPart, Worker: scheduler.WorkerID(fe.Worker)}})
+				Fetch: &scheduler.FetchFailure{Stage: sid, Partition: fe.MapPart, Worker: scheduler.WorkerID(fe.Worker),
+					Unreachable: errors.Is(r.Err, ErrPeerUnreachable)}})
 			return
 		}
 	}

@@ -145,6 +145,13 @@ func (e *MissingOutput) Unwrap() error { return e.Err }
 // partition instead). The driver plans the job again.
 var ErrUnplannedShuffle = errors.New("runtime: the task needs a shuffle its job did not plan (a cached partition was lost)")
 
+// ErrPeerUnreachable is wrapped by the error of a Peers call that could not
+// reach the worker at all, or whose connection broke before it answered
+// (rather than an answer such as MissingOutput). Every output that worker
+// holds is then unreadable: the driver reports the fetch failure as
+// Unreachable (scheduler.FetchFailure), which loses them all at once.
+var ErrPeerUnreachable = errors.New("runtime: worker unreachable")
+
 // ErrBlockLost says a cached partition of a truncated dataset is gone and
 // cannot be recomputed from lineage.
 var ErrBlockLost = errors.New("runtime: block lost")

@@ -114,6 +114,14 @@ type FetchFailure struct {
 	Stage     StageID
 	Partition int
 	Worker    WorkerID
+	// Unreachable says Worker could not be reached at all (the connection
+	// was refused or broke before it answered), rather than answering that
+	// it lacks the output: then every map output recorded on Worker that
+	// the attempt could have read is marked missing, not only the one
+	// named, so they are all recomputed at once; and they rerun on other
+	// workers while another that can run them is live. Worker may be dead,
+	// but it stays live until WorkerLost: membership is the runtime's call.
+	Unreachable bool
 }
 
 func (Tick) isEvent()         {}

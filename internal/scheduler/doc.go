@@ -20,7 +20,9 @@
 // slots, so that recomputing lost partitions spreads over every worker.
 // Failed attempts are retried up to Config.MaxTaskFailures; a lost worker's
 // attempts are relaunched and its map outputs recomputed; a fetch failure
-// marks the unreadable output missing and reruns it. Every attempt carries
+// marks the unreadable output missing and reruns it (every output of the
+// worker, rerun elsewhere, when the worker could not be reached at all:
+// FetchFailure.Unreachable). Every attempt carries
 // an attempt number and Config.Epoch, and reports naming any other attempt
 // are ignored (fencing).
 //

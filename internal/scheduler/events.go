@@ -52,8 +52,12 @@ func (s *Scheduler) workerLost(ev WorkerLost) {
 			continue // delivered results are not lost with the worker
 		}
 		for p := range st.parts {
-			if pt := &st.parts[p]; pt.done && pt.loc == w.id {
+			pt := &st.parts[p]
+			if pt.done && pt.loc == w.id {
 				s.lose(st, p)
+			}
+			if pt.avoid == w.id {
+				pt.avoid = "" // a worker that rejoins under this ID is a fresh one
 			}
 		}
 	}
@@ -102,6 +106,7 @@ func (s *Scheduler) taskFinished(ev TaskFinished) {
 	st.done++
 	if !st.result {
 		pt.loc = ev.Worker
+		pt.avoid = ""
 		pt.producedAt = s.step
 		return
 	}
@@ -156,7 +161,8 @@ func (s *Scheduler) badFetch(st *stage, run attempt, f *FetchFailure) string {
 // f (see badFetch). The attempt is already released: the partition reruns
 // once the stage is runnable again. The output is marked missing only if the
 // attempt saw it (it was produced no later than the launch) and it is still
-// recorded on f.Worker; otherwise it was already lost or replaced.
+// recorded on f.Worker; otherwise it was already lost or replaced. If
+// f.Worker was unreachable, so are its other outputs: they are all lost.
 func (s *Scheduler) fetchFailed(st *stage, run attempt, f *FetchFailure, reason string) {
 	par := s.stages[f.Stage]
 	ppt := &par.parts[f.Partition]
@@ -164,12 +170,35 @@ func (s *Scheduler) fetchFailed(st *stage, run attempt, f *FetchFailure, reason 
 		return
 	}
 	counted := run.gen == st.gen
-	s.lose(par, f.Partition)
+	if f.Unreachable {
+		s.loseUnreachable(f.Worker, run.launchedAt)
+	} else {
+		s.lose(par, f.Partition)
+	}
 	if !counted {
 		return
 	}
 	st.fetchFailures++
 	if st.fetchFailures >= s.cfg.MaxStageAttempts {
 		s.failStage(st, fmt.Sprintf("stage %d failed %d times fetching shuffle output: %s", st.id, st.fetchFailures, reason))
+	}
+}
+
+// loseUnreachable marks missing every map output on worker w produced no
+// later than step before (those a task launched then could have been told
+// about; a newer one may come from a worker that is reachable again), and
+// makes their reruns avoid w. Map order does not matter: losses commute
+// and no action is emitted here.
+func (s *Scheduler) loseUnreachable(w WorkerID, before uint64) {
+	for _, st := range s.stages {
+		if st.result {
+			continue
+		}
+		for p := range st.parts {
+			if pt := &st.parts[p]; pt.done && pt.loc == w && pt.producedAt <= before {
+				s.lose(st, p)
+				pt.avoid = w
+			}
+		}
 	}
 }

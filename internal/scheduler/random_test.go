@@ -285,7 +285,7 @@ func (h *harness) fetchFail() {
 		w = h.randomWorker()
 	}
 	h.endAttempt(r.Task)
-	f := &FetchFailure{Stage: par, Partition: p, Worker: w}
+	f := &FetchFailure{Stage: par, Partition: p, Worker: w, Unreachable: h.c.intn(2, "fetch-unreachable") == 0}
 	h.mustStep(TaskFailed{Task: r.Task, Worker: r.Worker, Reason: "fetch", Fetch: f})
 }
 

@@ -33,7 +33,8 @@ import (
 //	     [available-len=N] [prefer-len=N]   (force a length, for invalid jobs)
 //	finish jJ/sS/pP aA on W [epoch=N]      (epoch defaults to the config's)
 //	fail jJ/sS/pP aA on W [epoch=N] [reason="..."]
-//	fetch-fail jJ/sS/pP aA on W map=sS/pP@W [reason="..."]
+//	fetch-fail jJ/sS/pP aA on W map=sS/pP@W [unreachable] [reason="..."]
+//	                                       (unreachable: W could not be reached at all)
 //	finish-all                             (finish every running attempt, by stage and partition)
 //	tick DUR                               (advance the time by DUR)
 //	cancel jJ [reason="..."]
@@ -231,6 +232,10 @@ func (sc *scenario) event(name string, pos []string, kv map[string]string, lines
 
 // taskEvent parses "jJ/sS/pP aA on W" and the options of a task report.
 func (sc *scenario) taskEvent(name string, pos []string, kv map[string]string) (Event, error) {
+	unreachable := name == "fetch-fail" && len(pos) == 5 && pos[4] == "unreachable"
+	if unreachable {
+		pos = pos[:4]
+	}
 	if len(pos) != 4 || pos[2] != "on" {
 		return nil, fmt.Errorf("want %s jJ/sS/pP aA on W", name)
 	}
@@ -255,6 +260,9 @@ func (sc *scenario) taskEvent(name string, pos []string, kv map[string]string) (
 		return TaskFailed{Task: t, Worker: w, Reason: kv["reason"]}, nil
 	}
 	f, err := parseMapRef(kv["map"])
+	if f != nil {
+		f.Unreachable = unreachable
+	}
 	return TaskFailed{Task: t, Worker: w, Reason: kv["reason"], Fetch: f}, err
 }
 
@@ -500,7 +508,11 @@ func formatEvent(ev Event) string {
 		return fmt.Sprintf("finish %s on %s", formatReport(ev.Task), ev.Worker)
 	case TaskFailed:
 		if f := ev.Fetch; f != nil {
-			return fmt.Sprintf("fetch-fail %s on %s map=s%d/p%d@%s reason=%q", formatReport(ev.Task), ev.Worker, f.Stage, f.Partition, f.Worker, ev.Reason)
+			unreachable := ""
+			if f.Unreachable {
+				unreachable = " unreachable"
+			}
+			return fmt.Sprintf("fetch-fail %s on %s map=s%d/p%d@%s%s reason=%q", formatReport(ev.Task), ev.Worker, f.Stage, f.Partition, f.Worker, unreachable, ev.Reason)
 		}
 		return fmt.Sprintf("fail %s on %s reason=%q", formatReport(ev.Task), ev.Worker, ev.Reason)
 	}

@@ -82,9 +82,19 @@ func (s *Scheduler) scheduleStage(j *job, st *stage) {
 // preferred worker waits up to LocalityWait since it became pending.
 // Otherwise the live worker with the most free slots (then the lowest ID)
 // takes it, which spreads tasks, and so recovery, over all workers.
+//
+// A map partition whose output was lost because a fetch found its worker
+// unreachable (part.avoid) does not go back there while another worker
+// that can run it is live: it waits for a slot on one of them instead.
 func (s *Scheduler) place(st *stage, p int) *worker {
+	avoid := st.parts[p].avoid
+	if avoid != "" {
+		if _, others := s.mostFree(s.order, st.pinned, avoid); !others {
+			avoid = "" // the only worker that can run it: better than none
+		}
+	}
 	if st.prefer != nil && len(st.prefer[p]) > 0 {
-		w, live := s.mostFree(st.prefer[p], st.pinned)
+		w, live := s.mostFree(st.prefer[p], st.pinned, avoid)
 		if w != nil {
 			return w
 		}
@@ -92,19 +102,20 @@ func (s *Scheduler) place(st *stage, p int) *worker {
 			return nil
 		}
 	}
-	w, _ := s.mostFree(s.order, st.pinned)
+	w, _ := s.mostFree(s.order, st.pinned, avoid)
 	return w
 }
 
 // mostFree returns the live worker among ids with the most free slots, ties
 // going to the lowest ID, or nil if none has a free slot; and whether any of
 // ids is live. Only reserved workers count for a pinned stage, and only the
-// others for the rest. It scans all of ids: a later optimisation could keep
-// workers in a heap by free slots.
-func (s *Scheduler) mostFree(ids []WorkerID, pinned bool) (best *worker, live bool) {
+// others for the rest; avoid ("" for none) does not count at all. It scans
+// all of ids: a later optimisation could keep workers in a heap by free
+// slots.
+func (s *Scheduler) mostFree(ids []WorkerID, pinned bool, avoid WorkerID) (best *worker, live bool) {
 	for _, id := range ids {
 		w := s.workers[id]
-		if w == nil || w.reserved != pinned {
+		if w == nil || w.reserved != pinned || id == avoid {
 			continue
 		}
 		live = true

@@ -109,6 +109,11 @@ type part struct {
 	run        attempt // the running attempt, when running
 	next       int     // the next attempt number
 	failures   int     // failed attempts, bounded by MaxTaskFailures
+	// avoid is the worker a fetch found unreachable when this map
+	// partition's output was lost there: its reruns go elsewhere while
+	// another worker can run them (see place). Cleared when the output
+	// exists again, or when that worker is lost.
+	avoid WorkerID
 	// waiting and waitFrom say since when the partition has been pending in
 	// a runnable stage; LocalityWait is measured from waitFrom.
 	waiting  bool
