@@ -102,7 +102,10 @@ func (c *Context) Resumed() *ResumeReport {
 	return c.ck.report
 }
 
-// metadataVersion is the format of metadata checkpoints.
+// metadataVersion is the format of metadata checkpoints. It changes when
+// a reader of the previous version would misread a new file; optional
+// fields that older files lack and older readers ignore (program, args,
+// parallelism) keep it.
 const metadataVersion = 1
 
 // maxMetadataBytes bounds a metadata checkpoint (plans of queue and
@@ -120,6 +123,12 @@ type metadata struct {
 	Completed int64         `json:"completed"`
 	State     []stateMeta   `json:"state,omitempty"`
 	Inputs    []inputMeta   `json:"inputs,omitempty"`
+	// Program and Args name the program that built the job (see
+	// Program), Parallelism the job's: what Replay and `sluice replay`
+	// rebuild it with. Optional: older files lack them.
+	Program     string   `json:"program,omitempty"`
+	Args        []string `json:"args,omitempty"`
+	Parallelism int      `json:"parallelism,omitempty"`
 }
 
 // stateMeta lists a stateful operator's committed checkpoints.
@@ -229,6 +238,9 @@ type checkpoints struct {
 	resumeFrom time.Time
 	// garbage are keys to delete once the next metadata is written.
 	garbage []string
+	// replay marks a Replay's context: an input with no recorded plan of
+	// a batch it needs is an error, unless it can plan it again.
+	replay bool
 }
 
 // openCheckpoints opens the configured store, if any.
@@ -359,7 +371,8 @@ func insertSorted(xs []int64, x int64) []int64 {
 // writeMetadata writes the metadata checkpoint after batch t, then deletes
 // what no checkpoint references any more.
 func (c *Context) writeMetadata(ctx context.Context, t time.Time) error {
-	m := metadata{Version: metadataVersion, Batch: c.cfg.batch, First: c.first.UnixNano(), Completed: t.UnixNano()}
+	m := metadata{Version: metadataVersion, Batch: c.cfg.batch, First: c.first.UnixNano(), Completed: t.UnixNano(),
+		Program: c.cfg.program, Args: c.cfg.programArgs, Parallelism: c.cfg.parallelism}
 	c.ck.mu.Lock()
 	m.Epoch = c.ck.epoch
 	c.ck.completed = t.UnixNano()
@@ -505,6 +518,15 @@ type CheckpointInfo struct {
 	Epoch int64
 	// State lists each stateful operator's committed state checkpoints.
 	State map[string][]time.Time
+	// Program and Args are the program and arguments the job recorded
+	// (see Program; empty if it did not), Parallelism its parallelism (0
+	// in checkpoints written before it was recorded).
+	Program     string
+	Args        []string
+	Parallelism int
+	// ReplayFrom is the oldest batch Replay can recompute from the
+	// retained state checkpoints; Completed is the newest.
+	ReplayFrom time.Time
 }
 
 // ReadCheckpoint reads the latest metadata checkpoint at location (see
@@ -520,7 +542,8 @@ func ReadCheckpoint(ctx context.Context, location string) (*CheckpointInfo, erro
 		return nil, err
 	}
 	info := &CheckpointInfo{Batch: m.Batch, First: time.Unix(0, m.First), Completed: time.Unix(0, m.Completed),
-		Epoch: m.Epoch, State: make(map[string][]time.Time)}
+		Epoch: m.Epoch, State: make(map[string][]time.Time), Program: m.Program, Args: m.Args,
+		Parallelism: m.Parallelism, ReplayFrom: time.Unix(0, m.replayFrom())}
 	for _, s := range m.State {
 		ts := []time.Time{}
 		for _, t := range s.Checkpoints {
@@ -565,8 +588,25 @@ func (c *Context) resume(ctx context.Context) error {
 	return nil
 }
 
-// compatibility compares the checkpoint's state with the graph's, by name.
+// compatibility compares the checkpoint's state with the graph's, by name,
+// and refuses a resume that would change a state's type or drop one
+// unless allowed.
 func (c *Context) compatibility(m *metadata) (*ResumeReport, error) {
+	rep := c.stateReport(m)
+	switch {
+	case len(rep.Incompatible) > 0:
+		return nil, fmt.Errorf("sluice: cannot resume from %s: state changed type: %s (give the changed operator a new name to start it afresh)",
+			c.ck.store, strings.Join(rep.Incompatible, "; "))
+	case len(rep.Dropped) > 0 && !c.cfg.allowDropped:
+		return nil, fmt.Errorf("sluice: resuming from %s would drop the state of %s, which the job no longer has; "+
+			"rename the operator back, or allow it with --allow-dropped-state (AllowDroppedState)", c.ck.store, strings.Join(rep.Dropped, ", "))
+	}
+	return rep, nil
+}
+
+// stateReport sorts the stateful operators of the checkpoint and of the
+// graph into kept, dropped, new and incompatible, by name.
+func (c *Context) stateReport(m *metadata) *ResumeReport {
 	rep := &ResumeReport{}
 	inCkpt := make(map[string]stateMeta)
 	for _, s := range m.State {
@@ -590,15 +630,7 @@ func (c *Context) compatibility(m *metadata) (*ResumeReport, error) {
 			rep.Dropped = append(rep.Dropped, s.Name)
 		}
 	}
-	switch {
-	case len(rep.Incompatible) > 0:
-		return nil, fmt.Errorf("sluice: cannot resume from %s: state changed type: %s (give the changed operator a new name to start it afresh)",
-			c.ck.store, strings.Join(rep.Incompatible, "; "))
-	case len(rep.Dropped) > 0 && !c.cfg.allowDropped:
-		return nil, fmt.Errorf("sluice: resuming from %s would drop the state of %s, which the job no longer has; "+
-			"rename the operator back, or allow it with --allow-dropped-state (AllowDroppedState)", c.ck.store, strings.Join(rep.Dropped, ", "))
-	}
-	return rep, nil
+	return rep
 }
 
 // restoreState makes each kept operator's checkpointed datasets, read from
@@ -615,26 +647,35 @@ func (c *Context) restoreState(ctx context.Context, m *metadata, rep *ResumeRepo
 			continue
 		}
 		for _, t := range s.Checkpoints {
-			b, err := c.ck.store.Get(ctx, stateManifestKey(n.name, t))
-			if err != nil {
-				return fmt.Errorf("sluice: state %q checkpoint at %d: %w", n.name, t/1e6, err)
+			if _, err := c.restoreCheckpoint(ctx, n, t); err != nil {
+				return err
 			}
-			var sm stateManifest
-			if err := json.Unmarshal(b, &sm); err != nil || sm.Parts < 0 || sm.Time != t {
-				return fmt.Errorf("sluice: state %q checkpoint at %d: bad manifest (%v)", n.name, t/1e6, err)
-			}
-			d := n.scope(time.Unix(0, t)).New(n.kind, n.rtype, sm.Parts, c.readStored(n, t))
-			d.Partitioning = sm.Partitioning
-			d.Persist()
-			d.Truncate(c.readStored(n, t))
-			n.mu.Lock()
-			n.gen[t] = d
-			n.mu.Unlock()
-			n.setCut(t, d)
 		}
 		c.ck.committed[n.name] = append([]int64(nil), s.Checkpoints...)
 	}
 	return nil
+}
+
+// restoreCheckpoint makes n's dataset at t, read from its committed state
+// checkpoint, and returns the checkpoint's manifest.
+func (c *Context) restoreCheckpoint(ctx context.Context, n *node, t int64) (*stateManifest, error) {
+	b, err := c.ck.store.Get(ctx, stateManifestKey(n.name, t))
+	if err != nil {
+		return nil, fmt.Errorf("sluice: state %q checkpoint at %d: %w", n.name, t/1e6, err)
+	}
+	var sm stateManifest
+	if err := json.Unmarshal(b, &sm); err != nil || sm.Parts < 0 || sm.Time != t {
+		return nil, fmt.Errorf("sluice: state %q checkpoint at %d: bad manifest (%v)", n.name, t/1e6, err)
+	}
+	d := n.scope(time.Unix(0, t)).New(n.kind, n.rtype, sm.Parts, c.readStored(n, t))
+	d.Partitioning = sm.Partitioning
+	d.Persist()
+	d.Truncate(c.readStored(n, t))
+	n.mu.Lock()
+	n.gen[t] = d
+	n.mu.Unlock()
+	n.setCut(t, d)
+	return &sm, nil
 }
 
 // restoreInputs gives each input its recorded plans and cursor.

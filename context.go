@@ -110,6 +110,10 @@ type config struct {
 	// store, if set (tests), is the checkpoint store instead of the one
 	// checkpoint names.
 	store checkpoint.Store
+	// program and programArgs are recorded in metadata checkpoints (see
+	// Program).
+	program     string
+	programArgs []string
 }
 
 // Option configures a Context.

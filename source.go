@@ -66,7 +66,10 @@ func newInput[T any, P any](c *Context, kind string, plan func(t time.Time) (P, 
 		if !ok && c.wk == nil && c.resumedBefore(t) {
 			// A batch before a resume that the checkpoint kept no plan
 			// of (only an operator new in this job reads it): planned
-			// again if the input can, else empty.
+			// again if the input can, else empty (in a replay, an error).
+			if !n.replay && c.replaying() {
+				return nil, c.noPlan(n, t)
+			}
 			if n.replay {
 				var err error
 				if p, _, err = plan(t); err != nil {

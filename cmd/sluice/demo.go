@@ -28,12 +28,14 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("sluice demo", flag.ContinueOnError)
+// demoFlags makes the demo's flag set, which sets f and cfg.
+func demoFlags(stderr io.Writer) (fs *flag.FlagSet, f *sluice.Flags, cfg *demo.Config) {
+	fs = flag.NewFlagSet("sluice demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	f := sluice.Flags{Master: "local-cluster[2]", Batch: time.Second, HTTP: "127.0.0.1:0"}
+	f = &sluice.Flags{Master: "local-cluster[2]", Batch: time.Second, HTTP: "127.0.0.1:0"}
 	f.Register(fs)
-	cfg := demo.DefaultConfig()
+	def := demo.DefaultConfig()
+	cfg = &def
 	fs.IntVar(&cfg.Rate, "rate", cfg.Rate, "ad events per second")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "generator seed (same seed, same events)")
 	fs.IntVar(&cfg.Window, "window", cfg.Window, "sliding window length, in batches")
@@ -44,6 +46,21 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			"their threshold in a static model, and every advertiser's running spend.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
+	return fs, f, cfg
+}
+
+// demoBuilder returns the build function of the demo run with args (for
+// `sluice replay`).
+func demoBuilder(args []string) (func(*sluice.Context), error) {
+	fs, _, cfg := demoFlags(io.Discard)
+	if err := parse(fs, args); err != nil {
+		return nil, fmt.Errorf("the demo's recorded arguments %q do not parse", args)
+	}
+	return func(c *sluice.Context) { demo.Build(c, *cfg) }, nil
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, f, cfg := demoFlags(stderr)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -68,7 +85,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	start, n := time.Now(), 0
 	// OnBatch runs after each batch, in order, so the report of the batch
 	// (sent by its last output operation) is already there.
-	c, err = sluice.NewContext(append(f.Options(), sluice.OnBatch(func(b sluice.BatchInfo) {
+	c, err = sluice.NewContext(append(f.Options(), sluice.Program(demoProgram, args...), sluice.OnBatch(func(b sluice.BatchInfo) {
 		if b.Err != nil {
 			return
 		}
@@ -87,7 +104,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	job = demo.Build(c, cfg)
+	job = demo.Build(c, *cfg)
 	if sluice.IsWorker() { // a worker process serves the driver from Start on
 		return sluice.RunUntilDone(ctx, c, backstop)
 	}

@@ -3,6 +3,7 @@
 //	sluice demo     the main job: streaming ad-fraud and billing analytics
 //	sluice bench    benchmarks (grep, wordcount, topk); --json for figures
 //	sluice chaos    a stateful job under SIGKILLs, compared with a run without
+//	sluice replay   one batch of a built-in job computed again from its checkpoint
 //	sluice driver   a built-in job as a standalone driver
 //	sluice worker   a worker that joins a standalone driver
 //
@@ -30,6 +31,7 @@ commands:
   demo    run the main job: ad-fraud and billing analytics over a generated ad stream
   bench   run a benchmark workload (grep, wordcount, topk)
   chaos   kill workers and the driver of a stateful job, then compare its output with a failure-free run
+  replay  compute one batch of a built-in job again from its checkpoint and print its outputs (--checkpoint DIR --batch T)
   driver  run a built-in job as a standalone driver that workers join
   worker  join a standalone driver (--driver HOST:PORT)
 
@@ -51,6 +53,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, args[1:], stdout, stderr)
 	case "chaos":
 		err = runChaos(ctx, args[1:], stdout, stderr)
+	case "replay":
+		err = runReplay(ctx, args[1:], stdout, stderr)
 	case "driver":
 		err = runDriver(ctx, args[1:], stdout, stderr)
 	case "worker":

@@ -51,6 +51,19 @@ type JobConfig struct {
 	// Postgres, if set, is a database the running totals are also
 	// written to, into Table.
 	Postgres, Table string
+	// CheckpointInterval, if set, is how often the state is checkpointed
+	// (rounded up to a multiple of each operator's slide); by default
+	// the engine's (sluice.DefaultCheckpointInterval).
+	CheckpointInterval time.Duration
+}
+
+// every is the CheckpointInterval option of an operator of the given
+// slide: cfg's interval rounded up to a multiple of it.
+func (cfg JobConfig) every(slide time.Duration) sluice.OpOption {
+	if cfg.CheckpointInterval <= 0 {
+		return nil
+	}
+	return sluice.CheckpointInterval((cfg.CheckpointInterval + slide - 1) / slide * slide)
 }
 
 // sampled keeps about one word in sixteen, so that outputs stay small
@@ -81,9 +94,9 @@ func Build(c *sluice.Context, cfg JobConfig) {
 			s += v
 		}
 		return s, true
-	}, sluice.Named("totals"))
+	}, sluice.Named("totals"), cfg.every(c.BatchInterval()))
 	window := sluice.ReduceByKeyAndWindow(ones, add, func(a, b int) int { return a - b }, 10*c.BatchInterval(), 2*c.BatchInterval(),
-		sluice.Named("window"))
+		sluice.Named("window"), cfg.every(2*c.BatchInterval()))
 	firsts, _ := sluice.MapWithState(ones, func(t time.Time, w string, _ sluice.Optional[int], st *sluice.State[int64]) (sluice.KV[string, int64], bool) {
 		first, ok := st.Get()
 		if !ok {
@@ -91,7 +104,7 @@ func Build(c *sluice.Context, cfg JobConfig) {
 			st.Update(first)
 		}
 		return sluice.Pair(w, first), true
-	}, sluice.Named("firsts"))
+	}, sluice.Named("firsts"), cfg.every(c.BatchInterval()))
 	counts := sluice.CountByWindow(text, 5*c.BatchInterval(), c.BatchInterval())
 
 	keep := func(kv sluice.KV[string, int]) bool { return sampled(kv.Key) }
@@ -121,27 +134,61 @@ type batchLog struct {
 	Done  int64 `json:"done"` // completion, Unix ms
 }
 
+// jobFlags is the job's command line.
+type jobFlags struct {
+	sluice.Flags
+	dir       string
+	batches   int
+	jobConfig JobConfig
+}
+
+// parseJob parses the job's command line.
+func parseJob(args []string, stderr io.Writer) (*jobFlags, error) {
+	fs := flag.NewFlagSet("sluice chaos job", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var j jobFlags
+	j.Register(fs)
+	fs.StringVar(&j.dir, "dir", "", "working directory: checkpoint, output and batch log")
+	fs.IntVar(&j.jobConfig.Rate, "rate", 20000, "records per second")
+	fs.Uint64Var(&j.jobConfig.Seed, "seed", 1, "the generator's seed")
+	fs.IntVar(&j.batches, "batches", 60, "stop after this many batches")
+	fs.StringVar(&j.jobConfig.Postgres, "postgres", "", "PostgreSQL URL to write the running totals to")
+	fs.StringVar(&j.jobConfig.Table, "table", "", "the PostgreSQL table")
+	fs.DurationVar(&j.jobConfig.CheckpointInterval, "checkpoint-interval", 0,
+		"checkpoint the state this often (rounded up to each operator's slide; 0: the engine's default, 10s)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if j.dir == "" {
+		return nil, fmt.Errorf("chaos job: --dir is required")
+	}
+	j.jobConfig.Out = filepath.Join(j.dir, "out")
+	return &j, nil
+}
+
+// ProgramName is the name the job records in its checkpoints (see
+// sluice.Program), with its arguments: JobBuilder rebuilds it from them.
+const ProgramName = "chaos job"
+
+// JobBuilder returns the build function of the job that `sluice chaos
+// job` runs with args (for `sluice replay`).
+func JobBuilder(args []string) (func(*sluice.Context), error) {
+	j, err := parseJob(args, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	return func(c *sluice.Context) { Build(c, j.jobConfig) }, nil
+}
+
 // RunJob is the job's process (`sluice chaos job`), on the driver and, with
 // the same arguments, on its workers: it resumes from DIR's checkpoint if
 // there is one, and stops gracefully once batch --batches completed.
 func RunJob(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("sluice chaos job", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var f sluice.Flags
-	f.Register(fs)
-	dir := fs.String("dir", "", "working directory: checkpoint, output and batch log")
-	rate := fs.Int("rate", 20000, "records per second")
-	seed := fs.Uint64("seed", 1, "the generator's seed")
-	batches := fs.Int("batches", 60, "stop after this many batches")
-	pg := fs.String("postgres", "", "PostgreSQL URL to write the running totals to")
-	table := fs.String("table", "", "the PostgreSQL table")
-	if err := fs.Parse(args); err != nil {
+	j, err := parseJob(args, stderr)
+	if err != nil {
 		return err
 	}
-	if *dir == "" {
-		return fmt.Errorf("chaos job: --dir is required")
-	}
-	logf, err := os.OpenFile(filepath.Join(*dir, "batches.jsonl"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	logf, err := os.OpenFile(filepath.Join(j.dir, "batches.jsonl"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}
@@ -160,16 +207,14 @@ func RunJob(ctx context.Context, args []string, stderr io.Writer) error {
 		defer mu.Unlock()
 		logf.Write(append(line, '\n'))
 		if last.IsZero() { // the first batch, or the checkpoint's after a resume
-			last = c.FirstBatch().Add(time.Duration(*batches-1) * c.BatchInterval())
+			last = c.FirstBatch().Add(time.Duration(j.batches-1) * c.BatchInterval())
 		}
 		if !b.Time.Before(last) {
 			cancel()
 		}
 	})
-	opts := append([]sluice.Option{sluice.Master("local-cluster[4]"), onBatch}, f.Options()...)
-	c, err = sluice.GetOrCreate(filepath.Join(*dir, "checkpoint"), func(c *sluice.Context) {
-		Build(c, JobConfig{Out: filepath.Join(*dir, "out"), Rate: *rate, Seed: *seed, Postgres: *pg, Table: *table})
-	}, opts...)
+	opts := append([]sluice.Option{sluice.Master("local-cluster[4]"), onBatch, sluice.Program(ProgramName, args...)}, j.Options()...)
+	c, err = sluice.GetOrCreate(filepath.Join(j.dir, "checkpoint"), func(c *sluice.Context) { Build(c, j.jobConfig) }, opts...)
 	if err != nil {
 		return err
 	}
