@@ -15,15 +15,12 @@ package chaos
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"hash/fnv"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -115,12 +112,6 @@ func Build(c *sluice.Context, cfg JobConfig) {
 	}
 }
 
-// batchLog is one line of the job's batch log: when a batch completed.
-type batchLog struct {
-	Batch int64 `json:"b"`    // batch time, Unix ms
-	Done  int64 `json:"done"` // completion, Unix ms
-}
-
 // RunJob is the job's process (`sluice chaos job`), on the driver and, with
 // the same arguments, on its workers: it resumes from DIR's checkpoint if
 // there is one, and stops gracefully once batch --batches completed.
@@ -141,37 +132,8 @@ func RunJob(ctx context.Context, args []string, stderr io.Writer) error {
 	if *dir == "" {
 		return fmt.Errorf("chaos job: --dir is required")
 	}
-	logf, err := os.OpenFile(filepath.Join(*dir, "batches.jsonl"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	defer logf.Close()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var mu sync.Mutex
-	var last time.Time // the last batch to run
-	var c *sluice.Context
-	onBatch := sluice.OnBatch(func(b sluice.BatchInfo) {
-		if b.Err != nil {
-			return
-		}
-		line, _ := json.Marshal(batchLog{b.Time.UnixMilli(), time.Now().UnixMilli()})
-		mu.Lock()
-		defer mu.Unlock()
-		logf.Write(append(line, '\n'))
-		if last.IsZero() { // the first batch, or the checkpoint's after a resume
-			last = c.FirstBatch().Add(time.Duration(*batches-1) * c.BatchInterval())
-		}
-		if !b.Time.Before(last) {
-			cancel()
-		}
-	})
-	opts := append([]sluice.Option{sluice.Master("local-cluster[4]"), onBatch}, f.Options()...)
-	c, err = sluice.GetOrCreate(filepath.Join(*dir, "checkpoint"), func(c *sluice.Context) {
+	opts := append([]sluice.Option{sluice.Master("local-cluster[4]")}, f.Options()...)
+	return runJobProcess(ctx, *dir, *batches, opts, nil, func(c *sluice.Context) {
 		Build(c, JobConfig{Out: filepath.Join(*dir, "out"), Rate: *rate, Seed: *seed, Postgres: *pg, Table: *table})
-	}, opts...)
-	if err != nil {
-		return err
-	}
-	return sluice.RunUntilDone(ctx, c, 0)
+	})
 }
