@@ -41,6 +41,7 @@ func runBenchRecovery(ctx context.Context, args []string, stdout, stderr io.Writ
 	fs.DurationVar(&cfg.Batch, "batch", time.Second, "batch interval")
 	fs.IntVar(&cfg.Rate, "rate", 100000, "input records per second (every key appears once per keys records)")
 	fs.Float64Var(&cfg.KillAt, "kill-at", 0.5, "kill this fraction of the checkpoint interval after a checkpoint (plus half a batch)")
+	fs.IntVar(&cfg.Parallelism, "parallelism", 0, "partitions of the job's input and state (0: one per worker)")
 	fs.DurationVar(&cfg.After, "after", 10*time.Second, "run this long after the kill")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "generator seed; also picks the worker killed")
 	dir := fs.String("dir", "", "working directory, kept (default: a temporary one, removed unless a run fails)")
@@ -112,13 +113,13 @@ func runBenchRecovery(ctx context.Context, args []string, stdout, stderr io.Writ
 func printRecovery(w io.Writer, res recoveryResult) {
 	fmt.Fprintf(w, "sluice bench recovery: %d cores, one worker process killed with SIGKILL per run\n\n", res.Cores)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workers\tkeys\tcheckpoint\tbatch\tlineage\tnormal\tdetection\treplacement\textra delay\tmax delay\trecovery\t")
+	fmt.Fprintln(tw, "workers\tpartitions\tkeys\tcheckpoint\tbatch\tlineage\tnormal\tdetection\treplacement\textra delay\tmax delay\trecovery\t")
 	for _, r := range res.Runs {
 		rec := "never"
 		if r.Recovered {
 			rec = fmt.Sprintf("%.0f ms", r.RecoveryMS)
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%v\t%v\t%d batches\t%.0f ms\t%s\t%s\t%.0f ms\t%.0f ms\t%s\t\n", r.Workers, r.Keys,
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%v\t%v\t%d batches\t%.0f ms\t%s\t%s\t%.0f ms\t%.0f ms\t%s\t\n", r.Workers, r.Partitions, r.Keys,
 			time.Duration(r.CheckpointEveryMS)*time.Millisecond, time.Duration(r.BatchMS)*time.Millisecond, r.LineageBatches,
 			r.NormalBatchMS, msOrNone(r.DetectionMS), msOrNone(r.ReplacementMS), r.ExtraDelayMS, r.MaxDelayMS, rec)
 	}

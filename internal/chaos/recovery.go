@@ -39,7 +39,9 @@ type RecoveryConfig struct {
 	KillAt float64
 	// After is how long the job runs after the kill.
 	After time.Duration
-	Seed  uint64
+	// Parallelism is the job's number of partitions (0: one per worker).
+	Parallelism int
+	Seed        uint64
 	// Dir is the run's working directory (checkpoint, batch log).
 	Dir string
 	// Binary is the sluice command to run the job with.
@@ -56,6 +58,7 @@ type RecoveryRun struct {
 	CheckpointEveryMS int64   `json:"checkpoint_every_ms"`
 	BatchMS           int64   `json:"batch_ms"`
 	Rate              int     `json:"rate"`
+	Partitions        int     `json:"partitions"`
 	KillAt            float64 `json:"kill_at"`
 	// Killed says a worker process got SIGKILL; KilledPID is which.
 	Killed    bool `json:"killed"`
@@ -132,7 +135,16 @@ func recoveryArgs(cfg RecoveryConfig, batches int) []string {
 	return []string{"bench", "recovery", "job", "--dir", cfg.Dir, "--keys", strconv.Itoa(cfg.Keys),
 		"--rate", strconv.Itoa(cfg.Rate), "--seed", strconv.FormatUint(cfg.Seed, 10),
 		"--checkpoint-every", cfg.CheckpointEvery.String(), "--batches", strconv.Itoa(batches),
-		"--batch", cfg.Batch.String(), "--master", fmt.Sprintf("local-cluster[%d]", cfg.Workers)}
+		"--batch", cfg.Batch.String(), "--master", fmt.Sprintf("local-cluster[%d]", cfg.Workers),
+		"--parallelism", strconv.Itoa(partitions(cfg))}
+}
+
+// partitions is the job's number of partitions.
+func partitions(cfg RecoveryConfig) int {
+	if cfg.Parallelism > 0 {
+		return cfg.Parallelism
+	}
+	return cfg.Workers
 }
 
 // RunRecovery runs the job, kills one worker process at the planned
@@ -146,7 +158,7 @@ func RunRecovery(ctx context.Context, cfg RecoveryConfig) (*RecoveryRun, error) 
 		return nil, err
 	}
 	run := &RecoveryRun{Workers: cfg.Workers, Keys: cfg.Keys, CheckpointEveryMS: cfg.CheckpointEvery.Milliseconds(),
-		BatchMS: cfg.Batch.Milliseconds(), Rate: cfg.Rate, KillAt: cfg.KillAt, DetectionMS: -1, ReplacementMS: -1, Dir: cfg.Dir}
+		BatchMS: cfg.Batch.Milliseconds(), Rate: cfg.Rate, Partitions: partitions(cfg), KillAt: cfg.KillAt, DetectionMS: -1, ReplacementMS: -1, Dir: cfg.Dir}
 	w := &lossWatch{}
 	d, err := startDriver(cfg.Binary, recoveryArgs(cfg, p.batches), cfg.Log, w.line)
 	if err != nil {
