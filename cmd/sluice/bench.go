@@ -16,6 +16,9 @@ import (
 )
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "recovery" {
+		return runBenchRecovery(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("sluice bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := bench.Options{Master: "local[*]", Batch: time.Second, Duration: 15 * time.Second, Seed: 1, Warmup: 2}
@@ -33,6 +36,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		for _, n := range bench.Names() {
 			fmt.Fprintf(stderr, "  %-10s %s\n", n, bench.Workloads[n].Description)
 		}
+		fmt.Fprintf(stderr, "  %-10s %s\n", "recovery", "extra result delay after SIGKILL of a worker of a stateful job (own flags: see --help)")
 		fmt.Fprintf(stderr, "\nflags:\n")
 		fs.PrintDefaults()
 	}
@@ -42,7 +46,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	w, ok := bench.Workloads[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "sluice bench: unknown workload %q (want one of %s)\n", args[0], strings.Join(bench.Names(), ", "))
+		fmt.Fprintf(stderr, "sluice bench: unknown workload %q (want one of %s)\n", args[0], strings.Join(append(bench.Names(), "recovery"), ", "))
 		return errUsage
 	}
 	if err := parse(fs, args[1:]); err != nil {

@@ -342,3 +342,41 @@ func TestChaosShort(t *testing.T) {
 		t.Fatalf("seed %d: %s\nstderr:\n%s", seed, p.stdout.String(), p.errors())
 	}
 }
+
+// The recovery benchmark in small: one configuration of a few seconds,
+// one worker killed; the figures are the benchmark's, only their presence
+// and the kill are checked here.
+func TestBenchRecoveryShort(t *testing.T) {
+	p := start(t, "bench", "recovery", "--workers", "2", "--keys", "2000", "--checkpoint-every", "1s",
+		"--batch", "250ms", "--rate", "4000", "--after", "2s", "--json")
+	if err := p.wait(t, 2*time.Minute); err != nil {
+		t.Fatalf("bench recovery: %v\nstdout: %s\nstderr:\n%s", err, p.stdout.String(), p.errors())
+	}
+	var r struct {
+		Cores int              `json:"cores"`
+		Runs  []map[string]any `json:"runs"`
+	}
+	if err := json.Unmarshal(p.stdout.Bytes(), &r); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, p.stdout.String())
+	}
+	if r.Cores < 1 || len(r.Runs) != 1 {
+		t.Fatalf("want the cores and one run: %s", p.stdout.String())
+	}
+	run := r.Runs[0]
+	for _, k := range []string{"workers", "keys", "checkpoint_every_ms", "batch_ms", "kill_at", "killed", "killed_pid",
+		"extra_delay_ms", "recovery_ms", "recovered", "normal_batch_ms", "detection_ms", "lineage_batches", "state_keys", "delays_ms"} {
+		if _, ok := run[k]; !ok {
+			t.Errorf("run lacks %q: %s", k, p.stdout.String())
+		}
+	}
+	if run["workers"] != 2.0 || run["keys"] != 2000.0 || run["checkpoint_every_ms"] != 1000.0 || run["batch_ms"] != 250.0 {
+		t.Errorf("not the configuration asked for: %s", p.stdout.String())
+	}
+	if run["killed"] != true || run["killed_pid"].(float64) <= 0 {
+		t.Errorf("no worker was killed: %s", p.stdout.String())
+	}
+	// The state is whole before the kill and after it.
+	if run["state_keys"] != 2000.0 || run["state_keys_end"] != 2000.0 {
+		t.Errorf("the state does not hold every key: %s", p.stdout.String())
+	}
+}

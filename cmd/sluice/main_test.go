@@ -72,6 +72,8 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"demo", "--master", "mars[3]"}, 1, `unknown master "mars[3]"`},
 		{[]string{"demo", "--batch", "0s"}, 1, "batch interval"},
 		{[]string{"demo", "extra"}, 2, "unexpected arguments"},
+		{[]string{"bench", "recovery", "--keys", "1e5"}, 1, "not a list of positive integers"},
+		{[]string{"bench", "recovery", "--checkpoint-every", "1500ms", "--batch", "1s"}, 1, "must be a multiple of the batch interval"},
 	} {
 		code, _, errs := runCmd(tc.args...)
 		if code != tc.code || !strings.Contains(errs, tc.msg) {

@@ -15,15 +15,12 @@ package chaos
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"hash/fnv"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -128,12 +125,6 @@ func Build(c *sluice.Context, cfg JobConfig) {
 	}
 }
 
-// batchLog is one line of the job's batch log: when a batch completed.
-type batchLog struct {
-	Batch int64 `json:"b"`    // batch time, Unix ms
-	Done  int64 `json:"done"` // completion, Unix ms
-}
-
 // jobFlags is the job's command line.
 type jobFlags struct {
 	sluice.Flags
@@ -188,35 +179,6 @@ func RunJob(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logf, err := os.OpenFile(filepath.Join(j.dir, "batches.jsonl"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	defer logf.Close()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var mu sync.Mutex
-	var last time.Time // the last batch to run
-	var c *sluice.Context
-	onBatch := sluice.OnBatch(func(b sluice.BatchInfo) {
-		if b.Err != nil {
-			return
-		}
-		line, _ := json.Marshal(batchLog{b.Time.UnixMilli(), time.Now().UnixMilli()})
-		mu.Lock()
-		defer mu.Unlock()
-		logf.Write(append(line, '\n'))
-		if last.IsZero() { // the first batch, or the checkpoint's after a resume
-			last = c.FirstBatch().Add(time.Duration(j.batches-1) * c.BatchInterval())
-		}
-		if !b.Time.Before(last) {
-			cancel()
-		}
-	})
-	opts := append([]sluice.Option{sluice.Master("local-cluster[4]"), onBatch, sluice.Program(ProgramName, args...)}, j.Options()...)
-	c, err = sluice.GetOrCreate(filepath.Join(j.dir, "checkpoint"), func(c *sluice.Context) { Build(c, j.jobConfig) }, opts...)
-	if err != nil {
-		return err
-	}
-	return sluice.RunUntilDone(ctx, c, 0)
+	opts := append([]sluice.Option{sluice.Master("local-cluster[4]"), sluice.Program(ProgramName, args...)}, j.Options()...)
+	return runJobProcess(ctx, j.dir, j.batches, opts, nil, func(c *sluice.Context) { Build(c, j.jobConfig) })
 }

@@ -1,8 +1,6 @@
 package chaos
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,11 +8,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -114,58 +110,12 @@ func jobArgs(cfg Config, table string) []string {
 	return args
 }
 
-// driverProc is one incarnation of the job's driver process.
-type driverProc struct {
-	cmd     *exec.Cmd
-	started time.Time
-	done    chan error
-	tail    *tail
-}
-
-func startDriver(cfg Config, table string) (*driverProc, error) {
-	cmd := exec.Command(cfg.Binary, jobArgs(cfg, table)...)
-	cmd.Stdout = io.Discard
-	t := &tail{w: cfg.Log}
-	cmd.Stderr = t
-	cmd.WaitDelay = 2 * time.Second
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("chaos: starting the driver: %w", err)
-	}
-	d := &driverProc{cmd: cmd, started: time.Now(), done: make(chan error, 1), tail: t}
-	go func() { d.done <- cmd.Wait() }()
-	return d, nil
-}
-
-// tail forwards a process's output and keeps its end for error messages.
-type tail struct {
-	mu sync.Mutex
-	w  io.Writer
-	b  []byte
-}
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.w.Write(p)
-	t.b = append(t.b, p...)
-	if len(t.b) > 8192 {
-		t.b = t.b[len(t.b)-8192:]
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.b)
-}
-
 // runWithKills runs the job to its last batch, killing a random worker
 // every KillWorkerEvery and the driver once at KillDriverAt (restarting
 // it at once); it returns the kill times.
 func runWithKills(ctx context.Context, cfg Config, table string, res *Result) ([]time.Time, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
-	d, err := startDriver(cfg, table)
+	d, err := startDriver(cfg.Binary, jobArgs(cfg, table), cfg.Log, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -183,13 +133,11 @@ func runWithKills(ctx context.Context, cfg Config, table string, res *Result) ([
 			}
 			return kills, nil
 		case <-ctx.Done():
-			d.cmd.Process.Kill()
-			<-d.done
+			d.kill()
 			return kills, ctx.Err()
 		case now := <-tick.C:
 			if now.After(deadline) {
-				d.cmd.Process.Kill()
-				<-d.done
+				d.kill()
 				return kills, fmt.Errorf("chaos: the job did not finish within %v", deadline.Sub(start))
 			}
 			// Kill only a driver that runs batches: one still starting
@@ -201,78 +149,26 @@ func runWithKills(ctx context.Context, cfg Config, table string, res *Result) ([
 				d.cmd.Process.Signal(syscall.SIGKILL)
 				<-d.done
 				res.DriverKills++
-				if d, err = startDriver(cfg, table); err != nil {
+				if d, err = startDriver(cfg.Binary, jobArgs(cfg, table), cfg.Log, nil); err != nil {
 					return kills, err
 				}
 				continue
 			}
 			if cfg.KillWorkerEvery > 0 && !now.Before(nextWorker) && running {
 				nextWorker = nextWorker.Add(cfg.KillWorkerEvery)
-				pids := children(d.cmd.Process.Pid)
-				if len(pids) == 0 {
+				at := time.Now()
+				pid, err := killWorker(d.cmd.Process.Pid, rng.IntN)
+				if pid == 0 {
 					continue
 				}
-				pid := pids[rng.IntN(len(pids))]
 				fmt.Fprintf(cfg.Log, "chaos: SIGKILL to worker pid %d\n", pid)
-				kills = append(kills, time.Now())
-				if syscall.Kill(pid, syscall.SIGKILL) == nil {
+				kills = append(kills, at)
+				if err == nil {
 					res.WorkerKills++
 				}
 			}
 		}
 	}
-}
-
-// children returns the processes whose parent is pid (a local-cluster
-// driver's workers), from /proc.
-func children(pid int) []int {
-	entries, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid …: comm may hold spaces and parentheses.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) > 2 && f[0] != "Z" && f[1] == strconv.Itoa(pid) {
-			out = append(out, child)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// readLog reads the job's batch log.
-func readLog(dir string) []batchLog {
-	f, err := os.Open(filepath.Join(dir, "batches.jsonl"))
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []batchLog
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var b batchLog
-		if json.Unmarshal(sc.Bytes(), &b) == nil {
-			out = append(out, b)
-		}
-	}
-	return out
-}
-
-// ranBatchSince reports whether a batch completed after t.
-func ranBatchSince(dir string, t time.Time) bool {
-	log := readLog(dir)
-	return len(log) > 0 && log[len(log)-1].Done > t.UnixMilli()
 }
 
 // recoveries sets the recovery figures: for each kill, the time until a
@@ -282,11 +178,8 @@ func recoveries(cfg Config, kills []time.Time, res *Result) {
 	log := readLog(cfg.Dir)
 	var ms []float64
 	for _, k := range kills {
-		for _, b := range log {
-			if b.Batch >= k.UnixMilli() && b.Done-b.Batch <= cfg.Batch.Milliseconds() {
-				ms = append(ms, float64(b.Done-k.UnixMilli()))
-				break
-			}
+		if d, _, ok := recoveryAfter(log, k, cfg.Batch); ok {
+			ms = append(ms, float64(d.Milliseconds()))
 		}
 	}
 	if len(ms) == 0 {

@@ -116,8 +116,10 @@ type job struct {
 	reply   chan jobResult
 	// resultStage is forgotten when the job ends.
 	resultStage scheduler.StageID
-	// replan says the job ended to be planned again (see Driver.replan).
-	replan bool
+	// replan says the job ended to be planned again (see Driver.replan);
+	// replans counts its new plans.
+	replan  bool
+	replans int
 }
 
 type jobResult struct {
@@ -283,22 +285,30 @@ func (d *Driver) RunJob(ctx context.Context, ds *lineage.Dataset, batch int64, a
 // partitions its plan relied on were lost.
 const maxReplans = 8
 
-// replan abandons the jobs that must be planned again because a task of
-// stage st needed a shuffle the plan left out: a cached partition the
-// plan read instead was lost. Their RunJob submits them again.
-func (d *Driver) replan(st *stage, reason string) {
-	var ids []scheduler.JobID
-	if st.job != nil {
-		ids = append(ids, st.job.id)
-	} else {
-		// A map stage keeps its first plan (see mapStage): plan it again,
-		// and every job, since any may share it.
-		st.built = false
-		for id := range d.jobs {
-			ids = append(ids, id)
+// replan plans again the jobs that must be because attempt r of stage st
+// needed a shuffle the plan left out: a cached partition the plan read
+// instead was lost. A job whose result stage asked keeps its results and
+// running attempts (see replanJob). For a map stage, which keeps its first
+// plan while any job lists it, the jobs are abandoned and their RunJob
+// submits them again.
+func (d *Driver) replan(st *stage, r TaskResult) {
+	reason := r.Err.Error()
+	if j := st.job; j != nil {
+		if j.replans++; j.replans <= maxReplans {
+			d.replanJob(j, &scheduler.RunningTask{Task: r.Task, Worker: scheduler.WorkerID(r.Worker)})
+			return
 		}
-		sort.Slice(ids, func(i, k int) bool { return ids[i] < ids[k] })
+		d.step(scheduler.CancelJob{Job: j.id, Reason: fmt.Sprintf("planned again %d times: %s", maxReplans, reason)})
+		return
 	}
+	// A map stage keeps its first plan (see mapStage): plan it again, and
+	// every job, since any may share it.
+	st.built = false
+	var ids []scheduler.JobID
+	for id := range d.jobs {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, k int) bool { return ids[i] < ids[k] })
 	for _, id := range ids {
 		if j := d.jobs[id]; j != nil {
 			j.replan = true
@@ -615,7 +625,7 @@ func (d *Driver) taskResult(r TaskResult) {
 	}
 	d.stats.TasksFailed++
 	if errors.Is(r.Err, ErrUnplannedShuffle) {
-		d.replan(st, r.Err.Error())
+		d.replan(st, r)
 		return
 	}
 	var fe *FetchError

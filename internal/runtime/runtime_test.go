@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/sluicehq/sluice/internal/blockstore"
 	"github.com/sluicehq/sluice/internal/codec"
 	"github.com/sluicehq/sluice/internal/lineage"
 	"github.com/sluicehq/sluice/internal/scheduler"
@@ -473,5 +474,62 @@ func TestReplicatedBlocksSurviveAWorker(t *testing.T) {
 				t.Fatalf("partitions computed %d times, want 3", calls.Load())
 			}
 		})
+	}
+}
+
+// A job planned to read cached partitions loses one with its worker while
+// its tasks run: the partition's new attempt needs the shuffle the plan
+// left out, and the job gets a new plan that recomputes it. The job's
+// other partitions are neither cancelled nor run again.
+func TestLostCachedPartitionReplansWithoutRedoingTheOthers(t *testing.T) {
+	l, reg := newLocal(t, 4)
+	sc := reg.Scope(1, 1)
+	var calls atomic.Int64
+	mid := modShuffle(sc, source(sc, 3, 4, &calls), 3).Persist()
+	want, err := l.Driver.RunJob(context.Background(), mid, 1, collect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim, lostPart := "", -1
+	for _, name := range l.Workers() {
+		for p := range mid.NumParts {
+			if _, ok, _ := l.Worker(name).Blocks.Get(blockstore.ID{Dataset: mid.ID, Part: p}); ok && victim == "" {
+				victim, lostPart = name, p
+			}
+		}
+	}
+	release := make(chan struct{})
+	var started atomic.Int64
+	runs := make([]atomic.Int64, mid.NumParts)
+	gated := sc.New("gated", ints{}, mid.NumParts, func(tc lineage.TaskContext, p int) (any, error) {
+		runs[p].Add(1)
+		started.Add(1)
+		<-release
+		return tc.Partition(mid, p)
+	}, lineage.OneToOne{P: mid})
+	done := make(chan error, 1)
+	var got []any
+	go func() {
+		var err error
+		got, err = l.Driver.RunJob(context.Background(), gated, 1, collect)
+		done <- err
+	}()
+	for started.Load() < int64(mid.NumParts) {
+		time.Sleep(time.Millisecond)
+	}
+	if err := l.Driver.WorkerLost(victim); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(flatten(got)) != fmt.Sprint(flatten(want)) {
+		t.Fatalf("got %v, want %v", flatten(got), flatten(want))
+	}
+	for p := range runs {
+		if n := runs[p].Load(); p != lostPart && n != 1 {
+			t.Errorf("partition %d ran %d times, want once (only the lost partition %d runs again)", p, n, lostPart)
+		}
 	}
 }

@@ -15,20 +15,41 @@ const maxPreferDepth = 32
 // submit splits a job's lineage into stages and hands it to the scheduler.
 func (d *Driver) submit(j *job) {
 	d.stats.Jobs++
-	b := &jobBuilder{d: d, seen: make(map[scheduler.StageID]bool)}
 	d.nextStage++
 	rs := &stage{id: d.nextStage, ds: j.final, job: j}
 	d.stages[rs.id] = rs
-	parents := b.pipeline(rs)
-	b.order = append(b.order, scheduler.Stage{
-		ID: rs.id, Parents: parents, NumTasks: j.final.NumParts, Result: true,
-		Prefer: d.prefer(j.final), Pinned: rs.pinned,
-	})
+	stages := d.plan(rs)
 	d.jobs[j.id] = j
 	j.resultStage = rs.id
-	if err := d.sched.Step(scheduler.SubmitJob{Job: scheduler.Job{ID: j.id, Stages: b.order}}); err != nil {
+	if err := d.sched.Step(scheduler.SubmitJob{Job: scheduler.Job{ID: j.id, Stages: stages}}); err != nil {
 		d.endJob(j)
 		j.reply <- jobResult{err: fmt.Errorf("runtime: job %d refused by the scheduler: %w", j.id, err)}
+		return
+	}
+	d.performReady()
+}
+
+// plan splits the lineage of result stage rs into stages: the job's stages
+// for the scheduler, parents first, the result stage last.
+func (d *Driver) plan(rs *stage) []scheduler.Stage {
+	b := &jobBuilder{d: d, seen: make(map[scheduler.StageID]bool)}
+	parents := b.pipeline(rs)
+	return append(b.order, scheduler.Stage{
+		ID: rs.id, Parents: parents, NumTasks: rs.ds.NumParts, Result: true,
+		Prefer: d.prefer(rs.ds), Pinned: rs.pinned,
+	})
+}
+
+// replanJob plans job j again from its result (cached partitions its plan
+// read may have been lost since) and gives the scheduler the new plan: the
+// job keeps its result stage, its results and its running attempts, and
+// retry, the attempt that found the plan short, runs again once the
+// lineage it needs is computed (scheduler.ReplanJob). A plan the scheduler
+// refuses fails the job.
+func (d *Driver) replanJob(j *job, retry *scheduler.RunningTask) {
+	stages := d.plan(d.stages[j.resultStage])
+	if err := d.sched.Step(scheduler.ReplanJob{Job: scheduler.Job{ID: j.id, Stages: stages}, Retry: retry}); err != nil {
+		d.step(scheduler.CancelJob{Job: j.id, Reason: fmt.Sprintf("runtime: a new plan of job %d refused by the scheduler: %v", j.id, err)})
 		return
 	}
 	d.performReady()

@@ -81,6 +81,24 @@ type WorkerLost struct{ Worker WorkerID }
 // SubmitJob submits a job.
 type SubmitJob struct{ Job Job }
 
+// ReplanJob gives an active job a new plan: the same result stage (same ID,
+// same number of tasks) with other parent stages. It is the runtime's answer
+// to a task that needed a parent the old plan left out (the plan read a
+// cached partition instead, and it was lost): the job goes on without
+// losing its work. The result stage keeps its delivered results and its
+// running attempts; its pending partitions run once the new parents are
+// complete. Stages of the old plan that no active job lists any more are
+// dropped and their attempts cancelled. A replan of a job that is not
+// active is stale and ignored.
+type ReplanJob struct {
+	Job Job
+	// Retry, if set, is the running attempt that asked for the new plan:
+	// it ends without counting as a task failure, and its partition runs
+	// again under the new plan. A Retry that names no running attempt is
+	// stale and ignored.
+	Retry *RunningTask
+}
+
 // CancelJob abandons a job: its running tasks are cancelled, JobFailed is emitted.
 type CancelJob struct {
 	Job    JobID
@@ -128,6 +146,7 @@ func (Tick) isEvent()         {}
 func (WorkerJoined) isEvent() {}
 func (WorkerLost) isEvent()   {}
 func (SubmitJob) isEvent()    {}
+func (ReplanJob) isEvent()    {}
 func (CancelJob) isEvent()    {}
 func (TaskFinished) isEvent() {}
 func (TaskFailed) isEvent()   {}

@@ -14,15 +14,18 @@
 // when all its parent stages' outputs are available, and only the
 // partitions whose output is missing run. Shuffle-map stages are shared by
 // ID between concurrent jobs. Free slots go to the lowest job ID first,
-// then to the job's stages in order, then to partitions in order. A task
-// goes to a preferred worker with a free slot if it has one (waiting up to
+// then to the job's stages in order, then to partitions in order — those
+// whose preferred worker has a free slot first. A task goes to a preferred
+// worker with a free slot if it has one (waiting up to
 // Config.LocalityWait for one), else to the worker with the most free
 // slots, so that recomputing lost partitions spreads over every worker.
 // Failed attempts are retried up to Config.MaxTaskFailures; a lost worker's
 // attempts are relaunched and its map outputs recomputed; a fetch failure
 // marks the unreadable output missing and reruns it (every output of the
 // worker, rerun elsewhere, when the worker could not be reached at all:
-// FetchFailure.Unreachable). Every attempt carries
+// FetchFailure.Unreachable). A job may be given a new plan (ReplanJob)
+// when a task finds that it needs a parent stage the plan left out; the
+// job keeps its results and running attempts. Every attempt carries
 // an attempt number and Config.Epoch, and reports naming any other attempt
 // are ignored (fencing).
 //

@@ -89,7 +89,11 @@ func (h *harness) randomStep() {
 	case op < 17:
 		h.mustStep(Tick{Now: h.s.Status().Now + time.Duration(h.c.intn(40, "tick"))*time.Millisecond})
 	case op < 18:
-		h.cancel()
+		if h.c.intn(2, "cancel-or-replan") == 0 {
+			h.cancel()
+		} else {
+			h.replan()
+		}
 	case op < 19:
 		h.stale()
 	default:
@@ -173,6 +177,46 @@ func (h *harness) submit() {
 	h.active[jb.ID] = jb
 	h.delivered[jb.ID] = map[int]bool{}
 	h.mustStep(SubmitJob{Job: jb})
+}
+
+// replan gives a random active job a new plan with the same result stage
+// (ReplanJob), usually releasing one of its running attempts as the retry.
+func (h *harness) replan() {
+	ids := h.activeJobs()
+	if len(ids) == 0 {
+		return
+	}
+	id := ids[h.c.intn(len(ids), "replan")]
+	old := h.active[id]
+	jb := h.randomJob(id)
+	res := &jb.Stages[len(jb.Stages)-1]
+	res.NumTasks = old.Stages[len(old.Stages)-1].NumTasks
+	res.Prefer = h.randomPrefer(res.NumTasks)
+	ev := ReplanJob{Job: jb}
+	if r, ok := h.pickRunning(); ok && r.Task.Job == id && h.c.intn(4, "retry") > 0 {
+		h.endAttempt(r.Task)
+		ev.Retry = &r
+	}
+	for _, st := range jb.Stages[:len(jb.Stages)-1] {
+		if h.listed(st.ID) {
+			continue // shared: its state is the scheduler's
+		}
+		h.outputs[st.ID] = map[int]WorkerID{}
+		for p, w := range st.Available {
+			if h.live[w] > 0 {
+				h.outputs[st.ID][p] = w
+			}
+		}
+		h.stageDefs[st.ID] = st
+	}
+	h.stageDefs[res.ID] = *res
+	h.active[id] = jb
+	h.mustStep(ev)
+	for st := range h.outputs { // stages only the old plan listed are gone
+		if !h.listed(st) {
+			delete(h.outputs, st)
+		}
+	}
 }
 
 // randomJob draws map stages from universe (closed under parents) and adds

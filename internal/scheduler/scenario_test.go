@@ -31,6 +31,7 @@ import (
 //	submit jJ
 //	  sS tasks=N [parents=sA,sB] [result] [pinned] [available=P:W,...] [prefer=P:W|W,...]
 //	     [available-len=N] [prefer-len=N]   (force a length, for invalid jobs)
+//	replan jJ [retry=jJ/sS/pP/aA@W]        (a new plan of an active job; stages as for submit)
 //	finish jJ/sS/pP aA on W [epoch=N]      (epoch defaults to the config's)
 //	fail jJ/sS/pP aA on W [epoch=N] [reason="..."]
 //	fetch-fail jJ/sS/pP aA on W map=sS/pP@W [unreachable] [reason="..."]
@@ -146,7 +147,7 @@ func (sc *scenario) run(cmd []string) ([]string, error) {
 		return nil, err
 	}
 	pos, kv := splitArgs(toks[1:])
-	if toks[0] != "submit" && len(cmd) > 1 {
+	if toks[0] != "submit" && toks[0] != "replan" && len(cmd) > 1 {
 		return nil, fmt.Errorf("%s takes no argument lines", toks[0])
 	}
 	switch toks[0] {
@@ -224,6 +225,8 @@ func (sc *scenario) event(name string, pos []string, kv map[string]string, lines
 		return CancelJob{Job: JobID(id), Reason: kv["reason"]}, err
 	case "submit":
 		return sc.submitEvent(pos, lines)
+	case "replan":
+		return sc.replanEvent(pos, kv, lines)
 	case "finish", "fail", "fetch-fail":
 		return sc.taskEvent(name, pos, kv)
 	}
@@ -280,6 +283,31 @@ func (sc *scenario) submitEvent(pos []string, lines []string) (Event, error) {
 		jb.Stages = append(jb.Stages, st)
 	}
 	return SubmitJob{Job: jb}, nil
+}
+
+func (sc *scenario) replanEvent(pos []string, kv map[string]string, lines []string) (Event, error) {
+	ev, err := sc.submitEvent(pos, lines)
+	if err != nil {
+		return nil, err
+	}
+	rp := ReplanJob{Job: ev.(SubmitJob).Job}
+	if r := kv["retry"]; r != "" {
+		ref, w, ok := strings.Cut(r, "@")
+		i := strings.LastIndex(ref, "/")
+		if !ok || i < 0 {
+			return nil, fmt.Errorf("bad retry %q, want jJ/sS/pP/aA@W", r)
+		}
+		t, err := parseTaskRef(ref[:i])
+		if err != nil {
+			return nil, err
+		}
+		if t.Attempt, err = parseID(ref[i+1:], "a"); err != nil {
+			return nil, err
+		}
+		t.Epoch = sc.cfg.Epoch
+		rp.Retry = &RunningTask{Task: t, Worker: WorkerID(w)}
+	}
+	return rp, nil
 }
 
 // parseStage parses "sS tasks=N [parents=..] [result] [available=..] [prefer=..]".
@@ -504,6 +532,12 @@ func formatEvent(ev Event) string {
 		return fmt.Sprintf("cancel j%d reason=%q", ev.Job, ev.Reason)
 	case SubmitJob:
 		return formatJob(ev.Job)
+	case ReplanJob:
+		s := strings.Replace(formatJob(ev.Job), "submit", "replan", 1)
+		if r := ev.Retry; r != nil {
+			s += fmt.Sprintf(" (retry %s on %s)", formatReport(r.Task), r.Worker)
+		}
+		return s
 	case TaskFinished:
 		return fmt.Sprintf("finish %s on %s", formatReport(ev.Task), ev.Worker)
 	case TaskFailed:

@@ -55,6 +55,7 @@ func (s *Scheduler) scheduleStage(j *job, st *stage) {
 	if st.done+st.running == st.numTasks {
 		return // nothing pending
 	}
+	s.placePreferred(j, st)
 	clocked := s.cfg.LocalityWait > 0
 	for p := range st.parts {
 		pt := &st.parts[p]
@@ -71,6 +72,30 @@ func (s *Scheduler) scheduleStage(j *job, st *stage) {
 			continue // keep starting locality clocks
 		}
 		if w := s.place(st, p); w != nil {
+			s.launch(j, st, p, w)
+		}
+	}
+}
+
+// placePreferred launches, in partition order, the pending partitions of st
+// that have a preferred live worker with a free slot, there. It runs before
+// the other partitions are placed, so that a partition that could run
+// anywhere (one whose cached input was lost with a worker) does not take
+// the slot of a worker holding another partition's input, which would then
+// run elsewhere and read that input over the network.
+func (s *Scheduler) placePreferred(j *job, st *stage) {
+	if st.prefer == nil {
+		return
+	}
+	for p := range st.parts {
+		if s.free == 0 {
+			return
+		}
+		pt := &st.parts[p]
+		if pt.done || pt.running || len(st.prefer[p]) == 0 {
+			continue
+		}
+		if w, _ := s.mostFree(st.prefer[p], st.pinned, pt.avoid); w != nil {
 			s.launch(j, st, p, w)
 		}
 	}

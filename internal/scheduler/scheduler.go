@@ -165,6 +165,8 @@ func (s *Scheduler) Step(ev Event) error {
 		s.workerLost(ev)
 	case SubmitJob:
 		err = s.submit(ev.Job)
+	case ReplanJob:
+		err = s.replan(ev)
 	case CancelJob:
 		s.cancelJob(ev)
 	case TaskFinished:

@@ -10,7 +10,10 @@ import (
 // stage's state (outputs, running attempts, failure counts) and its
 // Available and Prefer are ignored, the scheduler's own view being newer.
 func (s *Scheduler) submit(jb Job) error {
-	if err := s.validate(jb); err != nil {
+	if s.jobs[jb.ID] != nil {
+		return fmt.Errorf("%w: job %d is already active", ErrInvalidEvent, jb.ID)
+	}
+	if err := s.validate(jb, nil); err != nil {
 		return err
 	}
 	j := &job{id: jb.ID, stages: make([]*stage, 0, len(jb.Stages))}
@@ -63,16 +66,15 @@ func (s *Scheduler) newStage(sd Stage) *stage {
 	return st
 }
 
-func (s *Scheduler) validate(jb Job) error {
-	if s.jobs[jb.ID] != nil {
-		return fmt.Errorf("%w: job %d is already active", ErrInvalidEvent, jb.ID)
-	}
+// validate checks a submitted job, or the new plan of job old (ReplanJob),
+// whose result stage may keep its ID.
+func (s *Scheduler) validate(jb Job, old *job) error {
 	if n := len(jb.Stages); n == 0 || n > MaxStagesPerJob {
 		return fmt.Errorf("%w: job %d has %d stages (want 1 to %d)", ErrInvalidEvent, jb.ID, n, MaxStagesPerJob)
 	}
 	seen := make(map[StageID]bool, len(jb.Stages))
 	for i, sd := range jb.Stages {
-		if msg := s.checkStage(sd, i == len(jb.Stages)-1, seen); msg != "" {
+		if msg := s.checkStage(sd, i == len(jb.Stages)-1, seen, old); msg != "" {
 			return fmt.Errorf("%w: job %d: stage %d: %s", ErrInvalidEvent, jb.ID, sd.ID, msg)
 		}
 		seen[sd.ID] = true
@@ -81,8 +83,9 @@ func (s *Scheduler) validate(jb Job) error {
 }
 
 // checkStage says what is wrong with a stage of a submitted job, or "".
-// seen holds the IDs of the job's earlier stages.
-func (s *Scheduler) checkStage(sd Stage, last bool, seen map[StageID]bool) string {
+// seen holds the IDs of the job's earlier stages; old is the job a new
+// plan replaces, if any.
+func (s *Scheduler) checkStage(sd Stage, last bool, seen map[StageID]bool, old *job) string {
 	n := sd.NumTasks
 	switch {
 	case seen[sd.ID]:
@@ -108,6 +111,13 @@ func (s *Scheduler) checkStage(sd Stage, last bool, seen map[StageID]bool) strin
 			return fmt.Sprintf("parent stage %d listed twice", p)
 		}
 	}
+	if old != nil && last {
+		res := old.stages[len(old.stages)-1]
+		if sd.ID != res.id || sd.NumTasks != res.numTasks {
+			return fmt.Sprintf("a new plan must keep the result stage (s%d, %d tasks)", res.id, res.numTasks)
+		}
+		return ""
+	}
 	return s.checkShared(sd)
 }
 
@@ -131,4 +141,69 @@ func (s *Scheduler) checkShared(sd Stage) string {
 		return "parents differ from the active stage with this ID"
 	}
 	return ""
+}
+
+// replan gives an active job a new plan (see ReplanJob). The result stage
+// object is kept, with its partitions' state; it gets the new parents.
+func (s *Scheduler) replan(ev ReplanJob) error {
+	old := s.jobs[ev.Job.ID]
+	if old == nil {
+		return nil // stale: the job ended meanwhile
+	}
+	if err := s.validate(ev.Job, old); err != nil {
+		return err
+	}
+	if r := ev.Retry; r != nil {
+		if st, pt := s.attemptOf(r.Task, r.Worker); st != nil {
+			s.release(st, pt)
+		}
+	}
+	res := old.stages[len(old.stages)-1]
+	j := &job{id: old.id, stages: make([]*stage, 0, len(ev.Job.Stages))}
+	for _, sd := range ev.Job.Stages[:len(ev.Job.Stages)-1] {
+		st := s.stages[sd.ID]
+		if st == nil {
+			st = s.newStage(sd)
+			s.stages[sd.ID] = st
+		}
+		st.jobs++
+		j.stages = append(j.stages, st)
+	}
+	s.relink(res, ev.Job.Stages[len(ev.Job.Stages)-1])
+	res.jobs++
+	res.owner = j
+	j.stages = append(j.stages, res)
+	s.jobs[j.id] = j
+	for _, st := range old.stages {
+		st.jobs--
+		if st.jobs == 0 {
+			s.dropStage(st)
+		}
+	}
+	return nil
+}
+
+// relink gives a kept result stage the parents, preferences and placement
+// of its new plan sd. Its running attempts read the old parents' outputs,
+// which were current: gen moves on so that their fetch failures, if any,
+// are not counted against the stage.
+func (s *Scheduler) relink(res *stage, sd Stage) {
+	for _, par := range res.parents {
+		par.children = slices.DeleteFunc(par.children, func(c *stage) bool { return c == res })
+	}
+	res.parents = res.parents[:0]
+	for _, id := range sd.Parents {
+		par := s.stages[id]
+		res.parents = append(res.parents, par)
+		par.children = append(par.children, res)
+	}
+	res.prefer = nil
+	if sd.Prefer != nil {
+		res.prefer = make([][]WorkerID, len(sd.Prefer))
+		for p, ws := range sd.Prefer {
+			res.prefer[p] = slices.Clone(ws)
+		}
+	}
+	res.pinned = sd.Pinned
+	res.gen++
 }
