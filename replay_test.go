@@ -165,7 +165,9 @@ func (s *recordingSink) writesSoFar() int {
 
 // runReplayJob runs j with a checkpoint in dir until batch `until`, then
 // kills its driver (no final checkpoint): the state checkpoints are the
-// periodic ones.
+// periodic ones. It waits for those of batch 12 to be committed before it
+// runs batch 13, so that the metadata of the batches after it lists them
+// (they are written in the background).
 func runReplayJob(t *testing.T, dir string, j *replayJob, until int, opts ...sluice.Option) {
 	t.Helper()
 	clock := sluicetest.NewManualClock(sluicetest.Epoch)
@@ -178,8 +180,33 @@ func runReplayJob(t *testing.T, dir string, j *replayJob, until int, opts ...slu
 	if err != nil {
 		t.Fatal(err)
 	}
-	runUntil(t, c, clock, infos, until)
-	sluice.Crash(c)
+	defer sluice.Crash(c)
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for k := 1; k <= until; k++ {
+		clock.Set(batchAt(k))
+		select {
+		case b := <-infos:
+			if b.Err != nil || !b.Time.Equal(batchAt(k)) {
+				t.Fatalf("batch %v: %v, want batch %d", b.Time, b.Err, k)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("batch %d did not complete in 30s", k)
+		}
+		if k != 12 {
+			continue
+		}
+		for _, name := range []string{"totals", "window", "seen"} {
+			manifest := fmt.Sprintf("state/%s/%020d/_manifest", name, batchAt(12).UnixNano())
+			for deadline := time.Now().Add(30 * time.Second); len(sluice.StoreKeys(dir, manifest)) == 0; {
+				if time.Now().After(deadline) {
+					t.Fatalf("no state checkpoint of %s at batch 12 after 30s", name)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+	}
 }
 
 // batchAt is batch k's time (the first batch is 1).
