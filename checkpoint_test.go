@@ -42,7 +42,8 @@ func (j *resumeJob) collect(name string, t time.Time, recs []string) {
 	j.out[name][t.UnixMilli()] = recs // a rerun batch replaces its output
 }
 
-func collectAs[T any](j *resumeJob, s *sluice.Stream[T], name string) {
+// collectAs records each batch of s, as strings, through collect.
+func collectAs[T any](collect func(name string, t time.Time, recs []string), s *sluice.Stream[T], name string) {
 	sluice.ForeachBatch(s, func(ctx context.Context, d sluice.Dataset[T], t time.Time) error {
 		recs, err := d.Collect(ctx)
 		if err != nil {
@@ -52,7 +53,7 @@ func collectAs[T any](j *resumeJob, s *sluice.Stream[T], name string) {
 		for i, r := range recs {
 			strs[i] = fmt.Sprint(r)
 		}
-		j.collect(name, t, strs)
+		collect(name, t, strs)
 		return nil
 	})
 }
@@ -68,7 +69,7 @@ func (j *resumeJob) build(c *sluice.Context) {
 	pairs := sluice.Map(nums, func(x int) sluice.KV[int, int] { return sluice.Pair(x%7, x) })
 	add := func(a, b int) int { return a + b }
 	if j.changed == "retype" {
-		collectAs(j, sluice.UpdateStateByKey(pairs, func(_ int, vs []int, s string, _ bool) (string, bool) {
+		collectAs(j.collect, sluice.UpdateStateByKey(pairs, func(_ int, vs []int, s string, _ bool) (string, bool) {
 			return s + "x", true
 		}, sluice.Named("totals")), "totals")
 	} else {
@@ -78,16 +79,16 @@ func (j *resumeJob) build(c *sluice.Context) {
 			}
 			return s, true
 		}, sluice.Named("totals"), sluice.CheckpointInterval(3*time.Second))
-		collectAs(j, totals, "totals")
+		collectAs(j.collect, totals, "totals")
 	}
 	if j.changed != "remove" {
 		win := sluice.ReduceByKeyAndWindow(pairs, add, func(a, b int) int { return a - b }, 4*time.Second, 2*time.Second,
 			sluice.Named("window"), sluice.CheckpointInterval(4*time.Second))
-		collectAs(j, win, "window")
+		collectAs(j.collect, win, "window")
 	}
-	collectAs(j, sluice.CountByWindow(nums, 3*time.Second, time.Second), "count")
+	collectAs(j.collect, sluice.CountByWindow(nums, 3*time.Second, time.Second), "count")
 	if j.changed == "add" {
-		collectAs(j, sluice.UpdateStateByKey(pairs, func(_ int, vs []int, s int, _ bool) (int, bool) {
+		collectAs(j.collect, sluice.UpdateStateByKey(pairs, func(_ int, vs []int, s int, _ bool) (int, bool) {
 			return s + len(vs), true
 		}, sluice.Named("added")), "added")
 	}
@@ -96,7 +97,7 @@ func (j *resumeJob) build(c *sluice.Context) {
 		st.Update(n + 1)
 		return n, true
 	}, sluice.Named("seen"), sluice.CheckpointInterval(2*time.Second))
-	collectAs(j, snaps, "seen")
+	collectAs(j.collect, snaps, "seen")
 }
 
 // run starts c and runs it until batch `until` (1-based) completes.

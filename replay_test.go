@@ -54,21 +54,6 @@ func (j *replayJob) record(name string, t time.Time, recs []string) {
 	j.out[name][t.UnixMilli()] = recs
 }
 
-func recordAs[T any](j *replayJob, s *sluice.Stream[T], name string) {
-	sluice.ForeachBatch(s, func(ctx context.Context, d sluice.Dataset[T], t time.Time) error {
-		recs, err := d.Collect(ctx)
-		if err != nil {
-			return err
-		}
-		strs := make([]string, len(recs))
-		for i, r := range recs {
-			strs[i] = fmt.Sprint(r)
-		}
-		j.record(name, t, strs)
-		return nil
-	})
-}
-
 func (j *replayJob) build(c *sluice.Context) {
 	var nums *sluice.Stream[int]
 	if j.queue != nil {
@@ -97,19 +82,19 @@ func (j *replayJob) build(c *sluice.Context) {
 			return s, true
 		}, sluice.Named("totals"), every)
 	}
-	recordAs(j, totals, "totals")
+	collectAs(j.record, totals, "totals")
 	window := sluice.ReduceByKeyAndWindow(pairs, func(a, b int) int { return a + b }, func(a, b int) int { return a - b },
 		4*time.Second, 2*time.Second, sluice.Named("window"), every)
-	recordAs(j, window, "window")
-	recordAs(j, sluice.CountByWindow(nums, 3*time.Second, time.Second), "count")
+	collectAs(j.record, window, "window")
+	collectAs(j.record, sluice.CountByWindow(nums, 3*time.Second, time.Second), "count")
 	seen, _ := sluice.MapWithState(pairs, func(_ time.Time, k int, v sluice.Optional[int], st *sluice.State[int]) (sluice.KV[int, int], bool) {
 		n, _ := st.Get()
 		st.Update(n + 1)
 		return sluice.Pair(k, n), true
 	}, sluice.Named("seen"), every)
-	recordAs(j, seen, "seen")
+	collectAs(j.record, seen, "seen")
 	if j.variant == "added" {
-		recordAs(j, sluice.UpdateStateByKey(pairs, func(_ int, vs []int, s int, _ bool) (int, bool) {
+		collectAs(j.record, sluice.UpdateStateByKey(pairs, func(_ int, vs []int, s int, _ bool) (int, bool) {
 			return s + len(vs), true
 		}, sluice.Named("added")), "added")
 	}
