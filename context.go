@@ -73,6 +73,8 @@ type Context struct {
 	// staticSealed is the sequence number of the first static dataset
 	// made after Start (a cluster's workers cannot rebuild those).
 	staticSealed int32
+	// rec recomputes lost state after a worker is lost (cluster driver).
+	rec recovery
 }
 
 const (

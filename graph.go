@@ -363,6 +363,7 @@ func (c *Context) Stop() error {
 	if st == started {
 		c.cancel()
 		<-c.done
+		c.rec.stop()
 		c.recvStop()
 		c.recvWG.Wait()
 		if c.ck != nil {
@@ -443,6 +444,8 @@ func (g *generator) generate(t time.Time) (*runtime.Batch, error) {
 		}
 		out := out
 		b.Jobs = append(b.Jobs, func(ctx context.Context) error {
+			c.enterJob(ctx, out, t)
+			defer c.leaveJob()
 			if err := out.output(ctx, d, t); err != nil {
 				return fmt.Errorf("sluice: %s#%d at %v: %w", out.kind, out.id, t, err)
 			}
@@ -460,6 +463,8 @@ func (g *generator) generate(t time.Time) (*runtime.Batch, error) {
 // a store it then writes the batch's metadata checkpoint.
 func (g *generator) Completed(t time.Time) {
 	c := (*Context)(g)
+	// State recomputed after a worker loss reads datasets freed below.
+	c.enterJob(context.Background(), nil, t)
 	var ids []lineage.ID
 	var cut []*lineage.Dataset // checkpoint batches' state, to cut if cached
 	planKeep := c.planHorizon(t)
