@@ -75,6 +75,10 @@ type Context struct {
 	staticSealed int32
 	// rec recomputes lost state after a worker is lost (cluster driver).
 	rec recovery
+	// held are the datasets whose shuffle outputs Completed keeps for the
+	// lineage of state since its last cut (see holdLineage); only the
+	// batch loop's goroutine uses it.
+	held map[lineage.ID]bool
 }
 
 const (
