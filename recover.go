@@ -155,6 +155,9 @@ func (c *Context) recompute(ctx context.Context, worker string, n *node, d *line
 	}
 	start := time.Now()
 	if _, err := c.env.RunJob(ctx, d, runtime.Action{Kind: runtime.ActCount}); err != nil {
+		if ctx.Err() != nil {
+			return // stopping
+		}
 		// The next job that reads the state recomputes it.
 		c.cfg.logger.Warn("sluice: recomputing state after a worker was lost", "op", n.kind, "name", n.name, "worker", worker, "err", err)
 		return
