@@ -165,12 +165,13 @@ func (c *Context) startCluster() error {
 	c.staticSealed = c.static.Next()
 	drv, err := cluster.NewDriver(cluster.DriverConfig{Listen: listen, Security: sec, Fingerprint: fp, Plans: c.planFor,
 		WorkerTimeout: c.cfg.workerTimeout,
-		Args:          os.Args[1:], Logger: c.cfg.logger, Graph: (*resolver)(c),
+		Args:          os.Args[1:], Logger: c.cfg.logger, Graph: (*resolver)(c), OnWorkerLost: c.workerLost,
 		Runtime: runtime.Config{Pinned: c.pinned, ExtraCuts: c.allCuts, OnBlock: c.onBlock, Scheduler: scheduler.Config{Epoch: c.epoch()}}})
 	if err != nil {
 		return err
 	}
 	cl.drv, cl.quit = drv, make(chan struct{})
+	c.rec.begin()
 	c.env.driver = drv.Runtime
 	c.env.close = cl.close
 	var exited <-chan error

@@ -77,6 +77,12 @@ type Context struct {
 	// staticSealed is the sequence number of the first static dataset
 	// made after Start (a cluster's workers cannot rebuild those).
 	staticSealed int32
+	// rec recomputes lost state after a worker is lost (cluster driver).
+	rec recovery
+	// held are the datasets whose shuffle outputs Completed keeps for the
+	// lineage of state since its last cut (see holdLineage); only the
+	// batch loop's goroutine uses it.
+	held map[lineage.ID]bool
 }
 
 const (

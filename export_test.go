@@ -83,3 +83,42 @@ func ReceiverWorker[T any](s *Stream[T]) (string, int) {
 	}
 	return name, 0
 }
+
+// LoseWorker tells a local-mode context's driver that a worker is lost, as
+// the cluster driver does when a worker process dies (its blocks and map
+// outputs count as gone), and starts recomputing the state it held.
+func LoseWorker(c *Context, worker string) error {
+	c.rec.mu.Lock()
+	begun := c.rec.ctx != nil
+	c.rec.mu.Unlock()
+	if !begun {
+		c.rec.begin()
+	}
+	if err := c.env.driver.WorkerLost(worker); err != nil {
+		return err
+	}
+	c.workerLost(worker)
+	return nil
+}
+
+// AwaitRecovery waits until the state recomputations LoseWorker started
+// ended.
+func AwaitRecovery(c *Context) {
+	c.rec.mu.Lock()
+	t := c.rec.batch
+	c.rec.mu.Unlock()
+	c.enterJob(context.Background(), nil, t)
+}
+
+// StateCached reports whether every partition of the latest state of the
+// stateful operator named name is cached on a live worker.
+func StateCached(c *Context, name string) bool {
+	c.rec.mu.Lock()
+	t := c.rec.batch
+	c.rec.mu.Unlock()
+	d := c.names[name].latest(t)
+	return d != nil && c.env.driver.FullyCached(d)
+}
+
+// LocalWorkers names a local-mode context's workers.
+func LocalWorkers(c *Context) []string { return c.env.local.Workers() }

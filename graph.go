@@ -371,6 +371,7 @@ func (c *Context) Stop() error {
 		c.drainReceivers()
 		c.cancel()
 		<-c.done
+		c.rec.stop()
 		if c.ck != nil {
 			c.mu.Lock()
 			failed := c.runErr != nil || c.crashed
@@ -449,6 +450,8 @@ func (g *generator) generate(t time.Time) (*runtime.Batch, error) {
 		}
 		out := out
 		b.Jobs = append(b.Jobs, func(ctx context.Context) error {
+			c.enterJob(ctx, out, t)
+			defer c.leaveJob()
 			if err := out.output(ctx, d, t); err != nil {
 				return fmt.Errorf("sluice: %s#%d at %v: %w", out.kind, out.id, t, err)
 			}
@@ -466,6 +469,8 @@ func (g *generator) generate(t time.Time) (*runtime.Batch, error) {
 // a store it then writes the batch's metadata checkpoint.
 func (g *generator) Completed(t time.Time) {
 	c := (*Context)(g)
+	// State recomputed after a worker loss reads datasets freed below.
+	c.enterJob(context.Background(), nil, t)
 	var ids []lineage.ID
 	var cut []*lineage.Dataset // checkpoint batches' state, to cut if cached
 	planKeep := c.planHorizon(t)
@@ -513,6 +518,7 @@ func (g *generator) Completed(t time.Time) {
 			}
 		}
 	}
+	ids = c.holdLineage(t, ids)
 	sort.Slice(ids, func(i, j int) bool { return ids[i].String() < ids[j].String() })
 	_ = c.env.driver.Free(ids)
 	c.lastDone.Store(t.UnixNano())
@@ -527,6 +533,63 @@ func (g *generator) Completed(t time.Time) {
 	}
 	if c.ck != nil {
 		c.checkpointBatch(t)
+	}
+}
+
+// holdLineage keeps out of the datasets to free, ids, the children of the
+// shuffles that the state of a stateful operator was computed from since
+// its last cut, until a later cut makes them useless; it returns the IDs to
+// free: the rest of ids, and those it held that no state needs any more.
+// Were a worker lost, its state partitions are recomputed from the cut
+// through these batches: with their map outputs kept, only those the lost
+// worker held are computed again, not every input partition of every
+// batch. Memory holds, per stateful operator, the map outputs of the
+// batches of one checkpoint interval at most (workers keep them encoded,
+// see shuffle.Store.SetCompact). Only cluster modes hold them: in one
+// process no worker is lost.
+func (c *Context) holdLineage(t time.Time, ids []lineage.ID) []lineage.ID {
+	if c.cl == nil {
+		return ids
+	}
+	need := make(map[lineage.ID]bool)
+	seen := make(map[*lineage.Dataset]bool)
+	for _, n := range c.statefulNodes() {
+		if d := n.latest(t); d != nil {
+			shufflesSinceCut(d, need, seen)
+		}
+	}
+	var free []lineage.ID
+	for id := range c.held {
+		if !need[id] {
+			free = append(free, id)
+			delete(c.held, id)
+		}
+	}
+	for _, id := range ids {
+		if !need[id] {
+			free = append(free, id)
+			continue
+		}
+		if c.held == nil {
+			c.held = make(map[lineage.ID]bool)
+		}
+		c.held[id] = true
+	}
+	return free
+}
+
+// shufflesSinceCut adds to need the children of the shuffles in d's
+// lineage, up to its truncated datasets.
+func shufflesSinceCut(d *lineage.Dataset, need map[lineage.ID]bool, seen map[*lineage.Dataset]bool) {
+	if seen[d] {
+		return
+	}
+	seen[d] = true
+	for _, dep := range d.Dependencies() { // none past a cut
+		if sd, ok := dep.(*lineage.ShuffleDep); ok {
+			need[sd.ID.Child] = true
+		}
+		shufflesSinceCut(dep.Parent(), need, seen)
 	}
 }
 

@@ -227,11 +227,12 @@ func TestWorkerJoinsMidRun(t *testing.T) {
 	})
 }
 
-// A worker whose session ends while a job runs is dropped; its tasks and
-// map outputs are redone on the other worker and the job's result is
-// right, as is the next job's.
+// A worker whose session ends while a job runs is dropped (and
+// OnWorkerLost told); its tasks and map outputs are redone on the other
+// worker and the job's result is right, as is the next job's.
 func TestWorkerLostDuringJob(t *testing.T) {
-	c := newCluster(t, DriverConfig{})
+	told := make(chan string, 4)
+	c := newCluster(t, DriverConfig{OnWorkerLost: func(w string) { told <- w }})
 	a := c.addWorker(nil)
 	b := c.addWorker(nil)
 	c.waitReady(2)
@@ -260,6 +261,9 @@ func TestWorkerLostDuringJob(t *testing.T) {
 		_, ok := c.workerInfo(lost)
 		return !ok && len(c.d.Workers()) == 1
 	})
+	if w := <-told; w != lost {
+		t.Errorf("OnWorkerLost(%q), want %q", w, lost)
+	}
 	close(gate)
 	r := <-done
 	if r.err != nil {

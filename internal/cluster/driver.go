@@ -48,6 +48,9 @@ type DriverConfig struct {
 	Blocks  blockstore.Config
 	Runtime runtime.Config
 	Logger  *slog.Logger
+	// OnWorkerLost, if set, is called (on a session's goroutine, so it
+	// must not block) after the runtime driver was told a worker is lost.
+	OnWorkerLost func(worker string)
 }
 
 // executorName is the driver's own executor among the workers.
@@ -497,6 +500,9 @@ func (d *Driver) drop(s *session, why error) {
 		d.log.Warn("cluster: worker lost", "worker", s.name, "err", why)
 		_ = d.Runtime.WorkerLost(s.name)
 		d.broadcastPeers()
+		if d.cfg.OnWorkerLost != nil {
+			d.cfg.OnWorkerLost(s.name)
+		}
 	}
 }
 

@@ -114,6 +114,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 		results:    make(chan runtime.TaskResult, 1024), closing: make(chan struct{})}
 	w.runtime = runtime.NewWorker(runtime.WorkerConfig{Slots: cfg.Slots, Blocks: cfg.Blocks, Logger: cfg.Logger, AddBlock: w.addBlock},
 		cfg.Graph, w, w.report)
+	w.runtime.Shuffle.SetCompact(true) // older batches' outputs are kept for recovery only
 	svc := rpc.NewService(workerService)
 	rpc.ServerStream(svc, "Fetch", w.serveFetch)
 	rpc.Unary(svc, "PutBlock", w.servePutBlock)

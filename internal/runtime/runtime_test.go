@@ -533,3 +533,30 @@ func TestLostCachedPartitionReplansWithoutRedoingTheOthers(t *testing.T) {
 		}
 	}
 }
+
+// A worker may resolve a shuffle's child to an older copy than its parent
+// (the same dataset built twice: the driver kept the child's shuffle
+// outputs while the parent was forgotten and built again). The map task
+// computes the child's own parent.
+func TestMapTaskUsesTheChildsCopyOfItsParent(t *testing.T) {
+	l, reg := newLocal(t, 2)
+	sc := reg.Scope(1, 1)
+	var calls atomic.Int64
+	src := source(sc, 2, 3, &calls)
+	sum := modShuffle(sc, src, 2)
+	// Build the parent again under the same ID: the registry now resolves
+	// the new copy, the child still depends on the first.
+	again := sc.NewWithID(src.ID, "source", ints{}, 2, func(lineage.TaskContext, int) (any, error) {
+		return nil, errors.New("the map task computed the registry's copy of the parent")
+	})
+	if got, _ := reg.Lookup(src.ID); got != again {
+		t.Fatal("the registry does not resolve the new copy")
+	}
+	got, err := l.Driver.RunJob(context.Background(), sum, 1, collect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(flatten(got)) != "[24 12]" {
+		t.Fatalf("got %v, want [24 12]", flatten(got))
+	}
+}

@@ -253,9 +253,13 @@ func (w *Worker) writeShuffle(tc *taskCtx, d *TaskDesc, parent *lineage.Dataset)
 		return 0, fmt.Errorf("runtime: %v has no dependency %d", child, d.Shuffle.Index)
 	}
 	dep, ok := deps[d.Shuffle.Index].(*lineage.ShuffleDep)
-	if !ok || dep.P != parent {
+	if !ok || dep.P.ID != parent.ID {
 		return 0, fmt.Errorf("runtime: dependency %d of %v is not a shuffle of %v", d.Shuffle.Index, child, parent)
 	}
+	// A worker rebuilding datasets may hold an older copy of the child (one
+	// whose shuffle outputs the driver keeps) than of the parent: the same
+	// dataset, but the child's own lineage is the one to compute.
+	parent = dep.P
 	p := d.Task.Partition
 	var buckets []any
 	if dep.Write != nil && !parent.Persisted() {
