@@ -85,6 +85,9 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				"%d worker kills, %d driver kills; recovery p50 %.0f ms, max %.0f ms; seed %d\n",
 				res.Batches, res.ExpectedBatches, res.Identical, res.Records, res.LostRecords, res.DuplicatedRecords,
 				res.WorkerKills, res.DriverKills, res.RecoveryMsP50, res.RecoveryMsMax, res.Seed)
+			for _, k := range res.Kills {
+				fmt.Fprintf(stdout, "  %6.1f s  %-6s  recovered in %.0f ms\n", float64(k.AtMs)/1000, k.Process, k.RecoveryMs)
+			}
 		}
 	}
 	return err

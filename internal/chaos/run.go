@@ -53,10 +53,22 @@ type Result struct {
 	DriverKills       int     `json:"driver_kills"`
 	RecoveryMsP50     float64 `json:"recovery_ms_p50"`
 	RecoveryMsMax     float64 `json:"recovery_ms_max"`
-	Seed              uint64  `json:"seed"`
-	Dir               string  `json:"dir"`
+	// Kills lists each kill, in order, and its recovery time.
+	Kills []Kill `json:"kills"`
+	Seed  uint64 `json:"seed"`
+	Dir   string `json:"dir"`
 	// Differences lists the first differing batches, for a human.
 	Differences []string `json:"differences,omitempty"`
+}
+
+// Kill is one SIGKILL: when (milliseconds after the job started), to
+// what ("worker" or "driver"), and the time until results were on
+// schedule again (-1: never).
+type Kill struct {
+	AtMs       int64   `json:"at_ms"`
+	Process    string  `json:"process"`
+	RecoveryMs float64 `json:"recovery_ms"`
+	at         time.Time
 }
 
 // Run runs the job on local-cluster while killing its processes, then
@@ -113,14 +125,14 @@ func jobArgs(cfg Config, table string) []string {
 // runWithKills runs the job to its last batch, killing a random worker
 // every KillWorkerEvery and the driver once at KillDriverAt (restarting
 // it at once); it returns the kill times.
-func runWithKills(ctx context.Context, cfg Config, table string, res *Result) ([]time.Time, error) {
+func runWithKills(ctx context.Context, cfg Config, table string, res *Result) ([]Kill, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
 	d, err := startDriver(cfg.Binary, jobArgs(cfg, table), cfg.Log, nil)
 	if err != nil {
 		return nil, err
 	}
 	start := d.started
-	var kills []time.Time
+	var kills []Kill
 	nextWorker := start.Add(cfg.KillWorkerEvery)
 	deadline := start.Add(cfg.Duration + 5*time.Minute)
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -145,7 +157,7 @@ func runWithKills(ctx context.Context, cfg Config, table string, res *Result) ([
 			running := ranBatchSince(cfg.Dir, d.started)
 			if cfg.KillDriverAt > 0 && res.DriverKills == 0 && now.Sub(start) >= cfg.KillDriverAt && running {
 				fmt.Fprintf(cfg.Log, "chaos: SIGKILL to the driver (pid %d)\n", d.cmd.Process.Pid)
-				kills = append(kills, time.Now())
+				kills = append(kills, Kill{at: time.Now(), Process: "driver", AtMs: time.Since(start).Milliseconds()})
 				d.cmd.Process.Signal(syscall.SIGKILL)
 				<-d.done
 				res.DriverKills++
@@ -162,7 +174,7 @@ func runWithKills(ctx context.Context, cfg Config, table string, res *Result) ([
 					continue
 				}
 				fmt.Fprintf(cfg.Log, "chaos: SIGKILL to worker pid %d\n", pid)
-				kills = append(kills, at)
+				kills = append(kills, Kill{at: at, Process: "worker", AtMs: at.Sub(start).Milliseconds()})
 				if err == nil {
 					res.WorkerKills++
 				}
@@ -174,13 +186,16 @@ func runWithKills(ctx context.Context, cfg Config, table string, res *Result) ([
 // recoveries sets the recovery figures: for each kill, the time until a
 // batch scheduled after it completed within one batch interval of its
 // time.
-func recoveries(cfg Config, kills []time.Time, res *Result) {
+func recoveries(cfg Config, kills []Kill, res *Result) {
 	log := readLog(cfg.Dir)
 	var ms []float64
 	for _, k := range kills {
-		if d, _, ok := recoveryAfter(log, k, cfg.Batch); ok {
-			ms = append(ms, float64(d.Milliseconds()))
+		k.RecoveryMs = -1
+		if d, _, ok := recoveryAfter(log, k.at, cfg.Batch); ok {
+			k.RecoveryMs = float64(d.Milliseconds())
+			ms = append(ms, k.RecoveryMs)
 		}
+		res.Kills = append(res.Kills, k)
 	}
 	if len(ms) == 0 {
 		return
