@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -39,7 +40,37 @@ const (
 	profileEnv = "SLUICE_WORKER_CPUPROFILE"
 	// slotsEnv is a worker's task slots (default: one per core).
 	slotsEnv = "SLUICE_WORKER_SLOTS"
+	// straggleEnv makes a worker a straggler (a testing aid): a slowdown
+	// factor, or "stall" (see Straggler and StalledWorker).
+	straggleEnv = "SLUICE_WORKER_STRAGGLE"
 )
+
+// workerStraggle parses SLUICE_WORKER_STRAGGLE.
+func workerStraggle() (runtime.Straggle, error) {
+	v := os.Getenv(straggleEnv)
+	if v == "" {
+		return runtime.Straggle{}, nil
+	}
+	if v == "stall" {
+		return runtime.Straggle{Stall: true}, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(f >= 1) || math.IsInf(f, 1) {
+		return runtime.Straggle{}, fmt.Errorf("sluice: %s=%q: want a slowdown factor ≥ 1 or \"stall\"", straggleEnv, v)
+	}
+	return runtime.Straggle{Slowdown: f}, nil
+}
+
+// straggleValue is SLUICE_WORKER_STRAGGLE's value for s ("" for none).
+func straggleValue(s runtime.Straggle) string {
+	switch {
+	case s.Stall:
+		return "stall"
+	case s.Slowdown > 1:
+		return strconv.FormatFloat(s.Slowdown, 'g', -1, 64)
+	}
+	return ""
+}
 
 // workerSlots is this worker process's task slots: SLUICE_WORKER_SLOTS,
 // else one per core.
@@ -233,7 +264,8 @@ func (c *Context) startProcesses(drv *cluster.Driver, sec rpc.Security) error {
 		EnvFor: func(i int) []string {
 			// The machine's cores shared among the workers: one task slot per core.
 			slots := max(1, goruntime.NumCPU()/c.cl.n)
-			return []string{fmt.Sprintf("%s=worker-%d", nameEnv, i), fmt.Sprintf("%s=%d", slotsEnv, slots)}
+			return []string{fmt.Sprintf("%s=worker-%d", nameEnv, i), fmt.Sprintf("%s=%d", slotsEnv, slots),
+				straggleEnv + "=" + straggleValue(c.cfg.stragglers[i])}
 		}})
 	if err != nil {
 		return err
@@ -326,9 +358,13 @@ func (c *Context) runWorker() error {
 	if err != nil {
 		return err
 	}
+	straggle, err := workerStraggle()
+	if err != nil {
+		return err
+	}
 	w, err := cluster.NewWorker(cluster.WorkerConfig{Driver: os.Getenv(driverEnv), Name: os.Getenv(nameEnv),
 		Security: sec, Fingerprint: fp, Graph: (*resolver)(c), Logger: c.cfg.logger, Metrics: os.Getenv(metricsEnv),
-		Slots: workerSlots(),
+		Slots: workerSlots(), Straggle: straggle,
 		Welcome: func(first int64) {
 			c.mu.Lock()
 			c.first = time.Unix(0, first)

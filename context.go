@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"reflect"
 	goruntime "runtime"
@@ -120,6 +121,8 @@ type config struct {
 	// Program).
 	program     string
 	programArgs []string
+	// stragglers are the workers made stragglers (a testing aid), by index.
+	stragglers map[int]runtime.Straggle
 }
 
 // Option configures a Context.
@@ -238,6 +241,43 @@ func WorkerCPUProfile(prefix string) Option {
 // with the driver's key and run the others in-process, as local mode.
 func WorkerKey(key string) Option { return func(c *config) error { c.workerKey = key; return nil } }
 
+// Straggler makes worker i (from 0: local[N]'s local-i, local-cluster's
+// worker-i) a straggler, a testing aid for speculative execution: each of
+// its tasks takes slowdown times as long as it ran, the extra time spent
+// sleeping, not computing, so that the other workers keep their share of
+// a machine's cores. A replacement local-cluster starts for a lost worker
+// is not slowed. A standalone worker is slowed with
+// `sluice worker --slowdown F` (or SLUICE_WORKER_STRAGGLE=F).
+func Straggler(i int, slowdown float64) Option {
+	return func(c *config) error {
+		if i < 0 || !(slowdown >= 1) || math.IsInf(slowdown, 1) {
+			return fmt.Errorf("sluice: Straggler(%d, %v): need a worker index ≥ 0 and a finite slowdown ≥ 1", i, slowdown)
+		}
+		return c.straggle(i, runtime.Straggle{Slowdown: slowdown})
+	}
+}
+
+// StalledWorker makes worker i (as Straggler numbers them) a straggler
+// that never finishes a task: each of its tasks ends only when cancelled
+// (when a backup copy elsewhere wins, or the job ends). A testing aid;
+// a standalone worker stalls with `sluice worker --stall`.
+func StalledWorker(i int) Option {
+	return func(c *config) error {
+		if i < 0 {
+			return fmt.Errorf("sluice: StalledWorker(%d): need a worker index ≥ 0", i)
+		}
+		return c.straggle(i, runtime.Straggle{Stall: true})
+	}
+}
+
+func (c *config) straggle(i int, s runtime.Straggle) error {
+	if c.stragglers == nil {
+		c.stragglers = make(map[int]runtime.Straggle)
+	}
+	c.stragglers[i] = s
+	return nil
+}
+
 // WithClock replaces the wall clock (tests use sluicetest.ManualClock).
 func WithClock(cl Clock) Option { return func(c *config) error { c.clock = cl; return nil } }
 
@@ -347,7 +387,7 @@ func NewContext(opts ...Option) (*Context, error) {
 		return c, nil
 	}
 	local, err := runtime.NewLocal(n, (*resolver)(c), runtime.LocalConfig{Encode: os.Getenv(encodeEnv) == "1",
-		Config: runtime.Config{OnBlock: c.onBlock}})
+		Config: runtime.Config{OnBlock: c.onBlock}, Stragglers: cfg.stragglers})
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -171,7 +172,18 @@ func WorkerMain(ctx context.Context, args []string) error {
 	file := fs.String("secret-file", "", "file holding the cluster secret in hex (default: $SLUICE_SECRET)")
 	plain := fs.Bool("plaintext", false, "no TLS (development, loopback only)")
 	wait := fs.Duration("wait", workerJoinWait, "how long to wait for the driver to listen")
+	slowdown := fs.Float64("slowdown", 0, "testing aid: make each task take this many times as long, sleeping (see Straggler)")
+	stall := fs.Bool("stall", false, "testing aid: hold every task until it is cancelled (see StalledWorker)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch {
+	case *stall:
+		os.Setenv(straggleEnv, "stall")
+	case *slowdown != 0:
+		os.Setenv(straggleEnv, strconv.FormatFloat(*slowdown, 'g', -1, 64))
+	}
+	if _, err := workerStraggle(); err != nil {
 		return err
 	}
 	if *driver == "" {

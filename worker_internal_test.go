@@ -103,3 +103,26 @@ func TestWorkerRebuildsDatasetsAndStopsAtCuts(t *testing.T) {
 		t.Fatalf("unknown node: %v", err)
 	}
 }
+
+// SLUICE_WORKER_STRAGGLE round-trips the stragglers local-cluster starts,
+// and a bad value is an error that names it.
+func TestWorkerStraggleEnv(t *testing.T) {
+	for _, s := range []runtime.Straggle{{}, {Slowdown: 4}, {Slowdown: 1.5}, {Stall: true}} {
+		t.Setenv(straggleEnv, straggleValue(s))
+		got, err := workerStraggle()
+		if err != nil || got != s {
+			t.Errorf("%+v → %q → %+v, %v", s, straggleValue(s), got, err)
+		}
+	}
+	for _, bad := range []string{"x", "0.5", "-2", "+Inf", "NaN"} {
+		t.Setenv(straggleEnv, bad)
+		if _, err := workerStraggle(); err == nil || !strings.Contains(err.Error(), straggleEnv) {
+			t.Errorf("%s=%q: err %v", straggleEnv, bad, err)
+		}
+	}
+	for _, o := range []Option{Straggler(-1, 2), Straggler(0, 0.5), StalledWorker(-1)} {
+		if _, err := NewContext(Master("local[1]"), o); err == nil {
+			t.Error("a bad straggler option was accepted")
+		}
+	}
+}

@@ -46,6 +46,8 @@ type WorkerConfig struct {
 	// before any task runs.
 	Welcome func(first int64)
 	Logger  *slog.Logger
+	// Straggle makes this worker a straggler (a testing aid).
+	Straggle runtime.Straggle
 }
 
 // Worker is a worker process's side of a cluster: its session with the
@@ -112,7 +114,8 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	w := &Worker{cfg: cfg, log: cfg.Logger, listener: l, server: srv, driver: cc,
 		peerClient: newPeerClient(cfg.Security),
 		results:    make(chan runtime.TaskResult, 1024), closing: make(chan struct{})}
-	w.runtime = runtime.NewWorker(runtime.WorkerConfig{Slots: cfg.Slots, Blocks: cfg.Blocks, Logger: cfg.Logger, AddBlock: w.addBlock},
+	w.runtime = runtime.NewWorker(runtime.WorkerConfig{Slots: cfg.Slots, Blocks: cfg.Blocks, Logger: cfg.Logger, AddBlock: w.addBlock,
+		Straggle: cfg.Straggle},
 		cfg.Graph, w, w.report)
 	w.runtime.Shuffle.SetCompact(true) // older batches' outputs are kept for recovery only
 	svc := rpc.NewService(workerService)

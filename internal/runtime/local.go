@@ -35,6 +35,8 @@ type LocalConfig struct {
 	Encode bool
 	// Blocks configures each worker's block store.
 	Blocks blockstore.Config
+	// Stragglers slows workers by index (from 0), a testing aid.
+	Stragglers map[int]Straggle
 }
 
 // NewLocal starts a driver and n workers that resolve datasets through r.
@@ -50,7 +52,8 @@ func NewLocal(n int, r Resolver, cfg LocalConfig) (*Local, error) {
 	}
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("local-%d", i)
-		l.workers[name] = NewWorker(WorkerConfig{Name: name, Slots: 1, Blocks: cfg.Blocks, AddBlock: l.Driver.ReceivedBlock}, r, l, report)
+		l.workers[name] = NewWorker(WorkerConfig{Name: name, Slots: 1, Blocks: cfg.Blocks, AddBlock: l.Driver.ReceivedBlock,
+			Straggle: cfg.Stragglers[i]}, r, l, report)
 		l.names = append(l.names, name)
 	}
 	sort.Strings(l.names)

@@ -52,7 +52,8 @@ type Worker struct {
 	log      *slog.Logger
 
 	// blocks registers a received block with the driver.
-	blocks func(context.Context, BlockReport) error
+	blocks   func(context.Context, BlockReport) error
+	straggle Straggle
 
 	mu        sync.Mutex
 	running   map[scheduler.Task]context.CancelFunc
@@ -81,6 +82,41 @@ type WorkerConfig struct {
 	// AddBlock registers a block a receiver on this worker stored with
 	// the driver (Driver.ReceivedBlock, through the transport).
 	AddBlock func(context.Context, BlockReport) error
+	// Straggle makes the worker a straggler (a testing aid).
+	Straggle Straggle
+}
+
+// Straggle makes a worker a straggler, for tests and benchmarks of
+// speculative execution (DESIGN.md section 6). It stretches each task's
+// time instead of burning cycles: a task runs as usual, then its result is
+// held back, so a slowed worker takes no CPU from the others when they
+// share a machine's cores. A cancelled task ends at once.
+type Straggle struct {
+	// Slowdown > 1 holds each task's result back until the task has
+	// taken Slowdown times as long as it ran.
+	Slowdown float64
+	// Stall holds every task's result back until the task is cancelled.
+	Stall bool
+}
+
+// hold waits as Straggle says after a task ran for ran; false if the task
+// was cancelled meanwhile.
+func (s Straggle) hold(ctx context.Context, ran time.Duration) bool {
+	switch {
+	case s.Stall:
+		<-ctx.Done()
+		return false
+	case s.Slowdown > 1:
+		t := time.NewTimer(time.Duration(float64(ran) * (s.Slowdown - 1)))
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // NewWorker returns a worker. report receives every task's result.
@@ -90,7 +126,7 @@ func NewWorker(cfg WorkerConfig, r Resolver, peers Peers, report func(TaskResult
 	}
 	return &Worker{
 		Name: cfg.Name, Slots: cfg.Slots, Blocks: blockstore.New(cfg.Blocks), Shuffle: shuffle.New(),
-		resolver: r, peers: peers, report: report, log: cfg.Logger, blocks: cfg.AddBlock,
+		resolver: r, peers: peers, report: report, log: cfg.Logger, blocks: cfg.AddBlock, straggle: cfg.Straggle,
 		running: make(map[scheduler.Task]context.CancelFunc), receivers: make(map[int32]*receiver),
 	}
 }
@@ -108,6 +144,9 @@ func (w *Worker) Launch(d *TaskDesc) error {
 	go func() {
 		defer w.wg.Done()
 		res := w.run(ctx, d)
+		if !w.straggle.hold(ctx, res.Duration) && res.Err == nil {
+			res.Err = fmt.Errorf("runtime: task %v cancelled while held back (straggler): %w", d.Task, ctx.Err())
+		}
 		w.tasksRun.Add(1)
 		w.records.Add(int64(res.Records))
 		if res.Err != nil {
