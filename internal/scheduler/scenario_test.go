@@ -34,9 +34,12 @@ import (
 //	  sS tasks=N [parents=sA,sB] [result] [pinned] [available=P:W,...] [prefer=P:W|W,...]
 //	     [available-len=N] [prefer-len=N]   (force a length, for invalid jobs)
 //	replan jJ [retry=jJ/sS/pP/aA@W]        (a new plan of an active job; stages as for submit)
-//	finish jJ/sS/pP aA on W [epoch=N]      (epoch defaults to the config's)
-//	fail jJ/sS/pP aA on W [epoch=N] [reason="..."]
-//	fetch-fail jJ/sS/pP aA on W map=sS/pP@W [unreachable] [reason="..."]
+//	finish jJ/sS/pP aA on W [speculative] [epoch=N]
+//	                                       (epoch defaults to the config's; speculative
+//	                                        names a backup copy: reports carry the Task
+//	                                        as launched)
+//	fail jJ/sS/pP aA on W [speculative] [epoch=N] [reason="..."]
+//	fetch-fail jJ/sS/pP aA on W [speculative] map=sS/pP@W [unreachable] [reason="..."]
 //	                                       (unreachable: W could not be reached at all)
 //	finish-all                             (finish every running attempt, by stage and partition)
 //	tick DUR                               (advance the time by DUR)
@@ -258,9 +261,17 @@ func (sc *scenario) event(name string, pos []string, kv map[string]string, lines
 
 // taskEvent parses "jJ/sS/pP aA on W" and the options of a task report.
 func (sc *scenario) taskEvent(name string, pos []string, kv map[string]string) (Event, error) {
-	unreachable := name == "fetch-fail" && len(pos) == 5 && pos[4] == "unreachable"
-	if unreachable {
-		pos = pos[:4]
+	var unreachable, speculative bool
+	for len(pos) > 4 {
+		switch pos[len(pos)-1] {
+		case "unreachable":
+			unreachable = name == "fetch-fail"
+		case "speculative":
+			speculative = true
+		default:
+			return nil, fmt.Errorf("unknown option %q", pos[len(pos)-1])
+		}
+		pos = pos[:len(pos)-1]
 	}
 	if len(pos) != 4 || pos[2] != "on" {
 		return nil, fmt.Errorf("want %s jJ/sS/pP aA on W", name)
@@ -273,6 +284,7 @@ func (sc *scenario) taskEvent(name string, pos []string, kv map[string]string) (
 		return nil, err
 	}
 	t.Epoch = sc.cfg.Epoch
+	t.Speculative = speculative
 	if e, ok := kv["epoch"]; ok {
 		if t.Epoch, err = strconv.ParseInt(e, 10, 64); err != nil {
 			return nil, err
