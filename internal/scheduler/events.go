@@ -40,7 +40,7 @@ func (s *Scheduler) workerLost(ev WorkerLost) {
 		for p := range st.parts {
 			pt := &st.parts[p]
 			for i := pt.nrun - 1; i >= 0; i-- {
-				if pt.runs[i].worker == w.id {
+				if pt.at(i).worker == w.id {
 					s.release(st, pt, i, false)
 				}
 			}
@@ -87,7 +87,7 @@ func (s *Scheduler) cancelJob(ev CancelJob) {
 }
 
 // attemptOf returns the running attempt that t names on worker w (its
-// stage, partition and index in part.runs), or a nil stage when the report
+// stage, partition and index for part.at), or a nil stage when the report
 // is stale: another attempt or epoch, an unknown stage, a partition not
 // running, an attempt that ended (the loser of a speculative race), or a
 // worker other than the one it was launched on. t.Job is compared too,
@@ -101,7 +101,7 @@ func (s *Scheduler) attemptOf(t Task, w WorkerID) (*stage, *part, int) {
 	}
 	pt := &st.parts[t.Partition]
 	for i := range pt.nrun {
-		if pt.runs[i].task == t && pt.runs[i].worker == w {
+		if run := pt.at(i); run.task == t && run.worker == w {
 			return st, pt, i
 		}
 	}

@@ -182,7 +182,7 @@ func (s *Scheduler) launch(j *job, st *stage, p int, w *worker) {
 	invariant(w.running < w.slots && s.free > 0, "launch on worker %s with no free slot", w.id)
 	t := Task{Job: j.id, Stage: st.id, Partition: p, Attempt: pt.next, Epoch: s.cfg.Epoch}
 	pt.next++
-	pt.runs[0] = attempt{task: t, worker: w.id, gen: st.gen, launchedAt: s.step, startedAt: s.now}
+	pt.run = attempt{task: t, worker: w.id, gen: st.gen, launchedAt: s.step, startedAt: s.now}
 	pt.nrun = 1
 	pt.waiting = false
 	w.running++

@@ -130,10 +130,11 @@ type part struct {
 	loc  WorkerID // where a map partition's output lives, when done
 	// producedAt is the step at which the output at loc was produced.
 	producedAt uint64
-	// runs[:nrun] are the running attempts, in launch order: at most two,
-	// an attempt and its backup copy (runs[1] is then speculative and
-	// runs[0].backedUp is set), never on the same worker.
-	runs     [maxCopies]attempt
+	// nrun counts the running attempts (see at): at most two, an attempt
+	// and its backup copy, never on the same worker. run is the first;
+	// backup, the second, is out of line: it is rare, and parts are many.
+	run      attempt
+	backup   *attempt
 	nrun     int
 	next     int // the next attempt number
 	failures int // failed attempts, bounded by MaxTaskFailures
@@ -153,11 +154,17 @@ type part struct {
 	took  time.Duration
 }
 
-// maxCopies bounds the running attempts of one partition: the attempt and
-// one backup copy.
-const maxCopies = 2
-
 func (pt *part) running() bool { return pt.nrun > 0 }
+
+// at returns running attempt i (< nrun) of pt, in launch order: with two,
+// the second is the backup copy of the first (at(1).task.Speculative and
+// at(0).backedUp are set).
+func (pt *part) at(i int) *attempt {
+	if i == 0 {
+		return &pt.run
+	}
+	return pt.backup
+}
 
 // attempt is a running attempt.
 type attempt struct {
@@ -310,15 +317,21 @@ func (s *Scheduler) failStage(st *stage, reason string) {
 // says it finished first; a backup copy that did not is wasted.
 func (s *Scheduler) release(st *stage, pt *part, i int, won bool) attempt {
 	invariant(i < pt.nrun, "release of stage %d attempt %d of %d running", st.id, i, pt.nrun)
-	run := pt.runs[i]
+	run := *pt.at(i)
 	w := s.workers[run.worker]
 	invariant(w != nil, "running attempt %v on unknown worker %q", run.task, run.worker)
 	invariant(w.running > 0 && st.running > 0, "running counts below zero for %v", run.task)
 	w.running--
 	s.free++
-	copy(pt.runs[i:], pt.runs[i+1:pt.nrun])
+	switch {
+	case pt.nrun == 1:
+		pt.run = attempt{}
+	case i == 0:
+		pt.run, pt.backup = *pt.backup, nil // the backup runs on alone
+	default:
+		pt.backup = nil
+	}
 	pt.nrun--
-	pt.runs[pt.nrun] = attempt{}
 	if pt.nrun == 0 {
 		st.running--
 	}

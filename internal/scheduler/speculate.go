@@ -65,7 +65,7 @@ func scale(d time.Duration, m float64) time.Duration {
 func (s *Scheduler) speculateStage(j *job, st *stage, limit time.Duration) {
 	for p := range st.parts {
 		pt := &st.parts[p]
-		if pt.nrun != 1 || pt.runs[0].backedUp || s.now-pt.runs[0].startedAt < limit {
+		if pt.nrun != 1 || pt.run.backedUp || s.now-pt.run.startedAt < limit {
 			continue
 		}
 		if w := s.placeBackup(st, p); w != nil {
@@ -85,7 +85,7 @@ func (s *Scheduler) speculateStage(j *job, st *stage, limit time.Duration) {
 // the partition is late.
 func (s *Scheduler) placeBackup(st *stage, p int) *worker {
 	pt := &st.parts[p]
-	f := filter{pinned: st.pinned, skip: [2]WorkerID{pt.runs[0].worker, pt.avoid}}
+	f := filter{pinned: st.pinned, skip: [2]WorkerID{pt.run.worker, pt.avoid}}
 	if st.prefer != nil && len(st.prefer[p]) > 0 {
 		if w, _ := s.mostFree(st.prefer[p], f); w != nil {
 			return w
@@ -97,14 +97,14 @@ func (s *Scheduler) placeBackup(st *stage, p int) *worker {
 
 func (s *Scheduler) launchBackup(j *job, st *stage, p int, w *worker) {
 	pt := &st.parts[p]
-	orig := &pt.runs[0]
+	orig := &pt.run
 	invariant(pt.nrun == 1 && !pt.done && !orig.backedUp, "backup of stage %d partition %d with %d attempts running", st.id, p, pt.nrun)
 	invariant(w.id != orig.worker && !w.excluded, "backup of stage %d partition %d on worker %s", st.id, p, w.id)
 	invariant(w.running < w.slots && s.free > 0, "launch on worker %s with no free slot", w.id)
 	orig.backedUp = true
 	t := Task{Job: j.id, Stage: st.id, Partition: p, Attempt: pt.next, Epoch: s.cfg.Epoch, Speculative: true}
 	pt.next++
-	pt.runs[1] = attempt{task: t, worker: w.id, gen: st.gen, launchedAt: s.step, startedAt: s.now}
+	pt.backup = &attempt{task: t, worker: w.id, gen: st.gen, launchedAt: s.step, startedAt: s.now}
 	pt.nrun = 2
 	w.running++
 	s.free--

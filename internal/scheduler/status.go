@@ -88,7 +88,8 @@ func (s *Scheduler) Status() Status {
 		st := s.stages[id]
 		for p := range st.parts {
 			pt := &st.parts[p]
-			for _, run := range pt.runs[:pt.nrun] {
+			for i := range pt.nrun {
+				run := pt.at(i)
 				out.Running = append(out.Running, RunningTask{Task: run.task, Worker: run.worker})
 			}
 		}
