@@ -52,7 +52,10 @@ type Task struct {
 	// Epoch it fences late results of superseded attempts.
 	Attempt int
 	// Epoch is the scheduler's incarnation (Config.Epoch).
-	Epoch       int64
+	Epoch int64
+	// Speculative marks a backup copy of a straggling attempt of the same
+	// partition, running on another worker at the same time. The first of
+	// the two to finish wins; the other gets a Cancel (see Launch).
 	Speculative bool
 }
 
@@ -155,13 +158,24 @@ func (TaskFailed) isEvent()   {}
 type Action interface{ isAction() }
 
 // Launch asks the runtime to run Task on Worker.
+//
+// A Launch whose Task.Speculative is set is a backup copy: another attempt
+// of the same partition keeps running on another worker. The runtime runs
+// it like any attempt and reports it with the Task exactly as launched.
+// The first TaskFinished of the two wins: the scheduler takes that
+// attempt's output (for a map task, on that attempt's worker) and, in the
+// same Step, emits a Cancel for the other, whose output the runtime must
+// then discard (not register, not deliver); its later reports are ignored.
 type Launch struct {
 	Task   Task
 	Worker WorkerID
 }
 
 // Cancel asks the runtime to stop an attempt; its result, if any arrives,
-// is ignored by the scheduler anyway.
+// is ignored by the scheduler anyway. An attempt is cancelled when its job
+// or stage is abandoned, or when the other copy of its partition finished
+// first (speculative execution): either way, what it produced is not to
+// be used.
 type Cancel struct {
 	Task   Task
 	Worker WorkerID
@@ -200,4 +214,37 @@ type Config struct {
 	// failures reported by attempts launched before the last loss of a
 	// parent output do not count: that loss was already handled.
 	MaxStageAttempts int
+
+	// NoSpeculation turns speculative execution off: no backup copies.
+	NoSpeculation bool
+	// SpeculationQuantile is the share of a stage's partitions that must
+	// have finished before its stragglers get backups (default 0.75;
+	// values above 1 are taken as 1). A partition counts as finished while
+	// its output is current and was produced by an attempt this scheduler
+	// launched and timed: outputs taken as Available say nothing about how
+	// long the stage's tasks take, and a lost output stops counting. At
+	// least one finished partition is needed.
+	SpeculationQuantile float64
+	// SpeculationMultiplier: a running attempt is a straggler when it has
+	// run longer than SpeculationMultiplier times the median duration of
+	// the stage's finished partitions (default 1.5).
+	SpeculationMultiplier float64
+	// SpeculationMinDuration: an attempt is not a straggler before it has
+	// run this long, whatever the median (default 100ms): on tiny tasks a
+	// multiple of the median is noise.
+	SpeculationMinDuration time.Duration
+
+	// NoExclusion turns worker exclusion off.
+	NoExclusion bool
+	// ExcludeAfter is how many strikes within ExcludeFor exclude a worker
+	// (default 3). A strike is a task failure on the worker (not a fetch
+	// failure, not the loss of the worker), or a straggle: an attempt on
+	// the worker that got a backup copy and was beaten by it.
+	ExcludeAfter int
+	// ExcludeFor is how long an exclusion lasts, and the window in which
+	// strikes are counted (default 30s), in Tick time. An excluded worker
+	// gets no new task while a live worker that is not excluded could run
+	// it (if every such worker is excluded, tasks run there anyway), and
+	// no backup copy at all; its running attempts go on.
+	ExcludeFor time.Duration
 }

@@ -29,6 +29,32 @@
 // an attempt number and Config.Epoch, and reports naming any other attempt
 // are ignored (fencing).
 //
+// Speculative execution (unless Config.NoSpeculation): once
+// Config.SpeculationQuantile (0.75) of a stage's partitions have finished
+// — outputs current and produced by attempts the scheduler timed, from
+// launch to finish in Tick time — an attempt that has run longer than
+// Config.SpeculationMultiplier (1.5) times the median duration of those,
+// and at least Config.SpeculationMinDuration (100ms), gets one backup copy
+// (Task.Speculative, a new attempt number) on another live worker that is
+// not excluded: a preferred one if it can, else the one with the most free
+// slots. Backups take only the slots that pending tasks of every job left
+// free, and are looked for at the end of every Step (so on every Tick and
+// after every finish). A partition runs at most two attempts, never on
+// one worker. The first to finish wins; the other is cancelled and its
+// reports are ignored from then on. If one copy fails or is lost with its
+// worker, the other runs on alone; the partition is relaunched only when
+// no copy runs. A failed copy counts toward MaxTaskFailures as any.
+//
+// Exclusion (unless Config.NoExclusion): a worker with Config.ExcludeAfter
+// (3) strikes within Config.ExcludeFor (30s) — task failures, not fetch
+// failures or its loss, and straggles: attempts of it beaten by their
+// backup — is excluded for ExcludeFor. It gets no new task while a worker
+// that is not excluded could run it (but tasks still run on excluded
+// workers when no other could: exclusion never stalls a job) and no
+// backup at all; its running attempts go on. The first Tick at or after
+// the end readmits it. Status shows exclusions and counts backups
+// launched, won and wasted.
+//
 // # Use
 //
 // One goroutine of the runtime owns the Scheduler: it feeds events and
@@ -61,12 +87,14 @@
 //		}
 //	}
 //
-// Status returns a snapshot (workers, active jobs, running attempts) for
-// the web UI and for tests.
+// Tick regularly (every 100ms, say): speculation measures durations in
+// Tick time, and exclusions end on a Tick.
 //
-// # Not yet
+// A Launch of a backup (Task.Speculative) is run like any other; a Cancel
+// is final: whatever the attempt produced, if it finishes anyway, is
+// discarded (for a speculative race, the winner's output is the one the
+// scheduler took). Reports carry the Task exactly as launched.
 //
-// Speculative execution: Task.Speculative exists, but the scheduler never
-// launches a backup copy yet. It will plug in where the scheduler keeps a
-// partition's single running attempt (type attempt), driven by Tick.
+// Status returns a snapshot (workers and their exclusions, active jobs,
+// running attempts, counters) for the web UI, metrics and tests.
 package scheduler

@@ -21,12 +21,14 @@ func (s *Scheduler) workerJoined(ev WorkerJoined) error {
 	return nil
 }
 
-// workerLost forgets a worker. Its running attempts go back to pending
-// without counting as failures (they are relaunched with new attempt
-// numbers), and every map output it held is marked missing; the scheduling
+// workerLost forgets a worker. Its running attempts end without counting
+// as failures: a partition whose other copy runs elsewhere goes on with
+// it, the others go back to pending (they are relaunched with new attempt
+// numbers). Every map output it held is marked missing; the scheduling
 // pass reruns the ones a stage still needs. Running tasks of child stages
 // are left alone: if they fetch from the lost worker they report fetch
-// failures. A loss of an unknown worker is stale and ignored.
+// failures. A loss of an unknown worker is stale and ignored. Its
+// exclusion, if any, is forgotten with it.
 func (s *Scheduler) workerLost(ev WorkerLost) {
 	w := s.workers[ev.Worker]
 	if w == nil {
@@ -36,12 +38,18 @@ func (s *Scheduler) workerLost(ev WorkerLost) {
 	// outputs commute, and no action is emitted here.
 	for _, st := range s.stages {
 		for p := range st.parts {
-			if pt := &st.parts[p]; pt.running && pt.run.worker == w.id {
-				s.release(st, pt)
+			pt := &st.parts[p]
+			for i := pt.nrun - 1; i >= 0; i-- {
+				if pt.at(i).worker == w.id {
+					s.release(st, pt, i, false)
+				}
 			}
 		}
 	}
 	invariant(w.running == 0, "worker %s lost with %d attempts unaccounted for", w.id, w.running)
+	if w.excluded {
+		s.excluded--
+	}
 	delete(s.workers, w.id)
 	i, _ := slices.BinarySearch(s.order, w.id)
 	s.order = slices.Delete(s.order, i, i+1)
@@ -78,32 +86,47 @@ func (s *Scheduler) cancelJob(ev CancelJob) {
 	s.endJob(j, false, reason)
 }
 
-// attemptOf returns the running attempt that t names on worker w, or nils
-// when the report is stale: another attempt or epoch, an unknown stage, a
-// partition not running, or a worker other than the one it was launched on.
-// t.Job is compared too, but a shared stage's attempt keeps running for the
-// other jobs after the job that launched it ended, so its report is still
-// accepted under that job's ID.
-func (s *Scheduler) attemptOf(t Task, w WorkerID) (*stage, *part) {
+// attemptOf returns the running attempt that t names on worker w (its
+// stage, partition and index for part.at), or a nil stage when the report
+// is stale: another attempt or epoch, an unknown stage, a partition not
+// running, an attempt that ended (the loser of a speculative race), or a
+// worker other than the one it was launched on. t.Job is compared too,
+// but a shared stage's attempt keeps running for the other jobs after the
+// job that launched it ended, so its report is still accepted under that
+// job's ID.
+func (s *Scheduler) attemptOf(t Task, w WorkerID) (*stage, *part, int) {
 	st := s.stages[t.Stage]
 	if st == nil || t.Partition < 0 || t.Partition >= st.numTasks {
-		return nil, nil
+		return nil, nil, 0
 	}
 	pt := &st.parts[t.Partition]
-	if !pt.running || pt.run.task != t || pt.run.worker != w {
-		return nil, nil
+	for i := range pt.nrun {
+		if run := pt.at(i); run.task == t && run.worker == w {
+			return st, pt, i
+		}
 	}
-	return st, pt
+	return nil, nil, 0
 }
 
+// taskFinished takes the first result of a partition. If the other copy of
+// a speculative pair still runs, it is cancelled: it lost. A backup that
+// beats the attempt it backed up is a straggle of that attempt's worker.
 func (s *Scheduler) taskFinished(ev TaskFinished) {
-	st, pt := s.attemptOf(ev.Task, ev.Worker)
+	st, pt, i := s.attemptOf(ev.Task, ev.Worker)
 	if st == nil {
 		return
 	}
-	s.release(st, pt)
+	run := s.release(st, pt, i, true)
+	if pt.running() {
+		loser := s.release(st, pt, 0, false)
+		s.emit(Cancel{Task: loser.task, Worker: loser.worker})
+		if loser.backedUp {
+			s.strike(loser.worker)
+		}
+	}
 	pt.done = true
 	st.done++
+	st.addTook(pt, s.now-run.startedAt)
 	if !st.result {
 		pt.loc = ev.Worker
 		pt.avoid = ""
@@ -115,13 +138,18 @@ func (s *Scheduler) taskFinished(ev TaskFinished) {
 	}
 }
 
+// taskFailed ends a failed attempt. The partition runs again once no copy
+// of it runs: if the other copy of a speculative pair still runs, it goes
+// on alone. Every failure but a fetch failure is a strike on the worker.
 func (s *Scheduler) taskFailed(ev TaskFailed) {
-	st, pt := s.attemptOf(ev.Task, ev.Worker)
+	st, pt, i := s.attemptOf(ev.Task, ev.Worker)
 	if st == nil {
 		return
 	}
-	run := pt.run
-	s.release(st, pt)
+	run := s.release(st, pt, i, false)
+	if ev.Fetch == nil {
+		s.strike(ev.Worker)
+	}
 	reason := ev.Reason
 	if f := ev.Fetch; f != nil {
 		why := s.badFetch(st, run, f)

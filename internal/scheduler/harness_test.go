@@ -49,6 +49,10 @@ type harness struct {
 	stageDefs map[StageID]Stage            // definitions of every stage seen
 	delivered map[JobID]map[int]bool       // result partitions reported finished
 	outputs   map[StageID]map[int]WorkerID // map outputs, a superset of the scheduler's
+	startedAt map[Task]time.Duration       // running attempts' launch times
+	backedUp  map[Task]bool                // running attempts that got a backup copy
+	gone      []RunningTask                // recently ended attempts, for stale reports
+	backups   int                          // speculative launches seen
 	nextJob   JobID
 	ended     int
 	trace     strings.Builder // every event and action, to compare runs
@@ -64,6 +68,8 @@ func newHarness(t fataler, c chooser, label string) *harness {
 		stageDefs: map[StageID]Stage{},
 		delivered: map[JobID]map[int]bool{},
 		outputs:   map[StageID]map[int]WorkerID{},
+		startedAt: map[Task]time.Duration{},
+		backedUp:  map[Task]bool{},
 		nextJob:   1,
 	}
 	for _, st := range universe {
@@ -74,6 +80,15 @@ func newHarness(t fataler, c chooser, label string) *harness {
 		MaxTaskFailures:  1 + c.intn(4, "max-task-failures"),
 		MaxStageAttempts: 1 + c.intn(8, "max-stage-attempts"),
 		LocalityWait:     time.Duration(c.intn(2, "locality-wait")) * 30 * time.Millisecond,
+		// Speculation and exclusion, on more often than not, with the
+		// defaults or settings that make them frequent within a run.
+		NoSpeculation:          c.intn(4, "no-speculation") == 0,
+		SpeculationQuantile:    []float64{0, 0.5, 1}[c.intn(3, "speculation-quantile")],
+		SpeculationMultiplier:  []float64{0, 1, 2}[c.intn(3, "speculation-multiplier")],
+		SpeculationMinDuration: []time.Duration{0, time.Millisecond, 20 * time.Millisecond}[c.intn(3, "speculation-min")],
+		NoExclusion:            c.intn(4, "no-exclusion") == 0,
+		ExcludeAfter:           c.intn(4, "exclude-after"),
+		ExcludeFor:             []time.Duration{0, 50 * time.Millisecond, 200 * time.Millisecond}[c.intn(3, "exclude-for")],
 	}
 	h.s = New(h.cfg)
 	return h
@@ -103,21 +118,26 @@ func (h *harness) step(ev Event) ([]Action, error) {
 		return nil, err
 	}
 	acts := h.s.Ready()
+	// Exclusions begin while an event is handled and end at a Tick, both
+	// before the launches of the Step: the status after the Step tells
+	// which workers were excluded when they were launched.
+	after := h.s.Status()
 	for _, a := range acts {
 		fmt.Fprintf(&h.trace, "%s\n", formatAction(a))
-		h.apply(a)
+		h.apply(a, after)
 	}
 	h.checkStatus()
 	return acts, nil
 }
 
-func (h *harness) apply(a Action) {
+func (h *harness) apply(a Action, after Status) {
 	h.t.Helper()
 	switch a := a.(type) {
 	case Launch:
-		h.checkLaunch(a)
+		h.checkLaunch(a, after)
 		h.running[a.Task] = a.Worker
 		h.onWorker[a.Worker]++
+		h.startedAt[a.Task] = after.Now
 	case Cancel:
 		if w, ok := h.running[a.Task]; !ok || w != a.Worker {
 			h.fatalf("cancel of %v on %s, which is not running there", a.Task, a.Worker)
@@ -138,7 +158,7 @@ func (h *harness) apply(a Action) {
 	}
 }
 
-func (h *harness) checkLaunch(a Launch) {
+func (h *harness) checkLaunch(a Launch, after Status) {
 	h.t.Helper()
 	t := a.Task
 	slots, ok := h.live[a.Worker]
@@ -147,14 +167,22 @@ func (h *harness) checkLaunch(a Launch) {
 		h.fatalf("launch of %v on worker %s, which is not live", t, a.Worker)
 	case h.onWorker[a.Worker] >= slots:
 		h.fatalf("launch of %v on worker %s, which has all %d slots busy", t, a.Worker, slots)
-	case t.Epoch != h.cfg.Epoch || t.Speculative:
-		h.fatalf("launch of %v with a wrong epoch or speculative", t)
+	case t.Epoch != h.cfg.Epoch:
+		h.fatalf("launch of %v with a wrong epoch", t)
 	}
 	h.mustActive(t.Job)
+	var others []Task
 	for other := range h.running {
 		if other.Stage == t.Stage && other.Partition == t.Partition {
-			h.fatalf("launch of %v while %v is running", t, other)
+			others = append(others, other)
 		}
+	}
+	if t.Speculative {
+		h.checkBackup(a, others, after)
+	} else if len(others) > 0 {
+		h.fatalf("launch of %v while %v is running", t, others[0])
+	} else {
+		h.checkIncluded(a, after)
 	}
 	for _, par := range h.stageDefs[t.Stage].Parents {
 		for p := range h.stageDefs[par].NumTasks {
@@ -162,6 +190,57 @@ func (h *harness) checkLaunch(a Launch) {
 				h.fatalf("launch of %v before output %d of parent stage %d exists", t, p, par)
 			}
 		}
+	}
+}
+
+// checkBackup checks a speculative launch: one other attempt of the
+// partition runs, on another worker, has run at least
+// SpeculationMinDuration and got no backup before; the backup's worker is
+// not excluded.
+func (h *harness) checkBackup(a Launch, others []Task, after Status) {
+	h.t.Helper()
+	t := a.Task
+	if h.cfg.NoSpeculation {
+		h.fatalf("backup %v launched with speculation off", t)
+	}
+	if len(others) != 1 {
+		h.fatalf("backup %v launched with %d attempts of its partition running", t, len(others))
+	}
+	orig := others[0]
+	minRun := cmp.Or(h.cfg.SpeculationMinDuration, DefaultSpeculationMinDuration)
+	switch {
+	case h.running[orig] == a.Worker:
+		h.fatalf("backup %v on %s, the worker of %v", t, a.Worker, orig)
+	case h.backedUp[orig]:
+		h.fatalf("second backup %v of %v", t, orig)
+	case after.Now-h.startedAt[orig] < minRun:
+		h.fatalf("backup %v of %v, which has run %v only", t, orig, after.Now-h.startedAt[orig])
+	}
+	for _, w := range after.Workers {
+		if w.ID == a.Worker && w.Excluded {
+			h.fatalf("backup %v on excluded worker %s", t, a.Worker)
+		}
+	}
+	h.backedUp[orig] = true
+	h.backups++
+}
+
+// checkIncluded checks that a task launched on an excluded worker had no
+// other choice: no live worker is excluded but at most one (which the
+// task may avoid: a fetch found it unreachable).
+func (h *harness) checkIncluded(a Launch, after Status) {
+	h.t.Helper()
+	excluded, included := false, 0
+	for _, w := range after.Workers {
+		if w.ID == a.Worker {
+			excluded = w.Excluded
+		}
+		if !w.Excluded {
+			included++
+		}
+	}
+	if excluded && included > 1 {
+		h.fatalf("launch of %v on excluded worker %s while %d workers are not excluded", a.Task, a.Worker, included)
 	}
 }
 
@@ -175,8 +254,15 @@ func (h *harness) mustActive(id JobID) Job {
 }
 
 func (h *harness) endAttempt(t Task) {
-	h.onWorker[h.running[t]]--
+	w := h.running[t]
+	h.onWorker[w]--
 	delete(h.running, t)
+	delete(h.startedAt, t)
+	delete(h.backedUp, t)
+	h.gone = append(h.gone, RunningTask{Task: t, Worker: w})
+	if len(h.gone) > 20 {
+		h.gone = h.gone[1:]
+	}
 }
 
 // endJob forgets a job, and the outputs of stages no active job lists.
@@ -221,9 +307,29 @@ func (h *harness) checkStatus() {
 	if len(st.Running) != len(h.running) {
 		h.fatalf("status has %d running attempts, model %d", len(st.Running), len(h.running))
 	}
-	for _, r := range st.Running {
+	specRunning := 0
+	for i, r := range st.Running {
 		if w, ok := h.running[r.Task]; !ok || w != r.Worker {
 			h.fatalf("status runs %v on %s, model does not", r.Task, r.Worker)
+		}
+		if r.Task.Speculative {
+			specRunning++
+		}
+		if i > 0 {
+			prev := st.Running[i-1]
+			same := prev.Task.Stage == r.Task.Stage && prev.Task.Partition == r.Task.Partition
+			if same && (prev.Worker == r.Worker || i > 1 && st.Running[i-2].Task.Stage == r.Task.Stage && st.Running[i-2].Task.Partition == r.Task.Partition) {
+				h.fatalf("partition %d of stage %d runs more than two attempts, or two on %s", r.Task.Partition, r.Task.Stage, r.Worker)
+			}
+		}
+	}
+	c := st.Counters
+	if c.SpeculativeLaunched != h.backups || c.SpeculativeLaunched != c.SpeculativeWon+c.SpeculativeWasted+specRunning {
+		h.fatalf("counters %+v with %d backups launched and %d running", c, h.backups, specRunning)
+	}
+	for _, w := range st.Workers {
+		if w.Excluded != (w.ExcludedUntil > st.Now) || w.Excluded && h.cfg.NoExclusion {
+			h.fatalf("worker %s excluded=%v until %v at %v", w.ID, w.Excluded, w.ExcludedUntil, st.Now)
 		}
 	}
 	var jobs []JobID

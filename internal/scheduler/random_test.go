@@ -87,7 +87,11 @@ func (h *harness) randomStep() {
 	case op < 15:
 		h.fetchFail()
 	case op < 17:
-		h.mustStep(Tick{Now: h.s.Status().Now + time.Duration(h.c.intn(40, "tick"))*time.Millisecond})
+		d := time.Duration(h.c.intn(40, "tick")) * time.Millisecond
+		if h.c.intn(8, "long-tick") == 0 {
+			d *= 10 // stragglers, ends of exclusions
+		}
+		h.mustStep(Tick{Now: h.s.Status().Now + d})
 	case op < 18:
 		if h.c.intn(2, "cancel-or-replan") == 0 {
 			h.cancel()
@@ -131,9 +135,9 @@ func (h *harness) lose() {
 	}
 	id := ids[h.c.intn(len(ids), "lose")]
 	delete(h.live, id)
-	for t, w := range h.running {
-		if w == id {
-			h.endAttempt(t)
+	for _, r := range h.runningList() { // in order: endAttempt keeps a list
+		if r.Worker == id {
+			h.endAttempt(r.Task)
 		}
 	}
 	for _, outs := range h.outputs {
@@ -289,16 +293,39 @@ func (h *harness) pickRunning() (RunningTask, bool) {
 	return rs[h.c.intn(len(rs), "running")], true
 }
 
+// finish finishes a random running attempt; those of slow workers are
+// picked less often, so that they straggle and get backups.
 func (h *harness) finish() {
-	if r, ok := h.pickRunning(); ok {
-		h.finishTask(r)
+	r, ok := h.pickRunning()
+	if !ok {
+		return
 	}
+	if slowWorker(r.Worker) && h.c.intn(4, "slow") > 0 {
+		var fast []RunningTask
+		for _, o := range h.runningList() {
+			if !slowWorker(o.Worker) {
+				fast = append(fast, o)
+			}
+		}
+		if len(fast) == 0 {
+			return
+		}
+		r = fast[h.c.intn(len(fast), "fast")]
+	}
+	h.finishTask(r)
 }
+
+// slowWorker says whether the harness finishes w's tasks late.
+func slowWorker(w WorkerID) bool { return w == "w2" || w == "w5" }
 
 func (h *harness) finishTask(r RunningTask) {
 	t := r.Task
 	if def := h.stageDefs[t.Stage]; def.Result {
-		h.delivered[JobID(t.Stage-resultStageBase)][t.Partition] = true
+		res := h.delivered[JobID(t.Stage-resultStageBase)]
+		if res[t.Partition] {
+			h.fatalf("partition %d of result stage %d finished twice", t.Partition, t.Stage)
+		}
+		res[t.Partition] = true
 	} else {
 		h.outputs[t.Stage][t.Partition] = r.Worker
 	}
@@ -353,21 +380,30 @@ func (h *harness) activeJobs() []JobID {
 // job or partition): it must change nothing and produce no action.
 func (h *harness) stale() {
 	r, ok := h.pickRunning()
+	t, w := r.Task, r.Worker
+	if n := len(h.gone); n > 0 && (!ok || h.c.intn(3, "stale-gone") == 0) {
+		// An attempt that ended (finished, failed, cancelled: the loser
+		// of a speculative race, lost with its worker) reports as it was.
+		g := h.gone[h.c.intn(n, "gone")]
+		t, w, ok = g.Task, g.Worker, true
+	} else if ok {
+		switch h.c.intn(6, "stale") {
+		case 0:
+			t.Attempt++
+		case 1:
+			t.Epoch++
+		case 2:
+			w += "-other"
+		case 3:
+			t.Job += 1000
+		case 4:
+			t.Partition += 100
+		default:
+			t.Speculative = !t.Speculative
+		}
+	}
 	if !ok {
 		return
-	}
-	t, w := r.Task, r.Worker
-	switch h.c.intn(5, "stale") {
-	case 0:
-		t.Attempt++
-	case 1:
-		t.Epoch++
-	case 2:
-		w += "-other"
-	case 3:
-		t.Job += 1000
-	default:
-		t.Partition += 100
 	}
 	before := h.s.Status()
 	var ev Event = TaskFinished{Task: t, Worker: w}

@@ -25,6 +25,8 @@ import (
 // Commands:
 //
 //	new [epoch=N] [max-task-failures=N] [max-stage-attempts=N] [locality-wait=DUR]
+//	    [no-speculation] [speculation-quantile=F] [speculation-multiplier=F]
+//	    [speculation-min-duration=DUR] [no-exclusion] [exclude-after=N] [exclude-for=DUR]
 //	    replace the scheduler by a new one (each file starts with defaults)
 //	worker-join W slots=N [reserved]
 //	worker-lost W
@@ -32,14 +34,18 @@ import (
 //	  sS tasks=N [parents=sA,sB] [result] [pinned] [available=P:W,...] [prefer=P:W|W,...]
 //	     [available-len=N] [prefer-len=N]   (force a length, for invalid jobs)
 //	replan jJ [retry=jJ/sS/pP/aA@W]        (a new plan of an active job; stages as for submit)
-//	finish jJ/sS/pP aA on W [epoch=N]      (epoch defaults to the config's)
-//	fail jJ/sS/pP aA on W [epoch=N] [reason="..."]
-//	fetch-fail jJ/sS/pP aA on W map=sS/pP@W [unreachable] [reason="..."]
+//	finish jJ/sS/pP aA on W [speculative] [epoch=N]
+//	                                       (epoch defaults to the config's; speculative
+//	                                        names a backup copy: reports carry the Task
+//	                                        as launched)
+//	fail jJ/sS/pP aA on W [speculative] [epoch=N] [reason="..."]
+//	fetch-fail jJ/sS/pP aA on W [speculative] map=sS/pP@W [unreachable] [reason="..."]
 //	                                       (unreachable: W could not be reached at all)
 //	finish-all                             (finish every running attempt, by stage and partition)
 //	tick DUR                               (advance the time by DUR)
 //	cancel jJ [reason="..."]
-//	status                                 (print Status)
+//	status                                 (print Status; a worker's exclusion and
+//	                                        the counters only when not zero)
 //
 // Run with -rewrite to regenerate the expected output; then read the diff:
 // the checked-in traces are the specification.
@@ -152,7 +158,7 @@ func (sc *scenario) run(cmd []string) ([]string, error) {
 	}
 	switch toks[0] {
 	case "new":
-		return nil, sc.newScheduler(kv)
+		return nil, sc.newScheduler(pos, kv)
 	case "status":
 		return formatStatus(sc.s.Status()), nil
 	case "finish-all":
@@ -185,8 +191,18 @@ func (sc *scenario) finishAll() []string {
 	return out
 }
 
-func (sc *scenario) newScheduler(kv map[string]string) error {
+func (sc *scenario) newScheduler(pos []string, kv map[string]string) error {
 	var cfg Config
+	for _, flag := range pos {
+		switch flag {
+		case "no-speculation":
+			cfg.NoSpeculation = true
+		case "no-exclusion":
+			cfg.NoExclusion = true
+		default:
+			return fmt.Errorf("unknown option %s", flag)
+		}
+	}
 	for k, v := range kv {
 		var err error
 		switch k {
@@ -198,6 +214,16 @@ func (sc *scenario) newScheduler(kv map[string]string) error {
 			cfg.MaxStageAttempts, err = strconv.Atoi(v)
 		case "locality-wait":
 			cfg.LocalityWait, err = time.ParseDuration(v)
+		case "speculation-quantile":
+			cfg.SpeculationQuantile, err = strconv.ParseFloat(v, 64)
+		case "speculation-multiplier":
+			cfg.SpeculationMultiplier, err = strconv.ParseFloat(v, 64)
+		case "speculation-min-duration":
+			cfg.SpeculationMinDuration, err = time.ParseDuration(v)
+		case "exclude-after":
+			cfg.ExcludeAfter, err = strconv.Atoi(v)
+		case "exclude-for":
+			cfg.ExcludeFor, err = time.ParseDuration(v)
 		default:
 			err = fmt.Errorf("unknown option %s", k)
 		}
@@ -235,9 +261,17 @@ func (sc *scenario) event(name string, pos []string, kv map[string]string, lines
 
 // taskEvent parses "jJ/sS/pP aA on W" and the options of a task report.
 func (sc *scenario) taskEvent(name string, pos []string, kv map[string]string) (Event, error) {
-	unreachable := name == "fetch-fail" && len(pos) == 5 && pos[4] == "unreachable"
-	if unreachable {
-		pos = pos[:4]
+	var unreachable, speculative bool
+	for len(pos) > 4 {
+		switch pos[len(pos)-1] {
+		case "unreachable":
+			unreachable = name == "fetch-fail"
+		case "speculative":
+			speculative = true
+		default:
+			return nil, fmt.Errorf("unknown option %q", pos[len(pos)-1])
+		}
+		pos = pos[:len(pos)-1]
 	}
 	if len(pos) != 4 || pos[2] != "on" {
 		return nil, fmt.Errorf("want %s jJ/sS/pP aA on W", name)
@@ -250,6 +284,7 @@ func (sc *scenario) taskEvent(name string, pos []string, kv map[string]string) (
 		return nil, err
 	}
 	t.Epoch = sc.cfg.Epoch
+	t.Speculative = speculative
 	if e, ok := kv["epoch"]; ok {
 		if t.Epoch, err = strconv.ParseInt(e, 10, 64); err != nil {
 			return nil, err
@@ -500,7 +535,11 @@ func formatAction(a Action) string {
 func formatStatus(st Status) []string {
 	out := []string{fmt.Sprintf("now %v", st.Now)}
 	for _, w := range st.Workers {
-		out = append(out, fmt.Sprintf("worker %s slots=%d running=%d", w.ID, w.Slots, w.Running))
+		l := fmt.Sprintf("worker %s slots=%d running=%d", w.ID, w.Slots, w.Running)
+		if w.Excluded {
+			l += fmt.Sprintf(" excluded-until=%v", w.ExcludedUntil)
+		}
+		out = append(out, l)
 	}
 	for _, j := range st.Jobs {
 		var stages []string
@@ -511,6 +550,10 @@ func formatStatus(st Status) []string {
 	}
 	for _, r := range st.Running {
 		out = append(out, fmt.Sprintf("running %s on %s", formatTask(r.Task), r.Worker))
+	}
+	if c := st.Counters; c != (Counters{}) {
+		out = append(out, fmt.Sprintf("counters speculative-launched=%d won=%d wasted=%d exclusions=%d",
+			c.SpeculativeLaunched, c.SpeculativeWon, c.SpeculativeWasted, c.Exclusions))
 	}
 	return out
 }

@@ -5,8 +5,12 @@ package scheduler
 // the pending partitions of every stage that is needed and runnable, in
 // partition order, while slots are free. A shared stage is scheduled on
 // behalf of the first job that needs it; its tasks carry that job's ID.
+// Then the slots still free go to backup copies of stragglers (speculate):
+// pending tasks of every job come first.
 func (s *Scheduler) schedule() {
 	s.pass++
+	clear(s.visits)
+	s.visits = s.visits[:0]
 	for _, id := range s.queue {
 		j := s.jobs[id]
 		mark := s.markNeeded(j)
@@ -16,9 +20,11 @@ func (s *Scheduler) schedule() {
 			}
 			st.visited = s.pass
 			st.active = true
+			s.visits = append(s.visits, visit{j: j, st: st})
 			s.scheduleStage(j, st)
 		}
 	}
+	s.speculate()
 	// Stages that stopped being needed or runnable restart their locality
 	// clocks when they come back. Map order does not matter here.
 	for _, st := range s.stages {
@@ -59,7 +65,7 @@ func (s *Scheduler) scheduleStage(j *job, st *stage) {
 	clocked := s.cfg.LocalityWait > 0
 	for p := range st.parts {
 		pt := &st.parts[p]
-		if pt.done || pt.running {
+		if pt.done || pt.running() {
 			continue
 		}
 		if clocked && !pt.waiting {
@@ -92,10 +98,12 @@ func (s *Scheduler) placePreferred(j *job, st *stage) {
 			return
 		}
 		pt := &st.parts[p]
-		if pt.done || pt.running || len(st.prefer[p]) == 0 {
+		if pt.done || pt.running() || len(st.prefer[p]) == 0 {
 			continue
 		}
-		if w, _ := s.mostFree(st.prefer[p], st.pinned, pt.avoid); w != nil {
+		f := filter{pinned: st.pinned, skip: [2]WorkerID{pt.avoid}}
+		f.excluded = !s.anyIncluded(st.pinned, pt.avoid)
+		if w, _ := s.mostFree(st.prefer[p], f); w != nil {
 			s.launch(j, st, p, w)
 		}
 	}
@@ -111,15 +119,19 @@ func (s *Scheduler) placePreferred(j *job, st *stage) {
 // A map partition whose output was lost because a fetch found its worker
 // unreachable (part.avoid) does not go back there while another worker
 // that can run it is live: it waits for a slot on one of them instead.
+// Likewise a task does not go to an excluded worker while a worker that is
+// not excluded (and not avoided) could run it; preferred workers that are
+// excluded are then no preference.
 func (s *Scheduler) place(st *stage, p int) *worker {
-	avoid := st.parts[p].avoid
-	if avoid != "" {
-		if _, others := s.mostFree(s.order, st.pinned, avoid); !others {
-			avoid = "" // the only worker that can run it: better than none
+	f := filter{pinned: st.pinned, skip: [2]WorkerID{st.parts[p].avoid}, excluded: true}
+	if f.skip[0] != "" {
+		if _, others := s.mostFree(s.order, f); !others {
+			f.skip[0] = "" // the only worker that can run it: better than none
 		}
 	}
+	f.excluded = !s.anyIncluded(st.pinned, f.skip[0])
 	if st.prefer != nil && len(st.prefer[p]) > 0 {
-		w, live := s.mostFree(st.prefer[p], st.pinned, avoid)
+		w, live := s.mostFree(st.prefer[p], f)
 		if w != nil {
 			return w
 		}
@@ -127,20 +139,29 @@ func (s *Scheduler) place(st *stage, p int) *worker {
 			return nil
 		}
 	}
-	w, _ := s.mostFree(s.order, st.pinned, avoid)
+	w, _ := s.mostFree(s.order, f)
 	return w
 }
 
-// mostFree returns the live worker among ids with the most free slots, ties
-// going to the lowest ID, or nil if none has a free slot; and whether any of
-// ids is live. Only reserved workers count for a pinned stage, and only the
-// others for the rest; avoid ("" for none) does not count at all. It scans
-// all of ids: a later optimisation could keep workers in a heap by free
-// slots.
-func (s *Scheduler) mostFree(ids []WorkerID, pinned bool, avoid WorkerID) (best *worker, live bool) {
+// filter says which live workers may take a task.
+type filter struct {
+	pinned   bool        // reserved workers only (else only the others)
+	skip     [2]WorkerID // workers not to use ("" for none)
+	excluded bool        // whether excluded workers may be used
+}
+
+func (f *filter) allows(w *worker) bool {
+	return w.reserved == f.pinned && w.id != f.skip[0] && w.id != f.skip[1] && (f.excluded || !w.excluded)
+}
+
+// mostFree returns the live worker among ids that f allows with the most
+// free slots, ties going to the lowest ID, or nil if none has a free slot;
+// and whether f allows any live worker of ids. It scans all of ids: a later
+// optimisation could keep workers in a heap by free slots.
+func (s *Scheduler) mostFree(ids []WorkerID, f filter) (best *worker, live bool) {
 	for _, id := range ids {
 		w := s.workers[id]
-		if w == nil || w.reserved != pinned || id == avoid {
+		if w == nil || !f.allows(w) {
 			continue
 		}
 		live = true
@@ -157,12 +178,12 @@ func (s *Scheduler) mostFree(ids []WorkerID, pinned bool, avoid WorkerID) (best 
 
 func (s *Scheduler) launch(j *job, st *stage, p int, w *worker) {
 	pt := &st.parts[p]
-	invariant(!pt.done && !pt.running, "launch of stage %d partition %d that is done or running", st.id, p)
+	invariant(!pt.done && !pt.running(), "launch of stage %d partition %d that is done or running", st.id, p)
 	invariant(w.running < w.slots && s.free > 0, "launch on worker %s with no free slot", w.id)
 	t := Task{Job: j.id, Stage: st.id, Partition: p, Attempt: pt.next, Epoch: s.cfg.Epoch}
 	pt.next++
-	pt.running = true
-	pt.run = attempt{task: t, worker: w.id, gen: st.gen, launchedAt: s.step}
+	pt.run = attempt{task: t, worker: w.id, gen: st.gen, launchedAt: s.step, startedAt: s.now}
+	pt.nrun = 1
 	pt.waiting = false
 	w.running++
 	st.running++

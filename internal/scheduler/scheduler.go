@@ -9,8 +9,13 @@ import (
 
 // Defaults for zero Config fields.
 const (
-	DefaultMaxTaskFailures  = 4
-	DefaultMaxStageAttempts = 8
+	DefaultMaxTaskFailures        = 4
+	DefaultMaxStageAttempts       = 8
+	DefaultSpeculationQuantile    = 0.75
+	DefaultSpeculationMultiplier  = 1.5
+	DefaultSpeculationMinDuration = 100 * time.Millisecond
+	DefaultExcludeAfter           = 3
+	DefaultExcludeFor             = 30 * time.Second
 )
 
 // Limits on what one event may ask for (STYLE 7: a limit on everything). An
@@ -43,7 +48,17 @@ type Scheduler struct {
 	stages  map[StageID]*stage
 	pass    uint64 // counts scheduling passes; see stage.visited
 	mark    uint64 // counts needed-stage walks; see stage.needMark
-	actions []Action
+	// visits lists the stages scheduled in the last pass, in pass order,
+	// with the job each was scheduled for: the stages speculate visits.
+	visits   []visit
+	excluded int // live workers that are excluded
+	counters Counters
+	actions  []Action
+}
+
+type visit struct {
+	j  *job
+	st *stage
 }
 
 type worker struct {
@@ -51,6 +66,12 @@ type worker struct {
 	slots    int
 	running  int  // attempts running here; never above slots
 	reserved bool // runs pinned stages only
+	// excluded says the worker is excluded until until (see
+	// Config.ExcludeFor); strikes holds the times of its recent strikes,
+	// oldest first, fewer than Config.ExcludeAfter.
+	excluded bool
+	until    time.Duration
+	strikes  []time.Duration
 }
 
 func (w *worker) freeSlots() int { return w.slots - w.running }
@@ -75,8 +96,12 @@ type stage struct {
 	pinned   bool // runs on reserved workers only
 	parts    []part
 	done     int // partitions whose output is available (or result delivered)
-	running  int // partitions with a running attempt
+	running  int // partitions with a running attempt (one or two)
 	jobs     int // active jobs that list this stage
+	// took holds, sorted, the durations of the attempts that produced the
+	// current outputs of the timed partitions (part.timed): the finished
+	// partitions that speculation counts and takes the median of.
+	took []time.Duration
 	// gen is bumped whenever a parent's output goes missing. An attempt
 	// launched under the current gen has seen only current parent outputs,
 	// so its fetch failure is news; older attempts' fetch failures are not
@@ -105,10 +130,14 @@ type part struct {
 	loc  WorkerID // where a map partition's output lives, when done
 	// producedAt is the step at which the output at loc was produced.
 	producedAt uint64
-	running    bool
-	run        attempt // the running attempt, when running
-	next       int     // the next attempt number
-	failures   int     // failed attempts, bounded by MaxTaskFailures
+	// nrun counts the running attempts (see at): at most two, an attempt
+	// and its backup copy, never on the same worker. run is the first;
+	// backup, the second, is out of line: it is rare, and parts are many.
+	run      attempt
+	backup   *attempt
+	nrun     int
+	next     int // the next attempt number
+	failures int // failed attempts, bounded by MaxTaskFailures
 	// avoid is the worker a fetch found unreachable when this map
 	// partition's output was lost there: its reruns go elsewhere while
 	// another worker can run them (see place). Cleared when the output
@@ -118,16 +147,33 @@ type part struct {
 	// a runnable stage; LocalityWait is measured from waitFrom.
 	waiting  bool
 	waitFrom time.Duration
+	// timed says the current output was produced by an attempt this
+	// scheduler launched, which ran for took; its duration is in
+	// stage.took.
+	timed bool
+	took  time.Duration
 }
 
-// attempt is a running attempt. There is at most one per partition: a
-// speculative copy (Task.Speculative) would be a second attempt here, which
-// is where speculative execution will plug in.
+func (pt *part) running() bool { return pt.nrun > 0 }
+
+// at returns running attempt i (< nrun) of pt, in launch order: with two,
+// the second is the backup copy of the first (at(1).task.Speculative and
+// at(0).backedUp are set).
+func (pt *part) at(i int) *attempt {
+	if i == 0 {
+		return &pt.run
+	}
+	return pt.backup
+}
+
+// attempt is a running attempt.
 type attempt struct {
 	task       Task
 	worker     WorkerID
-	gen        int    // the stage's gen at launch
-	launchedAt uint64 // the step at launch
+	gen        int           // the stage's gen at launch
+	launchedAt uint64        // the step at launch
+	startedAt  time.Duration // the time (of the last Tick) at launch
+	backedUp   bool          // a backup copy was launched for it (once at most)
 }
 
 // New returns a scheduler with no workers and no jobs.
@@ -140,6 +186,22 @@ func New(cfg Config) *Scheduler {
 	}
 	if cfg.LocalityWait < 0 {
 		cfg.LocalityWait = 0
+	}
+	if !(cfg.SpeculationQuantile > 0) { // NaN too
+		cfg.SpeculationQuantile = DefaultSpeculationQuantile
+	}
+	cfg.SpeculationQuantile = min(cfg.SpeculationQuantile, 1)
+	if !(cfg.SpeculationMultiplier > 0) {
+		cfg.SpeculationMultiplier = DefaultSpeculationMultiplier
+	}
+	if cfg.SpeculationMinDuration <= 0 {
+		cfg.SpeculationMinDuration = DefaultSpeculationMinDuration
+	}
+	if cfg.ExcludeAfter <= 0 {
+		cfg.ExcludeAfter = DefaultExcludeAfter
+	}
+	if cfg.ExcludeFor <= 0 {
+		cfg.ExcludeFor = DefaultExcludeFor
 	}
 	return &Scheduler{
 		cfg:     cfg,
@@ -198,6 +260,7 @@ func (s *Scheduler) tick(ev Tick) error {
 		return fmt.Errorf("%w: tick at %v is before the current time %v", ErrInvalidEvent, ev.Now, s.now)
 	}
 	s.now = ev.Now
+	s.readmit()
 	return nil
 }
 
@@ -226,12 +289,10 @@ func (s *Scheduler) endJob(j *job, done bool, reason string) {
 func (s *Scheduler) dropStage(st *stage) {
 	for p := range st.parts {
 		pt := &st.parts[p]
-		if !pt.running {
-			continue
+		for pt.running() {
+			run := s.release(st, pt, 0, false)
+			s.emit(Cancel{Task: run.task, Worker: run.worker})
 		}
-		run := pt.run
-		s.release(st, pt)
-		s.emit(Cancel{Task: run.task, Worker: run.worker})
 	}
 	delete(s.stages, st.id)
 	for _, par := range st.parents {
@@ -252,16 +313,36 @@ func (s *Scheduler) failStage(st *stage, reason string) {
 	}
 }
 
-// release ends the running attempt of pt and frees its slot.
-func (s *Scheduler) release(st *stage, pt *part) {
-	w := s.workers[pt.run.worker]
-	invariant(pt.running, "release of stage %d without a running attempt", st.id)
-	invariant(w != nil, "running attempt %v on unknown worker %q", pt.run.task, pt.run.worker)
-	invariant(w.running > 0 && st.running > 0, "running counts below zero for %v", pt.run.task)
+// release ends running attempt i of pt, frees its slot and returns it. won
+// says it finished first; a backup copy that did not is wasted.
+func (s *Scheduler) release(st *stage, pt *part, i int, won bool) attempt {
+	invariant(i < pt.nrun, "release of stage %d attempt %d of %d running", st.id, i, pt.nrun)
+	run := *pt.at(i)
+	w := s.workers[run.worker]
+	invariant(w != nil, "running attempt %v on unknown worker %q", run.task, run.worker)
+	invariant(w.running > 0 && st.running > 0, "running counts below zero for %v", run.task)
 	w.running--
-	st.running--
 	s.free++
-	pt.running = false
+	switch {
+	case pt.nrun == 1:
+		pt.run = attempt{}
+	case i == 0:
+		pt.run, pt.backup = *pt.backup, nil // the backup runs on alone
+	default:
+		pt.backup = nil
+	}
+	pt.nrun--
+	if pt.nrun == 0 {
+		st.running--
+	}
+	if run.task.Speculative {
+		if won {
+			s.counters.SpeculativeWon++
+		} else {
+			s.counters.SpeculativeWasted++
+		}
+	}
+	return run
 }
 
 // lose marks the output of map partition p of st missing.
@@ -271,6 +352,9 @@ func (s *Scheduler) lose(st *stage, p int) {
 	pt.done = false
 	pt.loc = ""
 	st.done--
+	if pt.timed {
+		st.dropTook(pt)
+	}
 	for _, c := range st.children {
 		c.gen++
 	}

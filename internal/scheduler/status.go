@@ -12,7 +12,28 @@ type Status struct {
 	Now     time.Duration  // the time of the last Tick
 	Workers []WorkerStatus // live workers by ID
 	Jobs    []JobStatus    // active jobs by ID (priority order)
-	Running []RunningTask  // running attempts by stage ID, then partition
+	// Running lists the running attempts by stage ID, then partition,
+	// then launch order (an attempt before its backup copy).
+	Running  []RunningTask
+	Counters Counters
+}
+
+// Counters count, since New, what speculative execution and exclusion did,
+// for metrics. Every backup launched is eventually won or wasted:
+// SpeculativeLaunched = SpeculativeWon + SpeculativeWasted + the backups
+// running (Task.Speculative in Status.Running).
+type Counters struct {
+	SpeculativeLaunched int // backup copies launched
+	// SpeculativeWon counts backups that finished first: their
+	// partition's output is theirs, and the attempt they backed up was
+	// cancelled.
+	SpeculativeWon int
+	// SpeculativeWasted counts backups that ended without producing their
+	// partition's output: cancelled because the attempt they backed up
+	// finished first, failed, lost with their worker, or cancelled with
+	// their job or stage.
+	SpeculativeWasted int
+	Exclusions        int // times a worker was excluded (not extensions)
 }
 
 // WorkerStatus describes a live worker.
@@ -20,6 +41,11 @@ type WorkerStatus struct {
 	ID      WorkerID
 	Slots   int
 	Running int // attempts running on the worker
+	// Excluded says the worker is excluded (see Config.ExcludeFor) until
+	// ExcludedUntil, in Tick time: the first Tick at or after it readmits
+	// it. ExcludedUntil is 0 when the worker is not excluded.
+	Excluded      bool
+	ExcludedUntil time.Duration
 }
 
 // JobStatus describes an active job.
@@ -34,7 +60,7 @@ type StageStatus struct {
 	ID       StageID
 	NumTasks int
 	Done     int // partitions with their output available (or delivered)
-	Running  int // partitions with a running attempt
+	Running  int // partitions with a running attempt (or two)
 }
 
 // RunningTask is a running attempt and where it runs.
@@ -45,10 +71,11 @@ type RunningTask struct {
 
 // Status returns a snapshot of the scheduler's state.
 func (s *Scheduler) Status() Status {
-	out := Status{Now: s.now}
+	out := Status{Now: s.now, Counters: s.counters}
 	for _, id := range s.order {
 		w := s.workers[id]
-		out.Workers = append(out.Workers, WorkerStatus{ID: id, Slots: w.slots, Running: w.running})
+		out.Workers = append(out.Workers, WorkerStatus{ID: id, Slots: w.slots, Running: w.running,
+			Excluded: w.excluded, ExcludedUntil: w.until})
 	}
 	for _, id := range s.queue {
 		js := JobStatus{ID: id}
@@ -60,8 +87,10 @@ func (s *Scheduler) Status() Status {
 	for _, id := range slices.Sorted(maps.Keys(s.stages)) {
 		st := s.stages[id]
 		for p := range st.parts {
-			if pt := &st.parts[p]; pt.running {
-				out.Running = append(out.Running, RunningTask{Task: pt.run.task, Worker: pt.run.worker})
+			pt := &st.parts[p]
+			for i := range pt.nrun {
+				run := pt.at(i)
+				out.Running = append(out.Running, RunningTask{Task: run.task, Worker: run.worker})
 			}
 		}
 	}

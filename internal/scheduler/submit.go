@@ -154,8 +154,8 @@ func (s *Scheduler) replan(ev ReplanJob) error {
 		return err
 	}
 	if r := ev.Retry; r != nil {
-		if st, pt := s.attemptOf(r.Task, r.Worker); st != nil {
-			s.release(st, pt)
+		if st, pt, i := s.attemptOf(r.Task, r.Worker); st != nil {
+			s.release(st, pt, i, false)
 		}
 	}
 	res := old.stages[len(old.stages)-1]
