@@ -197,7 +197,7 @@ func (c *Context) startCluster() error {
 	drv, err := cluster.NewDriver(cluster.DriverConfig{Listen: listen, Security: sec, Fingerprint: fp, Plans: c.planFor,
 		WorkerTimeout: c.cfg.workerTimeout,
 		Args:          os.Args[1:], Logger: c.cfg.logger, Graph: (*resolver)(c), OnWorkerLost: c.workerLost,
-		Runtime: runtime.Config{Pinned: c.pinned, ExtraCuts: c.allCuts, OnBlock: c.onBlock, Scheduler: scheduler.Config{Epoch: c.epoch()}}})
+		Runtime: runtime.Config{Pinned: c.pinned, ExtraCuts: c.allCuts, OnBlock: c.onBlock, Scheduler: c.schedulerConfig()}})
 	if err != nil {
 		return err
 	}
@@ -247,6 +247,14 @@ func (c *Context) startCluster() error {
 		}()
 	}
 	return nil
+}
+
+// schedulerConfig is the scheduler's configuration: the options', and
+// this driver's epoch.
+func (c *Context) schedulerConfig() scheduler.Config {
+	sc := c.cfg.sched
+	sc.Epoch = c.epoch()
+	return sc
 }
 
 // startProcesses starts local-cluster's worker processes.

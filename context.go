@@ -20,6 +20,7 @@ import (
 	"github.com/sluicehq/sluice/internal/checkpoint"
 	"github.com/sluicehq/sluice/internal/lineage"
 	"github.com/sluicehq/sluice/internal/runtime"
+	"github.com/sluicehq/sluice/internal/scheduler"
 )
 
 // Clock is the time source of a streaming context. The wall clock is the
@@ -123,6 +124,9 @@ type config struct {
 	programArgs []string
 	// stragglers are the workers made stragglers (a testing aid), by index.
 	stragglers map[int]runtime.Straggle
+	// sched holds the speculation and exclusion settings (its Epoch is
+	// set at Start).
+	sched scheduler.Config
 }
 
 // Option configures a Context.
@@ -240,6 +244,49 @@ func WorkerCPUProfile(prefix string) Option {
 // binary builds many): local-cluster's worker processes serve the context
 // with the driver's key and run the others in-process, as local mode.
 func WorkerKey(key string) Option { return func(c *config) error { c.workerKey = key; return nil } }
+
+// NoSpeculation turns speculative execution off. It is on by default: once
+// 75% of a stage's tasks have finished, a task running longer than 1.5
+// times their median (and at least 100ms) gets a backup copy on another
+// worker; the first result wins, the other copy is cancelled and its
+// output discarded (see SpeculationSettings).
+func NoSpeculation() Option {
+	return func(c *config) error { c.sched.NoSpeculation = true; return nil }
+}
+
+// SpeculationSettings sets when a task gets a backup copy: once quantile
+// (0 < q ≤ 1) of its stage's tasks have finished, if it has run longer than
+// multiplier (≥ 1) times their median duration and at least minDuration.
+func SpeculationSettings(quantile, multiplier float64, minDuration time.Duration) Option {
+	return func(c *config) error {
+		if !(quantile > 0 && quantile <= 1) || !(multiplier >= 1) || math.IsInf(multiplier, 1) || minDuration < 0 {
+			return fmt.Errorf("sluice: SpeculationSettings(%v, %v, %v): need 0 < quantile ≤ 1, a finite multiplier ≥ 1 and minDuration ≥ 0",
+				quantile, multiplier, minDuration)
+		}
+		c.sched.SpeculationQuantile, c.sched.SpeculationMultiplier = quantile, multiplier
+		c.sched.SpeculationMinDuration = minDuration
+		if minDuration == 0 {
+			c.sched.SpeculationMinDuration = time.Nanosecond // 0 would mean the default
+		}
+		return nil
+	}
+}
+
+// WorkerExclusion sets when a worker that keeps failing or straggling is
+// excluded: after strikes task failures or straggles (a task of it beaten
+// by its backup copy) within period, it gets no new task for period,
+// while another worker can take them (default: 3 strikes, 30 s). Strikes
+// of 0 turns exclusion off.
+func WorkerExclusion(strikes int, period time.Duration) Option {
+	return func(c *config) error {
+		if strikes < 0 || (strikes > 0 && period <= 0) {
+			return fmt.Errorf("sluice: WorkerExclusion(%d, %v): need strikes ≥ 0 and a positive period", strikes, period)
+		}
+		c.sched.NoExclusion = strikes == 0
+		c.sched.ExcludeAfter, c.sched.ExcludeFor = strikes, period
+		return nil
+	}
+}
 
 // Straggler makes worker i (from 0: local[N]'s local-i, local-cluster's
 // worker-i) a straggler, a testing aid for speculative execution: each of
@@ -387,7 +434,7 @@ func NewContext(opts ...Option) (*Context, error) {
 		return c, nil
 	}
 	local, err := runtime.NewLocal(n, (*resolver)(c), runtime.LocalConfig{Encode: os.Getenv(encodeEnv) == "1",
-		Config: runtime.Config{OnBlock: c.onBlock}, Stragglers: cfg.stragglers})
+		Config: runtime.Config{OnBlock: c.onBlock, Scheduler: cfg.sched}, Stragglers: cfg.stragglers})
 	if err != nil {
 		return nil, err
 	}

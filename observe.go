@@ -24,6 +24,13 @@ type Status struct {
 	// Tasks counts task attempts launched and failed since the start.
 	TasksLaunched int64 `json:"tasks_launched"`
 	TasksFailed   int64 `json:"tasks_failed"`
+	// Speculative copies launched since the start, those that finished
+	// first (won) and those cancelled or failed (wasted); worker
+	// exclusions since the start.
+	SpeculativeLaunched int `json:"speculative_launched"`
+	SpeculativeWon      int `json:"speculative_won"`
+	SpeculativeWasted   int `json:"speculative_wasted"`
+	Exclusions          int `json:"exclusions"`
 }
 
 // WorkerStatus describes a worker in the status.
@@ -39,6 +46,9 @@ type WorkerStatus struct {
 	SpilledBytes int64     `json:"spilled_bytes"`
 	Running      int       `json:"running_tasks"`
 	Tasks        int       `json:"tasks"`
+	// Excluded says the worker gets no new tasks for now (it kept
+	// failing or straggling).
+	Excluded bool `json:"excluded,omitempty"`
 }
 
 // TaskStatus is a running task attempt.
@@ -48,6 +58,8 @@ type TaskStatus struct {
 	Partition int    `json:"partition"`
 	Attempt   int    `json:"attempt"`
 	Worker    string `json:"worker"`
+	// Speculative says the attempt is a backup copy of a straggler.
+	Speculative bool `json:"speculative,omitempty"`
 }
 
 // startObserver starts the HTTP endpoint, if configured (c.mu held).
@@ -59,12 +71,17 @@ func (c *Context) startObserver() error {
 		return func() float64 { return f(statsView{c.env.driver.Stats()}) }
 	}
 	m := metrics.NewDriver(metrics.DriverGauges{
-		Workers:       stat(func(s statsView) float64 { return float64(s.Workers) }),
-		RunningTasks:  stat(func(s statsView) float64 { return float64(len(s.Running)) }),
-		CachedBlocks:  stat(func(s statsView) float64 { return float64(s.CachedBlocks) }),
-		Shuffles:      stat(func(s statsView) float64 { return float64(s.Shuffles) }),
-		TasksLaunched: stat(func(s statsView) float64 { return float64(s.TasksLaunched) }),
-		TasksFailed:   stat(func(s statsView) float64 { return float64(s.TasksFailed) }),
+		Workers:             stat(func(s statsView) float64 { return float64(s.Workers) }),
+		RunningTasks:        stat(func(s statsView) float64 { return float64(len(s.Running)) }),
+		CachedBlocks:        stat(func(s statsView) float64 { return float64(s.CachedBlocks) }),
+		Shuffles:            stat(func(s statsView) float64 { return float64(s.Shuffles) }),
+		TasksLaunched:       stat(func(s statsView) float64 { return float64(s.TasksLaunched) }),
+		TasksFailed:         stat(func(s statsView) float64 { return float64(s.TasksFailed) }),
+		SpeculativeLaunched: stat(func(s statsView) float64 { return float64(s.Speculation.SpeculativeLaunched) }),
+		SpeculativeWon:      stat(func(s statsView) float64 { return float64(s.Speculation.SpeculativeWon) }),
+		SpeculativeWasted:   stat(func(s statsView) float64 { return float64(s.Speculation.SpeculativeWasted) }),
+		Exclusions:          stat(func(s statsView) float64 { return float64(s.Speculation.Exclusions) }),
+		ExcludedWorkers:     stat(func(s statsView) float64 { return float64(len(s.Excluded)) }),
 	})
 	srv, err := metrics.Serve(c.cfg.http, m.Handler(func() any { return c.Status() }))
 	if err != nil {
@@ -116,22 +133,29 @@ func (c *Context) Status() Status {
 	}
 	s := drv.Stats()
 	st.TasksLaunched, st.TasksFailed = s.TasksLaunched, s.TasksFailed
+	st.SpeculativeLaunched, st.SpeculativeWon = s.Speculation.SpeculativeLaunched, s.Speculation.SpeculativeWon
+	st.SpeculativeWasted, st.Exclusions = s.Speculation.SpeculativeWasted, s.Speculation.Exclusions
 	for _, r := range s.Running {
 		st.Running = append(st.Running, TaskStatus{Job: int64(r.Task.Job), Stage: int64(r.Task.Stage),
-			Partition: r.Task.Partition, Attempt: r.Task.Attempt, Worker: r.Worker})
+			Partition: r.Task.Partition, Attempt: r.Task.Attempt, Worker: r.Worker, Speculative: r.Task.Speculative})
 	}
+	excluded := make(map[string]bool, len(s.Excluded))
+	for _, w := range s.Excluded {
+		excluded[w] = true
+	}
+
 	if c.cl != nil {
 		for _, w := range c.cl.drv.Workers() {
 			st.Workers = append(st.Workers, WorkerStatus{Name: w.Name, Addr: w.Addr, Metrics: w.Metrics, PID: w.PID,
 				Slots: w.Slots, LastSeen: w.LastSeen, Blocks: w.Blocks, MemoryBytes: w.MemoryBytes,
-				SpilledBytes: w.SpilledBytes, Running: w.Running, Tasks: w.Tasks})
+				SpilledBytes: w.SpilledBytes, Running: w.Running, Tasks: w.Tasks, Excluded: excluded[w.Name]})
 		}
 	} else if c.env.local != nil {
 		for _, name := range c.env.local.Workers() {
 			w := c.env.local.Worker(name)
 			bs := w.Blocks.Stats()
 			st.Workers = append(st.Workers, WorkerStatus{Name: name, Slots: w.Slots, Blocks: bs.Blocks,
-				MemoryBytes: bs.MemoryBytes, SpilledBytes: bs.SpilledBytes, Running: w.Running()})
+				MemoryBytes: bs.MemoryBytes, SpilledBytes: bs.SpilledBytes, Running: w.Running(), Excluded: excluded[name]})
 		}
 	}
 	return st

@@ -52,6 +52,10 @@ type Batch struct {
 type DriverGauges struct {
 	Workers, RunningTasks, CachedBlocks, Shuffles func() float64
 	TasksLaunched, TasksFailed                    func() float64
+	// Speculative execution and worker exclusion (counters, but
+	// ExcludedWorkers, a gauge).
+	SpeculativeLaunched, SpeculativeWon, SpeculativeWasted func() float64
+	Exclusions, ExcludedWorkers                            func() float64
 }
 
 // keepBatches bounds the batches the status remembers.
@@ -91,6 +95,11 @@ func NewDriver(g DriverGauges) *Driver {
 	gauge("sluice_shuffles", "Shuffles with map outputs.", g.Shuffles)
 	counter("sluice_tasks_launched_total", "Task attempts launched.", g.TasksLaunched)
 	counter("sluice_tasks_failed_total", "Task attempts that failed.", g.TasksFailed)
+	counter("sluice_speculative_tasks_launched_total", "Speculative copies of straggling tasks launched.", g.SpeculativeLaunched)
+	counter("sluice_speculative_tasks_won_total", "Speculative copies that finished before the original.", g.SpeculativeWon)
+	counter("sluice_speculative_tasks_wasted_total", "Speculative copies cancelled or failed.", g.SpeculativeWasted)
+	counter("sluice_worker_exclusions_total", "Times a worker was excluded for failing or straggling.", g.Exclusions)
+	gauge("sluice_excluded_workers", "Workers excluded now.", g.ExcludedWorkers)
 	return d
 }
 

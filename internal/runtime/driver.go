@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/blockstore"
 	"github.com/sluicehq/sluice/internal/lineage"
@@ -44,7 +45,14 @@ type Config struct {
 	// input tracker), and the input errors receivers report. It runs on
 	// the driver's event loop: it must not block or call the driver.
 	OnBlock func(BlockReport)
+	// TickInterval is how often the scheduler learns the time (default
+	// 50ms): it times task attempts by it, to launch speculative copies of
+	// stragglers, and ends worker exclusions.
+	TickInterval time.Duration
 }
+
+// DefaultTickInterval is Config.TickInterval's default.
+const DefaultTickInterval = 50 * time.Millisecond
 
 // ErrWorkerGone is returned (wrapped) by a Transport's Launch for a
 // worker that is no longer connected: the driver then treats the worker
@@ -93,6 +101,10 @@ type Stats struct {
 	Workers                                        int
 	CachedBlocks                                   int
 	Shuffles                                       int
+	// Speculation counts speculative copies and worker exclusions
+	// (scheduler.Counters); Excluded lists the workers excluded now.
+	Speculation scheduler.Counters
+	Excluded    []string
 	// Running lists the task attempts running, by worker.
 	Running []RunningTask
 	// Receivers says on which worker each input node's receiver runs.
@@ -164,6 +176,9 @@ type cachedReq struct {
 func NewDriver(cfg Config, t Transport) *Driver {
 	if cfg.EventQueue <= 0 {
 		cfg.EventQueue = 4096
+	}
+	if cfg.TickInterval <= 0 {
+		cfg.TickInterval = DefaultTickInterval
 	}
 	d := &Driver{
 		cfg:       cfg,
@@ -362,10 +377,15 @@ func (t driverTask) Fetch(dep *lineage.ShuffleDep, r int) ([]any, error) {
 
 func (d *Driver) loop() {
 	defer close(d.done)
+	start := time.Now()
+	tick := time.NewTicker(d.cfg.TickInterval)
+	defer tick.Stop()
 	for {
 		select {
 		case ev := <-d.events:
 			d.handle(ev)
+		case now := <-tick.C:
+			d.step(scheduler.Tick{Now: now.Sub(start)})
 		case <-d.quit:
 			d.failAll(ErrStopped)
 			return
@@ -411,6 +431,13 @@ func (d *Driver) handle(ev any) {
 		d.stats.CachedBlocks = len(d.blocks)
 		d.stats.Shuffles = len(d.mapOut)
 		st := d.stats
+		ss := d.sched.Status()
+		st.Speculation = ss.Counters
+		for _, w := range ss.Workers {
+			if w.Excluded {
+				st.Excluded = append(st.Excluded, string(w.ID))
+			}
+		}
 		st.Running = make([]RunningTask, 0, len(d.running))
 		for t, w := range d.running {
 			st.Running = append(st.Running, RunningTask{t, w})
