@@ -136,6 +136,11 @@ type Result struct {
 	TotalDelayMsP99      float64 `json:"total_delay_ms_p99"`
 	Cores                int     `json:"cores"`
 	KeptUp               bool    `json:"kept_up"`
+	// Speculative copies launched and won, and worker exclusions, over
+	// the whole run (warm-up included).
+	SpeculativeLaunched int `json:"speculative_launched"`
+	SpeculativeWon      int `json:"speculative_won"`
+	Exclusions          int `json:"exclusions"`
 }
 
 // Run runs a workload and measures it. records_per_sec is the processing
@@ -149,15 +154,19 @@ func Run(ctx context.Context, w Workload, o Options) (Result, error) {
 	}
 	var mu sync.Mutex
 	var infos []sluice.BatchInfo
+	var c *sluice.Context
+	var last sluice.Status
 	opts := append([]sluice.Option{sluice.Master(o.Master), sluice.Batch(o.Batch), sluice.OnBatch(func(b sluice.BatchInfo) {
+		st := c.Status()
 		mu.Lock()
 		infos = append(infos, b)
+		last = st
 		mu.Unlock()
 		if o.Progress != nil {
 			o.Progress(b)
 		}
 	})}, o.Context...)
-	c, err := sluice.NewContext(opts...)
+	c, err = sluice.NewContext(opts...)
 	if err != nil {
 		return Result{}, err
 	}
@@ -170,7 +179,9 @@ func Run(ctx context.Context, w Workload, o Options) (Result, error) {
 	if len(infos) <= o.Warmup {
 		return Result{}, fmt.Errorf("bench: only %d batches ran; run longer than %d warm-up batches", len(infos), o.Warmup)
 	}
-	return summarize(w.Name, o, min(workers, runtime.NumCPU()), infos[o.Warmup:]), nil
+	r := summarize(w.Name, o, min(workers, runtime.NumCPU()), infos[o.Warmup:])
+	r.SpeculativeLaunched, r.SpeculativeWon, r.Exclusions = last.SpeculativeLaunched, last.SpeculativeWon, last.Exclusions
+	return r, nil
 }
 
 func summarize(name string, o Options, cores int, infos []sluice.BatchInfo) Result {

@@ -19,6 +19,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "recovery" {
 		return runBenchRecovery(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "straggler" {
+		return runBenchStraggler(ctx, args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("sluice bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := bench.Options{Master: "local[*]", Batch: time.Second, Duration: 15 * time.Second, Seed: 1, Warmup: 2}
@@ -31,12 +34,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	listen := fs.String("listen", "", "standalone master: accept workers on this address")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (local-cluster workers add .worker-N)")
 	asJSON := fs.Bool("json", false, "print one JSON object with the figures, nothing else on stdout")
+	straggler := fs.Int("straggler", -1, "make this worker (from 0) a straggler (testing aid; see --slowdown, --stall)")
+	slowdown := fs.Float64("slowdown", 4, "with --straggler: how many times as long its tasks take")
+	stall := fs.Bool("stall", false, "with --straggler: its tasks never end unless cancelled")
+	speculation := fs.Bool("speculation", true, "speculative copies of straggling tasks")
+	exclusion := fs.Bool("exclusion", true, "exclude workers that keep straggling or failing")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: sluice bench WORKLOAD [flags]\n\nworkloads:\n")
 		for _, n := range bench.Names() {
 			fmt.Fprintf(stderr, "  %-10s %s\n", n, bench.Workloads[n].Description)
 		}
 		fmt.Fprintf(stderr, "  %-10s %s\n", "recovery", "extra result delay after SIGKILL of a worker of a stateful job (own flags: see --help)")
+		fmt.Fprintf(stderr, "  %-10s %s\n", "straggler", "a workload with a slowed worker, speculation off and on (own flags: see --help)")
 		fmt.Fprintf(stderr, "\nflags:\n")
 		fs.PrintDefaults()
 	}
@@ -46,7 +55,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	w, ok := bench.Workloads[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "sluice bench: unknown workload %q (want one of %s)\n", args[0], strings.Join(append(bench.Names(), "recovery"), ", "))
+		fmt.Fprintf(stderr, "sluice bench: unknown workload %q (want one of %s)\n", args[0], strings.Join(append(bench.Names(), "recovery", "straggler"), ", "))
 		return errUsage
 	}
 	if err := parse(fs, args[1:]); err != nil {
@@ -57,6 +66,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *listen != "" {
 		o.Context = append(o.Context, sluice.Listen(*listen))
+	}
+	switch {
+	case *straggler >= 0 && *stall:
+		o.Context = append(o.Context, sluice.StalledWorker(*straggler))
+	case *straggler >= 0:
+		o.Context = append(o.Context, sluice.Straggler(*straggler, *slowdown))
+	}
+	if !*speculation {
+		o.Context = append(o.Context, sluice.NoSpeculation())
+	}
+	if !*exclusion {
+		o.Context = append(o.Context, sluice.WorkerExclusion(0, 0))
 	}
 	if !*asJSON {
 		fmt.Fprintf(stdout, "sluice bench %s: master %s, batch %v, %d records/s for %v\n", w.Name, o.Master, o.Batch, o.Rate, o.Duration)

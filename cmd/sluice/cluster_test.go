@@ -380,3 +380,32 @@ func TestBenchRecoveryShort(t *testing.T) {
 		t.Errorf("the state does not hold every key: %s", p.stdout.String())
 	}
 }
+
+// The straggler benchmark in small: four short runs on local-cluster[4] (a stage of fewer than 4 tasks never reaches 75% finished with one straggling);
+// the figures are the benchmark's, only their presence is checked here,
+// and that the straggling runs' slowed worker made a difference the
+// counters show (backups launched with speculation on, none with it off).
+func TestBenchStragglerShort(t *testing.T) {
+	p := start(t, "bench", "straggler", "--workload", "grep", "--workers", "4", "--slowdown", "20", "--batch", "1s",
+		"--duration", "6s", "--warmup", "1", "--rate", "200000", "--json")
+	if err := p.wait(t, 3*time.Minute); err != nil {
+		t.Fatalf("bench straggler: %v\nstdout: %s\nstderr:\n%s", err, p.stdout.String(), p.errors())
+	}
+	var r map[string]any
+	if err := json.Unmarshal(p.stdout.Bytes(), &r); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, p.stdout.String())
+	}
+	for _, k := range []string{"baseline_ms_p50", "straggler_off_ms_p50", "straggler_on_ms_p50", "off_ratio", "on_ratio"} {
+		if v, ok := r[k].(float64); !ok || v <= 0 {
+			t.Errorf("%q is %v: %s", k, r[k], p.stdout.String())
+		}
+	}
+	runs, _ := r["runs"].([]any)
+	if len(runs) != 4 {
+		t.Fatalf("want 4 runs: %s", p.stdout.String())
+	}
+	launched := func(i int) float64 { return runs[i].(map[string]any)["speculative_launched"].(float64) }
+	if launched(0) != 0 || launched(1) != 0 || launched(2) == 0 {
+		t.Errorf("speculative copies launched per run: %v, %v, %v; want 0, 0, > 0", launched(0), launched(1), launched(2))
+	}
+}
