@@ -363,3 +363,31 @@ func TestResumeFromS3(t *testing.T) {
 	}
 	compareOutputs(t, ref, got)
 }
+
+// TestResumeWithOtherParallelism resumes a job checkpointed with 3
+// partitions per stage with 2: every stateful operator's restored state
+// is placed again by key, and every output equals that of a run without
+// the crash.
+func TestResumeWithOtherParallelism(t *testing.T) {
+	ref := &resumeJob{}
+	c, clock, infos := newResumeContext(t, t.TempDir(), ref, sluice.Parallelism(2))
+	runUntil(t, c, clock, infos, 14)
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	loc := t.TempDir()
+	got := &resumeJob{}
+	c1, clock1, infos1 := newResumeContext(t, loc, got, sluice.Parallelism(3))
+	runUntil(t, c1, clock1, infos1, 7)
+	sluice.Crash(c1)
+	c2, clock2, infos2 := newResumeContext(t, loc, got, sluice.Parallelism(2))
+	clock2.Set(clock1.Now())
+	runUntil(t, c2, clock2, infos2, 14)
+	if err := c2.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if rep := c2.Resumed(); rep == nil || len(rep.Kept) != 3 {
+		t.Fatalf("resume report %v, want totals, window and seen kept", rep)
+	}
+	compareOutputs(t, ref, got)
+}

@@ -41,8 +41,17 @@ func duoCodec[A, B any](ca codec.Codec[A], cb codec.Codec[B]) codec.Codec[duo[A,
 // record's state is never nil). Duplicate keys, which Append never writes,
 // decode as the last entry in the first key's place.
 func stateMapCodec[K comparable, S any]() codec.Codec[*stateMap[K, S]] {
+	keyed := codec.Pair(codec.For[K](), stateEntryCodec[S](),
+		func(kv KV[K, stateEntry[S]]) (K, stateEntry[S]) { return kv.Key, kv.Value },
+		func(k K, e stateEntry[S]) KV[K, stateEntry[S]] { return KV[K, stateEntry[S]]{Key: k, Value: e} })
+	return codec.Convert(duoCodec(codec.For[int](), codec.Slice(keyed)), flattenState[K, S], unflattenState[K, S])
+}
+
+// stateEntryCodec encodes a state entry: deleted, then the value and the
+// time of the last update (a tombstone has neither).
+func stateEntryCodec[S any]() codec.Codec[stateEntry[S]] {
 	live := duoCodec(codec.For[S](), codec.For[int64]())
-	entry := codec.Pair(codec.For[bool](), live,
+	return codec.Pair(codec.For[bool](), live,
 		func(e stateEntry[S]) (bool, duo[S, int64]) { return e.deleted, duo[S, int64]{e.value, e.updated} },
 		func(deleted bool, v duo[S, int64]) stateEntry[S] {
 			if deleted {
@@ -50,11 +59,11 @@ func stateMapCodec[K comparable, S any]() codec.Codec[*stateMap[K, S]] {
 			}
 			return stateEntry[S]{value: v.a, updated: v.b}
 		})
-	keyed := codec.Pair(codec.For[K](), entry,
-		func(kv KV[K, stateEntry[S]]) (K, stateEntry[S]) { return kv.Key, kv.Value },
-		func(k K, e stateEntry[S]) KV[K, stateEntry[S]] { return KV[K, stateEntry[S]]{Key: k, Value: e} })
-	return codec.Convert(duoCodec(codec.For[int](), codec.Slice(keyed)), flattenState[K, S], unflattenState[K, S])
 }
+
+// SluiceCodec encodes a state entry (stateEntryCodec): entries cross
+// processes when restored state is placed again by key.
+func (stateEntry[S]) SluiceCodec() any { return stateEntryCodec[S]() }
 
 func flattenState[K comparable, S any](m *stateMap[K, S]) duo[int, []KV[K, stateEntry[S]]] {
 	if m == nil {

@@ -136,6 +136,11 @@ func MapWithState[K comparable, V, S, U any](s *Stream[KV[K, V]], f func(t time.
 		switch {
 		case ok:
 			prevRecs = view[stateRecord[K, S, U]](n, prev, sc)
+			if want := (lineage.Partitioning{Name: p.Name(), Parts: p.Partitions()}); prev.Partitioning != want {
+				// State restored from a checkpoint of a job that placed it
+				// otherwise (another parallelism): placed again by key.
+				prevRecs = replaceState[K, S, U](prevRecs, p)
+			}
 		case hasInitial:
 			prevRecs = initialRecords[K, S, U](dataset.PartitionBy(initial.InScope(sc), p), t)
 		default:
@@ -162,6 +167,25 @@ func initialRecords[K comparable, S, U any](d Dataset[KV[K, S]], t time.Time) Da
 		m := newStateMap[K, S](nil)
 		for _, kv := range in {
 			m.put(kv.Key, stateEntry[S]{value: kv.Value, updated: born})
+		}
+		return []stateRecord[K, S, U]{{states: m}}
+	})
+}
+
+// replaceState places state records by key with p: every key's entry,
+// its value and time of last update, moves to the partition p gives it.
+func replaceState[K comparable, S, U any](d Dataset[stateRecord[K, S, U]], p Partitioner[K]) Dataset[stateRecord[K, S, U]] {
+	entries := dataset.FlatMap(d, func(r stateRecord[K, S, U]) []KV[K, stateEntry[S]] {
+		var out []KV[K, stateEntry[S]]
+		if r.states != nil {
+			r.states.each(func(k K, e stateEntry[S]) { out = append(out, KV[K, stateEntry[S]]{Key: k, Value: e}) })
+		}
+		return out
+	})
+	return dataset.MapPartitions(dataset.PartitionBy(entries, p), func(in []KV[K, stateEntry[S]]) []stateRecord[K, S, U] {
+		m := newStateMap[K, S](nil)
+		for _, kv := range in {
+			m.put(kv.Key, kv.Value)
 		}
 		return []stateRecord[K, S, U]{{states: m}}
 	})
