@@ -9,6 +9,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"sort"
 	"strings"
@@ -134,8 +135,14 @@ type Result struct {
 	ProcessingMsP50      float64 `json:"processing_ms_p50"`
 	ProcessingMsP99      float64 `json:"processing_ms_p99"`
 	TotalDelayMsP99      float64 `json:"total_delay_ms_p99"`
-	Cores                int     `json:"cores"`
-	KeptUp               bool    `json:"kept_up"`
+	ProcessingMsP90      float64 `json:"processing_ms_p90"`
+	TotalDelayMsMax      float64 `json:"total_delay_ms_max"`
+	// EndToEnd is the delay from a record's generation to its batch's
+	// results being written (see EndToEndPercentile).
+	EndToEndMsP50 float64 `json:"end_to_end_ms_p50"`
+	EndToEndMsP99 float64 `json:"end_to_end_ms_p99"`
+	Cores         int     `json:"cores"`
+	KeptUp        bool    `json:"kept_up"`
 	// Speculative copies launched and won, and worker exclusions, over
 	// the whole run (warm-up included).
 	SpeculativeLaunched int `json:"speculative_launched"`
@@ -205,7 +212,53 @@ func summarize(name string, o Options, cores int, infos []sluice.BatchInfo) Resu
 	r.ProcessingMsP50 = Percentile(proc, 50)
 	r.ProcessingMsP99 = Percentile(proc, 99)
 	r.TotalDelayMsP99 = Percentile(total, 99)
+	r.ProcessingMsP90 = Percentile(proc, 90)
+	r.TotalDelayMsMax = Percentile(total, 100)
+	r.EndToEndMsP50 = EndToEndPercentile(infos, o.Batch, 50)
+	r.EndToEndMsP99 = EndToEndPercentile(infos, o.Batch, 99)
 	return r
+}
+
+// EndToEndPercentile returns the p-th percentile, in milliseconds, of the
+// delay from a record's generation to its batch's results being written,
+// over the records of the batches. The generator spreads a batch's
+// records evenly over its interval [t−batch, t) (their event times: when
+// they were generated), and the batch's results are written at t plus its
+// total delay; so a batch's records' delays spread evenly over (total
+// delay, total delay + batch]. The percentile is that of the mixture,
+// each batch weighted by its records, found by bisection on its
+// distribution function.
+func EndToEndPercentile(infos []sluice.BatchInfo, batch time.Duration, p float64) float64 {
+	var n float64
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, b := range infos {
+		if b.Records > 0 {
+			n += float64(b.Records)
+			lo, hi = min(lo, ms(b.TotalDelay)), max(hi, ms(b.TotalDelay)+ms(batch))
+		}
+	}
+	if n == 0 || batch <= 0 {
+		return 0
+	}
+	width := ms(batch)
+	below := func(x float64) float64 { // share of the records with a delay ≤ x
+		var k float64
+		for _, b := range infos {
+			if b.Records > 0 {
+				k += float64(b.Records) * min(max((x-ms(b.TotalDelay))/width, 0), 1)
+			}
+		}
+		return k / n
+	}
+	for range 60 {
+		mid := (lo + hi) / 2
+		if below(mid) >= p/100 {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -19,6 +19,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "recovery" {
 		return runBenchRecovery(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "latency" {
+		return runBenchLatency(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "straggler" {
 		return runBenchStraggler(ctx, args[1:], stdout, stderr)
 	}
@@ -45,6 +48,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stderr, "  %-10s %s\n", n, bench.Workloads[n].Description)
 		}
 		fmt.Fprintf(stderr, "  %-10s %s\n", "recovery", "extra result delay after SIGKILL of a worker of a stateful job (own flags: see --help)")
+		fmt.Fprintf(stderr, "  %-10s %s\n", "latency", "the highest rate that keeps up, and end-to-end delay, per batch interval (own flags)")
 		fmt.Fprintf(stderr, "  %-10s %s\n", "straggler", "a workload with a slowed worker, speculation off and on (own flags: see --help)")
 		fmt.Fprintf(stderr, "\nflags:\n")
 		fs.PrintDefaults()
@@ -55,7 +59,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	w, ok := bench.Workloads[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "sluice bench: unknown workload %q (want one of %s)\n", args[0], strings.Join(append(bench.Names(), "recovery", "straggler"), ", "))
+		fmt.Fprintf(stderr, "sluice bench: unknown workload %q (want one of %s)\n", args[0], strings.Join(append(bench.Names(), "recovery", "straggler", "latency"), ", "))
 		return errUsage
 	}
 	if err := parse(fs, args[1:]); err != nil {

@@ -409,3 +409,35 @@ func TestBenchStragglerShort(t *testing.T) {
 		t.Errorf("speculative copies launched per run: %v, %v, %v; want 0, 0, > 0", launched(0), launched(1), launched(2))
 	}
 }
+
+// The latency benchmark in small: one batch interval, a short rate search
+// without bisection; only the figures' presence and coherence are checked.
+func TestBenchLatencyShort(t *testing.T) {
+	p := start(t, "bench", "latency", "--workload", "grep", "--master", "local[2]", "--batches", "200ms",
+		"--probe", "1s", "--measure", "1s", "--steps", "0", "--start-rate", "20000", "--json")
+	if err := p.wait(t, 3*time.Minute); err != nil {
+		t.Fatalf("bench latency: %v\nstdout: %s\nstderr:\n%s", err, p.stdout.String(), p.errors())
+	}
+	var r struct {
+		Intervals []struct {
+			BatchMS       int64   `json:"batch_ms"`
+			MaxRate       int     `json:"max_rate"`
+			Rate          int     `json:"rate"`
+			EndToEndMsP50 float64 `json:"end_to_end_ms_p50"`
+			EndToEndMsP99 float64 `json:"end_to_end_ms_p99"`
+			Probes        []any   `json:"probes"`
+		} `json:"intervals"`
+	}
+	if err := json.Unmarshal(p.stdout.Bytes(), &r); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, p.stdout.String())
+	}
+	if len(r.Intervals) != 1 {
+		t.Fatalf("want one interval: %s", p.stdout.String())
+	}
+	li := r.Intervals[0]
+	// A record waits at least for its batch to end: p99 is most of an interval.
+	if li.BatchMS != 200 || li.MaxRate < 20000 || li.Rate != li.MaxRate/2 || len(li.Probes) < 2 ||
+		li.EndToEndMsP50 <= 0 || li.EndToEndMsP99 < li.EndToEndMsP50 || li.EndToEndMsP99 < 198 {
+		t.Errorf("incoherent figures: %s", p.stdout.String())
+	}
+}
