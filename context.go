@@ -120,6 +120,8 @@ type config struct {
 	// Program).
 	program     string
 	programArgs []string
+	// rates configures backpressure and MaxRate (backpressure.go).
+	rates rateConfig
 }
 
 // Option configures a Context.

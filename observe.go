@@ -24,6 +24,9 @@ type Status struct {
 	// Tasks counts task attempts launched and failed since the start.
 	TasksLaunched int64 `json:"tasks_launched"`
 	TasksFailed   int64 `json:"tasks_failed"`
+	// Inputs are the inputs that backpressure or MaxRate limit, with
+	// their current rate limit.
+	Inputs []InputStatus `json:"inputs,omitempty"`
 }
 
 // WorkerStatus describes a worker in the status.
@@ -107,7 +110,7 @@ func (c *Context) Status() Status {
 	c.mu.Lock()
 	obs, drv := c.obs, c.env.driver
 	c.mu.Unlock()
-	st := Status{Master: c.cfg.master, BatchMS: c.cfg.batch.Milliseconds()}
+	st := Status{Master: c.cfg.master, BatchMS: c.cfg.batch.Milliseconds(), Inputs: c.inputStatus()}
 	if obs != nil {
 		st.Batches = obs.m.Recent()
 	}
