@@ -149,7 +149,9 @@ func Run(ctx context.Context, w Workload, o Options) (Result, error) {
 	}
 	var mu sync.Mutex
 	var infos []sluice.BatchInfo
-	opts := append([]sluice.Option{sluice.Master(o.Master), sluice.Batch(o.Batch), sluice.OnBatch(func(b sluice.BatchInfo) {
+	// A benchmark measures the processing of a fixed input rate: no
+	// backpressure (o.Context may turn it on again).
+	opts := append([]sluice.Option{sluice.Master(o.Master), sluice.Batch(o.Batch), sluice.NoBackpressure(), sluice.OnBatch(func(b sluice.BatchInfo) {
 		mu.Lock()
 		infos = append(infos, b)
 		mu.Unlock()
