@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"maps"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -390,4 +392,87 @@ func TestResumeWithOtherParallelism(t *testing.T) {
 		t.Fatalf("resume report %v, want totals, window and seen kept", rep)
 	}
 	compareOutputs(t, ref, got)
+}
+
+// TestResumeHeldBackGeneratorIsExactlyOnce resumes a job whose generator
+// is held back (40 records/s arrive, 25 may be read: a backlog grows) from
+// a crash: after a completed batch, and with three batches planned (and
+// recorded) but not completed, which the restarted driver must rerun with
+// their recorded ranges before going on from the end of the last. Every
+// output equals that of a run without the crash.
+func TestResumeHeldBackGeneratorIsExactlyOnce(t *testing.T) {
+	limit := sluice.MaxRate(25)
+	ref := &resumeJob{}
+	c, clock, infos := newResumeContext(t, t.TempDir(), ref, limit)
+	runUntil(t, c, clock, infos, 16)
+	if err := c.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Held back: three batches of 25 records in each 3s window.
+	if got := ref.out["count"][16000]; len(got) != 1 || got[0] != "75" {
+		t.Fatalf("records in the window at 16s: %v, want 75", got)
+	}
+	t.Run("crash-after-5", func(t *testing.T) {
+		loc := t.TempDir()
+		got := &resumeJob{}
+		c1, clock1, infos1 := newResumeContext(t, loc, got, limit)
+		runUntil(t, c1, clock1, infos1, 5)
+		sluice.Crash(c1)
+		c2, clock2, infos2 := newResumeContext(t, loc, got, limit)
+		clock2.Set(clock1.Now())
+		runUntil(t, c2, clock2, infos2, 16)
+		if err := c2.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		compareOutputs(t, ref, got)
+	})
+	t.Run("crash-with-batches-planned", func(t *testing.T) {
+		loc := t.TempDir()
+		got := &resumeJob{}
+		// OnBatch holds the batch loop at batch `hold` (before its
+		// metadata checkpoint) until the test lets it go.
+		var hold atomic.Int64
+		gate := make(chan struct{})
+		clock1 := sluicetest.NewManualClock(sluicetest.Epoch)
+		infos1 := make(chan sluice.BatchInfo, 1024)
+		c1, err := sluice.GetOrCreate(loc, got.build, sluice.Master("local[2]"), sluice.Batch(time.Second),
+			sluice.WithClock(clock1), limit, sluice.OnBatch(func(b sluice.BatchInfo) {
+				infos1 <- b
+				if b.Time.UnixMilli() == hold.Load() {
+					<-gate
+				}
+			}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hold.Store(7000)
+		runUntil(t, c1, clock1, infos1, 7)
+		clock1.Set(clock1.Now().Add(3 * time.Second)) // batches 8, 9 and 10 are planned
+		time.Sleep(200 * time.Millisecond)
+		hold.Store(8000)
+		gate <- struct{}{} // batch 7's metadata records the plans of 8, 9, 10
+		for b := range infos1 {
+			if b.Time.UnixMilli() == 8000 {
+				break
+			}
+		}
+		// The store as a driver killed now leaves it: batch 7 completed.
+		snapshot := t.TempDir()
+		if err := os.CopyFS(snapshot, os.DirFS(loc)); err != nil {
+			t.Fatal(err)
+		}
+		hold.Store(0)
+		gate <- struct{}{}
+		sluice.Crash(c1)
+		c2, clock2, infos2 := newResumeContext(t, snapshot, got, limit)
+		clock2.Set(clock1.Now())
+		runUntil(t, c2, clock2, infos2, 16)
+		if rep := c2.Resumed(); rep == nil || rep.Completed.UnixMilli() != 7000 {
+			t.Fatalf("resumed %v, want after batch 7000", rep)
+		}
+		if err := c2.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		compareOutputs(t, ref, got)
+	})
 }

@@ -127,6 +127,8 @@ type config struct {
 	// sched holds the speculation and exclusion settings (its Epoch is
 	// set at Start).
 	sched scheduler.Config
+	// rates configures backpressure and MaxRate (backpressure.go).
+	rates rateConfig
 }
 
 // Option configures a Context.

@@ -1186,6 +1186,8 @@ func ExampleFlags_Register() {
 	// -http: serve Prometheus /metrics and JSON /status here (e.g. 127.0.0.1:4040; empty: off)
 	// -listen: standalone master: accept workers on this address (default 127.0.0.1:7077)
 	// -master: where to run: local, local[N], local[*], local-cluster[N] or standalone[N]
+	// -max-rate: most records per second each input may read (0: no maximum)
+	// -no-backpressure: turn backpressure off: inputs read all they have (up to --max-rate)
 	// -parallelism: default number of partitions (0: one per worker)
 	// -plaintext: no TLS between driver and workers (development, loopback only)
 	// -secret-file: file holding the cluster secret in hex (default: $SLUICE_SECRET)

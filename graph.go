@@ -57,8 +57,8 @@ type node struct {
 	restorePlan   func(t int64, b []byte) error
 	cursor        func() []byte
 	restoreCursor func([]byte) error
-	// replay marks inputs whose plan is a pure function of the batch
-	// time: a batch older than the checkpoint's plans is planned again.
+	// replay marks inputs that can plan a batch again (see newInput's
+	// replan): a batch older than the checkpoint's plans is planned again.
 	replay bool
 	// lastCut is the latest batch whose dataset's lineage was cut
 	// (stateful nodes); startAt, if set, is the first batch of a node new
@@ -72,6 +72,9 @@ type node struct {
 	// and the receiver itself (run on a worker).
 	recv    *recvInput
 	receive runtime.ReceiveFunc
+	// rate, for inputs that backpressure or MaxRate limit, is the
+	// input's rate control (driver side; nil: never limited).
+	rate *inputRate
 }
 
 // setCut records that n's dataset d at t had its lineage cut.
@@ -309,6 +312,9 @@ func (c *Context) Start() error {
 		f()
 	}
 	if len(c.receivers) > 0 {
+		if err := c.startRates(); err != nil {
+			return err
+		}
 		ids := make([]int32, len(c.receivers))
 		for i, n := range c.receivers {
 			ids[i] = n.id
@@ -324,6 +330,7 @@ func (c *Context) Start() error {
 		return err
 	}
 	cfg := runtime.StreamConfig{Interval: c.cfg.batch, First: from, Clock: c.cfg.clock, OnBatch: func(b BatchInfo) {
+		c.updateRates(b)
 		c.observeBatch(b)
 		if c.cfg.onBatch != nil {
 			c.cfg.onBatch(b)

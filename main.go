@@ -36,6 +36,10 @@ type Flags struct {
 	// operators the job no longer has.
 	Checkpoint        string
 	AllowDroppedState bool
+	// NoBackpressure turns backpressure off (see NoBackpressure);
+	// MaxRate, if > 0, caps every input (see MaxRate).
+	NoBackpressure bool
+	MaxRate        float64
 }
 
 // Register adds the flags to fs.
@@ -50,6 +54,8 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.Plaintext, "plaintext", f.Plaintext, "no TLS between driver and workers (development, loopback only)")
 	fs.StringVar(&f.Checkpoint, "checkpoint", f.Checkpoint, "checkpoint to (and resume from) this directory or s3://bucket/prefix?endpoint=… (empty: no checkpoints)")
 	fs.BoolVar(&f.AllowDroppedState, "allow-dropped-state", f.AllowDroppedState, "resume even if the checkpoint holds state of operators the job no longer has (dropping it)")
+	fs.BoolVar(&f.NoBackpressure, "no-backpressure", f.NoBackpressure, "turn backpressure off: inputs read all they have (up to --max-rate)")
+	fs.Float64Var(&f.MaxRate, "max-rate", f.MaxRate, "most records per second each input may read (0: no maximum)")
 }
 
 // Options turns the flags that were set into context options.
@@ -81,6 +87,12 @@ func (f *Flags) Options() []Option {
 	}
 	if f.AllowDroppedState {
 		o = append(o, AllowDroppedState())
+	}
+	if f.NoBackpressure {
+		o = append(o, NoBackpressure())
+	}
+	if f.MaxRate != 0 {
+		o = append(o, MaxRate(f.MaxRate))
 	}
 	return o
 }

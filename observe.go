@@ -31,6 +31,9 @@ type Status struct {
 	SpeculativeWon      int `json:"speculative_won"`
 	SpeculativeWasted   int `json:"speculative_wasted"`
 	Exclusions          int `json:"exclusions"`
+	// Inputs are the inputs that backpressure or MaxRate limit, with
+	// their current rate limit.
+	Inputs []InputStatus `json:"inputs,omitempty"`
 }
 
 // WorkerStatus describes a worker in the status.
@@ -124,7 +127,7 @@ func (c *Context) Status() Status {
 	c.mu.Lock()
 	obs, drv := c.obs, c.env.driver
 	c.mu.Unlock()
-	st := Status{Master: c.cfg.master, BatchMS: c.cfg.batch.Milliseconds()}
+	st := Status{Master: c.cfg.master, BatchMS: c.cfg.batch.Milliseconds(), Inputs: c.inputStatus()}
 	if obs != nil {
 		st.Batches = obs.m.Recent()
 	}

@@ -2,14 +2,17 @@ package sluice
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +22,7 @@ import (
 	"github.com/sluicehq/sluice/dataset"
 	"github.com/sluicehq/sluice/internal/codec"
 	"github.com/sluicehq/sluice/internal/lineage"
+	"github.com/sluicehq/sluice/internal/ratecontrol"
 	"github.com/sluicehq/sluice/internal/runtime"
 )
 
@@ -47,6 +51,10 @@ func (c *Context) reportInput(source string, err error) {
 type intake[T any] struct {
 	// report tells the driver about an input error (OnError).
 	report func(source string, err error)
+	// lim holds the intake to the rate the driver gives the receiver
+	// (backpressure, MaxRate): SocketText waits on it, HTTPText refuses
+	// what it cannot take.
+	lim    *ratecontrol.Limiter
 	mu     sync.Mutex
 	cur    []T
 	ack    *blockAck // the current block's acknowledgement
@@ -260,9 +268,10 @@ func receiverStream[T any](c *Context, kind string, run func(ctx context.Context
 			return tc.Partition(blocks[p], 0)
 		}, deps...)
 		return dataset.Wrap[T](ld, c.env)
-	})
+	}, nil)
 	self = s.n
 	self.recv = ri
+	self.rate = c.newInputRate()
 	// A resumed job's plans name blocks received before the restart:
 	// without a write-ahead log they are gone.
 	restore := self.restorePlan
@@ -300,7 +309,15 @@ func receiverStream[T any](c *Context, kind string, run func(ctx context.Context
 // every block interval the block is stored and acknowledged. When ctx is
 // done it stores the last block once run returned.
 func runIntake[T any](ctx context.Context, c *Context, n *node, r *runtime.Receiving, run func(ctx context.Context, in *intake[T])) {
-	in := &intake[T]{ack: newAck()}
+	in := &intake[T]{ack: newAck(), lim: ratecontrol.NewLimiter()}
+	// The driver sends the receiver its rate (runtime.ReceiverSpec.Rate);
+	// the limiter follows it every block interval. Its burst is one
+	// batch's worth.
+	limit := func() {
+		rate := r.Rate()
+		in.lim.Set(rate, int(min(ratecontrol.Limit(rate, c.cfg.batch), math.MaxInt32)))
+	}
+	limit()
 	in.report = func(source string, err error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
@@ -337,6 +354,7 @@ func runIntake[T any](ctx context.Context, c *Context, n *node, r *runtime.Recei
 	for {
 		select {
 		case <-tick.C:
+			limit()
 			store(false)
 		case <-done:
 			store(true)
@@ -348,14 +366,20 @@ func runIntake[T any](ctx context.Context, c *Context, n *node, r *runtime.Recei
 // SocketText makes a stream of the lines of text read from a TCP server at
 // addr. The receiver reconnects (with backoff up to 2s) when the
 // connection fails or closes; lines longer than MaxLineBytes or not valid
-// UTF-8 are reported (OnError) and skipped.
+// UTF-8 are reported (OnError) and skipped. While over its rate limit
+// (backpressure, MaxRate) it stops reading, so TCP flow control slows
+// the sender down.
 func SocketText(c *Context, addr string) *Stream[string] {
 	c.check("SocketText", addr == "", "empty address")
 	name := "SocketText(" + addr + ")"
 	return receiverStream(c, "SocketText", func(ctx context.Context, in *intake[string]) {
 		backoff := 100 * time.Millisecond
 		for ctx.Err() == nil {
-			err := readSocket(ctx, addr, in.add, func(err error) { in.report(name, err) })
+			take := func(line string) {
+				_ = in.lim.Wait(ctx) // an error: stopping, and the line is taken
+				in.add(line)
+			}
+			err := readSocket(ctx, addr, take, func(err error) { in.report(name, err) })
 			if ctx.Err() != nil {
 				return
 			}
@@ -439,11 +463,17 @@ func lineDone(line []byte, n int, emit func(string), bad func(error)) {
 // '_' are ignored, and so are the files already there at Start (as in
 // Spark). Unreadable files and malformed lines are reported (OnError) and
 // skipped.
+//
+// Held back by backpressure or MaxRate, a batch takes whole new files, in
+// name order, while their lines fit in its limit (always one at least, if
+// any is waiting); the others wait for the next batches. The driver then
+// counts the lines of each new file (it reads it once more).
 func TextFiles(c *Context, dir string) *Stream[string] {
 	c.check("TextFiles", dir == "", "empty directory")
 	name := "TextFiles(" + dir + ")"
 	var mu sync.Mutex // the planning and the metadata checkpoint's goroutines
 	seen := make(map[string]bool)
+	var pending []string // seen, not yet planned, in order
 	restored := false
 	c.mu.Lock()
 	c.onStart = append(c.onStart, func() {
@@ -457,15 +487,23 @@ func TextFiles(c *Context, dir string) *Stream[string] {
 		}
 	})
 	c.mu.Unlock()
+	var self *node
 	s := newInput(c, "TextFiles", func(time.Time) ([]string, int64, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		files, err := listNew(dir, seen)
 		if err != nil {
 			c.reportInput(name, err)
-			return nil, 0, nil
 		}
-		return files, -1, nil
+		pending = slices.DeleteFunc(pending, func(p string) bool { return !seen[filepath.Base(p)] }) // gone from dir
+		pending = append(pending, files...)
+		if self.rate == nil {
+			files, pending = pending, nil
+			return files, -1, nil
+		}
+		files, n := takeFiles(pending, self.rate.limit())
+		pending = pending[len(files):]
+		return files, n, nil
 	}, func(_ time.Time, sc *lineage.Scope, files []string) Dataset[string] {
 		if len(files) == 0 {
 			return dataset.Empty[string](c.env, sc, 1)
@@ -473,14 +511,23 @@ func TextFiles(c *Context, dir string) *Stream[string] {
 		return dataset.FlatMap(dataset.Parallelize(c.env, sc, files, len(files)), func(path string) []string {
 			return readFile(path, func(err error) { c.reportInput(name, err) })
 		})
-	})
-	// The files read so far are where a resumed job goes on from.
+	}, nil)
+	self = s.n
+	self.rate = c.newInputRate()
+	// The files read so far are where a resumed job goes on from; the
+	// ones waiting are new to it again.
 	s.n.cursor = func() []byte {
 		mu.Lock()
 		defer mu.Unlock()
+		waiting := make(map[string]bool, len(pending))
+		for _, p := range pending {
+			waiting[filepath.Base(p)] = true
+		}
 		names := make([]string, 0, len(seen))
 		for nm := range seen {
-			names = append(names, nm)
+			if !waiting[nm] {
+				names = append(names, nm)
+			}
 		}
 		sort.Strings(names)
 		b, _ := json.Marshal(names) // strings: cannot fail
@@ -497,10 +544,56 @@ func TextFiles(c *Context, dir string) *Stream[string] {
 		for _, nm := range names {
 			seen[nm] = true
 		}
+		pending = nil
 		restored = true
 		return nil
 	}
 	return s
+}
+
+// takeFiles returns the first files of pending whose lines fit in limit
+// (-1: all of them; at least one, if any), and their lines. A file that
+// cannot be counted counts for none: its batch's read reports why.
+func takeFiles(pending []string, limit int64) ([]string, int64) {
+	var total int64
+	for i, path := range pending {
+		n, _ := countLines(path)
+		if i > 0 && limit >= 0 && total+n > limit {
+			return pending[:i], total
+		}
+		total += n
+	}
+	return pending, total
+}
+
+// countLines counts the lines of a file as readFile reads them (a last
+// line without a newline counts).
+func countLines(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	var n int64
+	last := byte('\n')
+	for {
+		k, err := f.Read(buf)
+		if k > 0 {
+			n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+			last = buf[k-1]
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	if last != '\n' {
+		n++
+	}
+	return n, nil
 }
 
 // listNew returns the files of dir not in seen, sorted, and marks them

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -29,6 +31,12 @@ const MaxRequestBytes = 16 << 20
 //     answer names the line);
 //   - 405 for a method other than POST;
 //   - 413 for a body over MaxRequestBytes;
+//   - 429 Too Many Requests, with Retry-After (whole seconds), when
+//     taking the request's records now would put the receiver over its
+//     rate limit (backpressure, MaxRate): the receiver does not hold a
+//     request it cannot take, the sender comes back later. A request of
+//     more records than a batch's limit is taken when the receiver has
+//     taken nothing for a batch interval;
 //   - 503, with Retry-After, when the block could not be stored or the
 //     receiver is stopping.
 func HTTPText(c *Context, addr string) *Stream[string] {
@@ -103,6 +111,11 @@ func ingestHandler(in *intake[string]) http.Handler {
 			return
 		case bad != nil:
 			http.Error(w, bad.Error()+"; nothing was taken", http.StatusBadRequest)
+			return
+		}
+		if ok, wait := in.lim.Take(len(recs)); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(max(math.Ceil(wait.Seconds()), 1))))
+			http.Error(w, fmt.Sprintf("over the input's rate limit of %g records/s; nothing was taken", in.lim.Rate()), http.StatusTooManyRequests)
 			return
 		}
 		if len(recs) > 0 {

@@ -163,7 +163,9 @@ func Run(ctx context.Context, w Workload, o Options) (Result, error) {
 	var infos []sluice.BatchInfo
 	var c *sluice.Context
 	var last sluice.Status
-	opts := append([]sluice.Option{sluice.Master(o.Master), sluice.Batch(o.Batch), sluice.OnBatch(func(b sluice.BatchInfo) {
+	// A benchmark measures the processing of a fixed input rate: no
+	// backpressure (o.Context may turn it on again).
+	opts := append([]sluice.Option{sluice.Master(o.Master), sluice.Batch(o.Batch), sluice.NoBackpressure(), sluice.OnBatch(func(b sluice.BatchInfo) {
 		st := c.Status()
 		mu.Lock()
 		infos = append(infos, b)

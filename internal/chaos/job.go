@@ -157,6 +157,19 @@ func parseJob(args []string, stderr io.Writer) (*jobFlags, error) {
 	return &j, nil
 }
 
+// noBackpressure is in the options of both runs that chaos compares. With
+// backpressure on, the job would still be exactly-once: each batch's range
+// of the generator is fixed when it is planned and recorded in the
+// metadata checkpoint, recomputations read that range again, and a
+// restarted driver plans its incomplete batches with their recorded
+// ranges and goes on from the end of the last one. But where the stream is
+// cut into batches would then depend on timing: the run under failures
+// (wall clock, batches slowed by the kills) would hold records back that
+// the reference (a fast clock: no processing time, so never a limit) puts
+// in earlier batches, and the outputs, compared batch by batch, would
+// differ though neither lost nor repeated a record.
+var noBackpressure = sluice.NoBackpressure()
+
 // ProgramName is the name the job records in its checkpoints (see
 // sluice.Program), with its arguments: JobBuilder rebuilds it from them.
 const ProgramName = "chaos job"
@@ -179,6 +192,6 @@ func RunJob(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := append([]sluice.Option{sluice.Master("local-cluster[4]"), sluice.Program(ProgramName, args...)}, j.Options()...)
+	opts := append([]sluice.Option{sluice.Master("local-cluster[4]"), sluice.Program(ProgramName, args...), noBackpressure}, j.Options()...)
 	return runJobProcess(ctx, j.dir, j.batches, opts, nil, func(c *sluice.Context) { Build(c, j.jobConfig) })
 }

@@ -241,7 +241,7 @@ func runReference(ctx context.Context, cfg Config, first time.Time) error {
 	defer cancel()
 	var failed error
 	c, err := sluice.NewContext(sluice.Master(fmt.Sprintf("local[%d]", cfg.Workers)), sluice.Batch(cfg.Batch),
-		sluice.WithClock(clock), sluice.OnBatch(func(b sluice.BatchInfo) {
+		sluice.WithClock(clock), noBackpressure, sluice.OnBatch(func(b sluice.BatchInfo) {
 			if b.Err != nil {
 				failed = b.Err
 			}

@@ -327,7 +327,7 @@ func (d *Driver) sendTo(worker string, m *toWorker) error {
 
 // StartReceiver implements runtime.ReceiverTransport.
 func (d *Driver) StartReceiver(worker string, spec runtime.ReceiverSpec) {
-	m := &toWorker{Receiver: &receiverWire{Node: spec.Node, Incarnation: spec.Incarnation, ReplicateTo: spec.ReplicateTo}}
+	m := &toWorker{Receiver: &receiverWire{Node: spec.Node, Incarnation: spec.Incarnation, ReplicateTo: spec.ReplicateTo, Rate: spec.Rate}}
 	if err := d.sendTo(worker, m); err != nil {
 		d.log.Warn("cluster: cannot start a receiver", "worker", worker, "node", spec.Node, "err", err)
 	}

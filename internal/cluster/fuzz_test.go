@@ -87,6 +87,7 @@ func FuzzToWorker(f *testing.F) {
 	seed(f,
 		&toWorker{Receiver: &receiverWire{Node: 2, Incarnation: 1, ReplicateTo: []string{"a"}}},
 		&toWorker{Receiver: &receiverWire{Node: 2, Stop: true}},
+		&toWorker{Receiver: &receiverWire{Node: 2, Incarnation: 1, ReplicateTo: []string{"a"}, Rate: 1500}},
 		&toWorker{Welcome: &welcome{Name: "worker-1", First: 10, Heartbeat: 250e6}},
 		&toWorker{Refused: "no"},
 		&toWorker{Launch: toWire(d)},
@@ -111,6 +112,11 @@ func FuzzToWorker(f *testing.F) {
 					t.Fatalf("fromWire accepted %+v", d)
 				}
 				_ = toWire(d)
+			}
+		}
+		if m.Receiver != nil && m.Receiver.check() == nil {
+			if r := m.Receiver.Rate; r < 0 || r > maxReceiverRate || r != r {
+				t.Fatalf("check accepted rate %v", r)
 			}
 		}
 		w := &Worker{peerClient: newPeerClient(rpc.Security{})}

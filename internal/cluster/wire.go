@@ -56,6 +56,23 @@ type receiverWire struct {
 	Incarnation int32
 	ReplicateTo []string
 	Stop        bool
+	// Rate is the receiver's rate limit, records/s (0: none); older
+	// drivers send none.
+	Rate float64 `cbor:",omitempty"`
+}
+
+// maxReceiverRate bounds a receiver's rate limit: far above any one
+// receiver's intake, and finite.
+const maxReceiverRate = 1e12
+
+// check refuses a malformed receiver command: a rate limit that is
+// negative, NaN or over maxReceiverRate. (Its worker list is bounded by
+// the message size limit: it names every other worker.)
+func (r *receiverWire) check() error {
+	if !(r.Rate >= 0 && r.Rate <= maxReceiverRate) { // also refuses NaN
+		return fmt.Errorf("cluster: malformed receiver command: rate %v", r.Rate)
+	}
+	return nil
 }
 
 // blockWire is a runtime.BlockReport: a worker's receiver stored a block

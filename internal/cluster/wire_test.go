@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -348,5 +349,18 @@ func TestWireConversions(t *testing.T) {
 	}
 	if r := resultFromWire("a", &resultWire{Task: task, Nanos: -5}); r.Duration != 0 {
 		t.Fatalf("negative duration read as %v", r.Duration)
+	}
+}
+
+func TestReceiverWireCheck(t *testing.T) {
+	for _, r := range []float64{0, 1, 1500.5, maxReceiverRate} {
+		if err := (&receiverWire{Rate: r}).check(); err != nil {
+			t.Errorf("rate %v refused: %v", r, err)
+		}
+	}
+	for _, r := range []float64{-1, math.NaN(), math.Inf(1), 2 * maxReceiverRate} {
+		if err := (&receiverWire{Rate: r}).check(); err == nil {
+			t.Errorf("rate %v accepted", r)
+		}
 	}
 }

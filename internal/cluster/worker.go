@@ -266,9 +266,12 @@ func (w *Worker) commands(stream *rpc.BidiStream[toDriver, toWorker]) error {
 			w.runtime.Free(set)
 		case m.Receiver != nil:
 			r := m.Receiver
+			if err := r.check(); err != nil {
+				return err
+			}
 			if r.Stop {
 				w.runtime.StopReceiver(r.Node)
-			} else if err := w.runtime.StartReceiver(runtime.ReceiverSpec{Node: r.Node, Incarnation: r.Incarnation, ReplicateTo: r.ReplicateTo}); err != nil {
+			} else if err := w.runtime.StartReceiver(runtime.ReceiverSpec{Node: r.Node, Incarnation: r.Incarnation, ReplicateTo: r.ReplicateTo, Rate: r.Rate}); err != nil {
 				w.log.Error("cluster: starting a receiver", "node", r.Node, "err", err)
 			}
 		case m.Peers != nil:

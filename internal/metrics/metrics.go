@@ -67,6 +67,7 @@ type Driver struct {
 
 	batches, failed, records        prometheus.Counter
 	processing, scheduling, delayed prometheus.Histogram
+	inputRate                       *prometheus.GaugeVec
 
 	mu     sync.Mutex
 	recent []Batch
@@ -86,8 +87,10 @@ func NewDriver(g DriverGauges) *Driver {
 		processing: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_batch_processing_seconds", Help: "Time to run a batch's jobs.", Buckets: delayBuckets}),
 		scheduling: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_batch_scheduling_delay_seconds", Help: "Time a batch waited before its first job.", Buckets: delayBuckets}),
 		delayed:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_batch_total_delay_seconds", Help: "Time from a batch's end to its results.", Buckets: delayBuckets}),
+		inputRate: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_input_rate_limit",
+			Help: "The records per second an input may read, from backpressure and its maximum rate (0: no limit)."}, []string{"input"}),
 	}
-	r.MustRegister(d.batches, d.failed, d.records, d.processing, d.scheduling, d.delayed)
+	r.MustRegister(d.batches, d.failed, d.records, d.processing, d.scheduling, d.delayed, d.inputRate)
 	gauge, counter := funcs(r)
 	gauge("sluice_workers", "Workers connected.", g.Workers)
 	gauge("sluice_running_tasks", "Tasks running.", g.RunningTasks)
@@ -135,6 +138,11 @@ func (d *Driver) ObserveBatch(b Batch) {
 	if len(d.recent) > keepBatches {
 		d.recent = append(d.recent[:0:0], d.recent[len(d.recent)-keepBatches:]...)
 	}
+}
+
+// SetInputRate records an input's rate limit (records/s; 0: none).
+func (d *Driver) SetInputRate(input string, rate float64) {
+	d.inputRate.WithLabelValues(input).Set(rate)
 }
 
 // Recent returns the last batches, oldest first.

@@ -83,3 +83,20 @@ func TestServeRefusesABusyPort(t *testing.T) {
 		t.Fatalf("Serve on a busy port = %v", err)
 	}
 }
+
+func TestDriverInputRate(t *testing.T) {
+	d := NewDriver(DriverGauges{})
+	d.SetInputRate("Generate#0", 1500)
+	d.SetInputRate("HTTPText#0", 0)
+	srv, err := Serve("127.0.0.1:0", d.Handler(func() any { return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	m := get(t, "http://"+srv.Addr()+"/metrics")
+	for _, want := range []string{`sluice_input_rate_limit{input="Generate#0"} 1500`, `sluice_input_rate_limit{input="HTTPText#0"} 0`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}

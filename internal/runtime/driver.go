@@ -93,6 +93,9 @@ type Driver struct {
 	recv         map[int32]*recvState
 	recvSeq      int32
 	recvStopping bool
+	// recvRate is the rate each receiver is held to (records/s; absent
+	// or 0: no limit), set by SetReceiverRate (backpressure).
+	recvRate map[int32]float64
 }
 
 // Stats counts the driver's work since it started.
@@ -416,7 +419,7 @@ func (d *Driver) handle(ev any) {
 		d.placeReceivers()
 	case lostReq:
 		d.workerLost(e.name)
-	case recvStartReq, recvStopReq, blockReq:
+	case recvStartReq, recvStopReq, blockReq, recvRateReq:
 		d.receiverEvent(e)
 	case freeReq:
 		d.free(e.ids)

@@ -30,6 +30,10 @@ type ReceiverSpec struct {
 	// ReplicateTo lists the workers a block may be copied to, in order of
 	// preference (the first that takes it holds the copy).
 	ReplicateTo []string
+	// Rate is the most records per second the receiver may take (0: no
+	// limit): backpressure's estimate or a static maximum, which the
+	// driver updates by sending the spec again.
+	Rate float64
 }
 
 // ReceiveFunc runs a push receiver until ctx is done, handing each block
@@ -89,7 +93,8 @@ type Receiving struct {
 
 	mu      sync.Mutex
 	targets []string
-	last    int64 // the time of the last block ID handed out
+	rate    float64 // see ReceiverSpec.Rate
+	last    int64   // the time of the last block ID handed out
 	warned  bool
 }
 
@@ -109,6 +114,20 @@ func (r *Receiving) setTargets(ts []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.targets = append([]string(nil), ts...)
+}
+
+func (r *Receiving) setRate(rate float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rate = rate
+}
+
+// Rate returns the most records per second the receiver may take now (0:
+// no limit). The driver changes it as it goes (see ReceiverSpec.Rate).
+func (r *Receiving) Rate() float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.rate
 }
 
 // Put stores block id (a partition of the input's record type) on this
@@ -196,6 +215,7 @@ func (w *Worker) StartReceiver(spec ReceiverSpec) error {
 	if old := w.receivers[spec.Node]; old != nil {
 		if old.r.spec.Incarnation == spec.Incarnation {
 			old.r.setTargets(spec.ReplicateTo)
+			old.r.setRate(spec.Rate)
 			return nil
 		}
 		old.cancel()
@@ -212,6 +232,7 @@ func (w *Worker) StartReceiver(spec ReceiverSpec) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Receiving{w: w, spec: spec, stop: cancel}
 	r.setTargets(spec.ReplicateTo)
+	r.setRate(spec.Rate)
 	rc := &receiver{r: r, cancel: cancel, done: make(chan struct{})}
 	w.receivers[spec.Node] = rc
 	w.wg.Add(1)
@@ -275,6 +296,10 @@ type recvState struct {
 
 type recvStartReq struct{ nodes []int32 }
 type recvStopReq struct{ reply chan map[int32]bool }
+type recvRateReq struct {
+	node int32
+	rate float64
+}
 type blockReq struct {
 	rep   BlockReport
 	reply chan error
@@ -325,6 +350,13 @@ func (d *Driver) StopReceivers(ctx context.Context) []int32 {
 	}
 }
 
+// SetReceiverRate holds node's receiver to rate records per second (0: no
+// limit), wherever it runs now or later: the driver sends the running
+// receiver its spec again with the new rate.
+func (d *Driver) SetReceiverRate(node int32, rate float64) error {
+	return d.send(recvRateReq{node, rate})
+}
+
 // ReceivedBlock registers a block a receiver stored, if the receiver is
 // the node's current one (else ErrReceiverStale).
 func (d *Driver) ReceivedBlock(ctx context.Context, rep BlockReport) error {
@@ -370,7 +402,26 @@ func (d *Driver) receiverEvent(ev any) {
 		e.reply <- pending
 	case blockReq:
 		e.reply <- d.receivedBlock(e.rep)
+	case recvRateReq:
+		d.setReceiverRate(e.node, e.rate)
 	}
+}
+
+// setReceiverRate records a receiver's rate and tells it, if it runs.
+func (d *Driver) setReceiverRate(n int32, rate float64) {
+	if d.recvRate == nil {
+		d.recvRate = make(map[int32]float64)
+	}
+	if d.recvRate[n] == rate {
+		return
+	}
+	d.recvRate[n] = rate
+	rs := d.recv[n]
+	rt, ok := d.transport.(ReceiverTransport)
+	if rs == nil || rs.worker == "" || rs.stopped || d.recvStopping || !ok {
+		return // placeReceivers passes it on when it starts the receiver
+	}
+	rt.StartReceiver(rs.worker, ReceiverSpec{Node: n, Incarnation: rs.incarnation, ReplicateTo: rs.targets, Rate: rate})
 }
 
 func (d *Driver) stopReceiver(rs *recvState, n int32) {
@@ -457,7 +508,7 @@ func (d *Driver) placeReceivers() {
 		targets := d.replicaTargets(rs.worker, int(n))
 		if moved || !equalStrings(targets, rs.targets) {
 			rs.targets = targets
-			rt.StartReceiver(rs.worker, ReceiverSpec{Node: n, Incarnation: rs.incarnation, ReplicateTo: targets})
+			rt.StartReceiver(rs.worker, ReceiverSpec{Node: n, Incarnation: rs.incarnation, ReplicateTo: targets, Rate: d.recvRate[n]})
 		}
 	}
 }

@@ -138,3 +138,49 @@ func TestReceiverBlocksAreCopiedAndMoveWithTheReceiver(t *testing.T) {
 		t.Fatalf("receivers %v did not confirm their stop", late)
 	}
 }
+
+func TestReceiverRateReachesTheReceiverAndMovesWithIt(t *testing.T) {
+	g := recvGraph{registry{lineage.NewRegistry()}, make(chan []int)}
+	l, err := NewLocal(3, g, LocalConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// A rate set before the receivers start is the one they start with.
+	if err := l.Driver.SetReceiverRate(7, 500); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Driver.StartReceivers([]int32{7}); err != nil {
+		t.Fatal(err)
+	}
+	rateOn := func(want float64, not string) string {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			w := l.Driver.Receivers()[7]
+			if w == "" || w == not {
+				continue
+			}
+			l.Worker(w).mu.Lock()
+			rc := l.Worker(w).receivers[7]
+			l.Worker(w).mu.Unlock()
+			if rc != nil && rc.r.Rate() == want {
+				return w
+			}
+		}
+		t.Fatalf("the receiver's rate did not become %v", want)
+		return ""
+	}
+	first := rateOn(500, "")
+	if err := l.Driver.SetReceiverRate(7, 120.5); err != nil {
+		t.Fatal(err)
+	}
+	rateOn(120.5, "")
+	if err := l.Driver.WorkerLost(first); err != nil {
+		t.Fatal(err)
+	}
+	rateOn(120.5, first) // restarted elsewhere with the current rate
+	if err := l.Driver.SetReceiverRate(7, 0); err != nil {
+		t.Fatal(err)
+	}
+	rateOn(0, first)
+}
