@@ -46,14 +46,29 @@ func TestLongRunHoldsBoundedState(t *testing.T) {
 		d, c, s, wb, wo := sluice.EngineCounts(h.Context)
 		return counts{d, c, s, wb, wo}
 	}
-	h.Run(100)
-	at100 := sample()
-	h.Run(300)
-	at400 := sample()
+	// On a cluster the driver keeps the map outputs that state since its
+	// last cut was computed from (for recovery), and a cut comes when a
+	// checkpoint write ends: what is held depends on where in the
+	// checkpoint interval (10 batches) a sample falls. The most held over
+	// one whole interval is what must not grow.
+	most := func() counts {
+		var m counts
+		for range 10 {
+			h.Run(1)
+			for i, v := range sample() {
+				m[i] = max(m[i], v)
+			}
+		}
+		return m
+	}
+	h.Run(90)
+	at100 := most()
+	h.Run(290)
+	at400 := most()
 	for i, name := range []string{"datasets", "cached blocks", "shuffles", "worker blocks", "worker map outputs"} {
 		if at400[i] > at100[i]+at100[i]/5+10 {
-			t.Errorf("%s grew from %d (batch 100) to %d (batch 400)", name, at100[i], at400[i])
+			t.Errorf("%s grew from %d (batches 91–100) to %d (batches 391–400)", name, at100[i], at400[i])
 		}
 	}
-	t.Logf("at batch 100: %v; at batch 400: %v", at100, at400)
+	t.Logf("most over batches 91–100: %v; over 391–400: %v", at100, at400)
 }

@@ -147,6 +147,7 @@ type stage struct {
 	id      scheduler.StageID
 	ds      *lineage.Dataset    // dataset whose partitions the tasks compute
 	shuffle *lineage.ShuffleDep // set for map stages
+	child   *lineage.Dataset    // a map stage's shuffle child (the dataset that reads it)
 	job     *job                // set for result stages
 	reads   []*lineage.ShuffleDep
 	cached  []*lineage.Dataset // persisted datasets in the pipeline

@@ -126,6 +126,13 @@ func (b *jobBuilder) mapStage(dep *lineage.ShuffleDep, child *lineage.Dataset) s
 	}
 	b.seen[sid] = true
 	st := d.stages[sid]
+	// A stage reached again through a built one's reads comes without its
+	// child: the first job's is the same dataset.
+	if child == nil {
+		child = st.child
+	} else if st.child == nil {
+		st.child = child
+	}
 	// A map stage keeps the parents of its first job: jobs sharing it must
 	// agree on its shape, even if caching made part of its pipeline
 	// readable since (its tasks read cached partitions all the same).
@@ -133,13 +140,13 @@ func (b *jobBuilder) mapStage(dep *lineage.ShuffleDep, child *lineage.Dataset) s
 		st.parents, st.built = b.pipeline(st), true
 		// A map task resolves the shuffle's child too (its dependency
 		// buckets the output).
-		if d.cfg.Pinned != nil && d.cfg.Pinned(child) {
+		if d.cfg.Pinned != nil && child != nil && d.cfg.Pinned(child) {
 			st.pinned = true
 		}
 	} else {
 		st.cuts, st.cutsDone = nil, false
 		for _, r := range st.reads {
-			b.mapStage(r, nil) // built already: the child is not needed
+			b.mapStage(r, nil) // its child is known if it was built (see above)
 		}
 	}
 	parents := st.parents
