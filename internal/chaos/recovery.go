@@ -414,5 +414,5 @@ func RunRecoveryJob(ctx context.Context, args []string, stderr io.Writer) error 
 	}
 	return runJobProcess(ctx, *dir, *batches, f.Options(), value, func(c *sluice.Context) {
 		BuildRecovery(c, *keys, *rate, *every, *seed, &sizes)
-	})
+	}, 0)
 }
