@@ -396,6 +396,7 @@ func (c *Context) runWorker() error {
 	defer signal.Stop(term)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	defer cancel() // before wg.Wait: ends drainOnTerm
 	wg.Add(1)
 	go func() { // owned by runWorker: ends with ctx
 		defer wg.Done()

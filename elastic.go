@@ -53,7 +53,7 @@ func (c *Context) ScaleWorkers(n int) error {
 		return fmt.Errorf("sluice: ScaleWorkers(%d): want 1 to %d workers", n, maxLocalClusterWorkers)
 	}
 	live := cl.procs.Live()
-	for i := len(live); i < n; i++ {
+	for i := cl.procs.Size(); i < n; i++ {
 		if err := cl.procs.Start(); err != nil {
 			return err
 		}

@@ -68,6 +68,9 @@ type Processes struct {
 	retiring []bool
 	stop     bool
 	quick    int // workers in a row that exited soon after starting
+	// respawning counts replacements waiting for RespawnDelay: Size
+	// counts them, so that scaling up does not add to them.
+	respawning int
 }
 
 // StartProcesses starts cfg.N worker processes.
@@ -135,6 +138,9 @@ func (p *Processes) start() error {
 			p.quick = 0
 		}
 		respawn := p.cfg.Respawn && !expected && !left && p.quick < maxQuickExits
+		if respawn {
+			p.respawning++
+		}
 		p.mu.Unlock()
 		if expected {
 			return
@@ -143,7 +149,11 @@ func (p *Processes) start() error {
 			msg: fmt.Sprintf("cluster: worker process %d (pid %d) exited: %v; its last output: %s", i, cmd.Process.Pid, errOr(err), tail.String())}
 		if respawn {
 			time.Sleep(p.cfg.RespawnDelay)
-			if err := p.start(); err != nil {
+			err := p.start()
+			p.mu.Lock()
+			p.respawning--
+			p.mu.Unlock()
+			if err != nil {
 				p.exited <- err
 			}
 		}
@@ -194,6 +204,15 @@ func (p *Processes) Live() []int {
 		}
 	}
 	return out
+}
+
+// Size is the number of workers running that are not retiring, plus the
+// replacements about to start.
+func (p *Processes) Size() int {
+	n := len(p.Live())
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return n + p.respawning
 }
 
 // Retire marks worker i as leaving on purpose (scaling down: the driver
