@@ -239,7 +239,11 @@ func (c *Context) startCluster() error {
 			for {
 				select {
 				case err := <-exited:
-					c.cfg.logger.Warn("worker process exited", "err", err)
+					if cluster.IsCleanExit(err) {
+						c.cfg.logger.Info("drained worker process exited", "err", err)
+					} else {
+						c.cfg.logger.Warn("worker process exited", "err", err)
+					}
 				case <-cl.quit:
 					return
 				}
@@ -383,9 +387,48 @@ func (c *Context) runWorker() error {
 	}
 	c.wk.w = w
 	defer w.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	term := make(chan os.Signal, 2)
+	signal.Notify(term, syscall.SIGTERM)
+	defer signal.Stop(term)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel() // before wg.Wait: ends drainOnTerm
+	wg.Add(1)
+	go func() { // owned by runWorker: ends with ctx
+		defer wg.Done()
+		drainOnTerm(ctx, w, term, cancel)
+	}()
 	return w.Run(ctx)
+}
+
+// workerDrainWait bounds how long a worker that got SIGTERM waits for the
+// driver to drain and release it before it leaves anyway.
+const workerDrainWait = 2 * time.Minute
+
+// drainOnTerm: at the first SIGTERM the worker asks the driver to drain
+// it and goes on serving until the driver releases it (Run returns nil,
+// the process exits 0); a second SIGTERM, or workerDrainWait, ends it at
+// once (cancel), as a loss.
+func drainOnTerm(ctx context.Context, w *cluster.Worker, term <-chan os.Signal, cancel context.CancelFunc) {
+	select {
+	case <-term:
+	case <-ctx.Done():
+		return
+	}
+	w.Drain()
+	t := time.NewTimer(workerDrainWait)
+	defer t.Stop()
+	select {
+	case <-term:
+	case <-t.C:
+	case <-ctx.Done():
+		return
+	}
+	cancel()
 }
 
 // plan fetches an input's plan of batch t from the driver (worker side).

@@ -52,6 +52,9 @@ type WorkerStatus struct {
 	// Excluded says the worker gets no new tasks for now (it kept
 	// failing or straggling).
 	Excluded bool `json:"excluded,omitempty"`
+	// Draining says the worker is leaving: it gets no new tasks, and
+	// what only it holds is being moved (see ScaleWorkers).
+	Draining bool `json:"draining,omitempty"`
 }
 
 // TaskStatus is a running task attempt.
@@ -151,7 +154,7 @@ func (c *Context) Status() Status {
 		for _, w := range c.cl.drv.Workers() {
 			st.Workers = append(st.Workers, WorkerStatus{Name: w.Name, Addr: w.Addr, Metrics: w.Metrics, PID: w.PID,
 				Slots: w.Slots, LastSeen: w.LastSeen, Blocks: w.Blocks, MemoryBytes: w.MemoryBytes,
-				SpilledBytes: w.SpilledBytes, Running: w.Running, Tasks: w.Tasks, Excluded: excluded[w.Name]})
+				SpilledBytes: w.SpilledBytes, Running: w.Running, Tasks: w.Tasks, Excluded: excluded[w.Name], Draining: w.Draining})
 		}
 	} else if c.env.local != nil {
 		for _, name := range c.env.local.Workers() {

@@ -27,6 +27,7 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.Duration, "duration", 60*time.Second, "length of the job (its number of batches is duration/batch)")
 	fs.DurationVar(&cfg.Batch, "batch", time.Second, "batch interval")
 	fs.DurationVar(&cfg.KillWorkerEvery, "kill-worker-every", 7*time.Second, "SIGKILL a random worker this often (0: never)")
+	fs.DurationVar(&cfg.DrainWorkerEvery, "drain-worker-every", 0, "SIGTERM a random worker this often: it is drained and leaves, and the job starts a new one (0: never)")
 	fs.DurationVar(&cfg.KillDriverAt, "kill-driver-at", 30*time.Second, "SIGKILL the driver once, this long after the start, and restart it (0: never)")
 	fs.IntVar(&cfg.Rate, "rate", 20000, "records per second")
 	seed := fs.Uint64("seed", 0, "seed of the input and of the kill schedule (0: a random one, printed)")
@@ -82,9 +83,9 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		} else {
 			fmt.Fprintf(stdout, "batches %d of %d, identical %v: %d records compared, %d lost, %d duplicated\n"+
-				"%d worker kills, %d driver kills; recovery p50 %.0f ms, max %.0f ms; seed %d\n",
+				"%d worker kills, %d driver kills, %d worker drains (latest batch %.0f ms late beyond one interval); recovery p50 %.0f ms, max %.0f ms; seed %d\n",
 				res.Batches, res.ExpectedBatches, res.Identical, res.Records, res.LostRecords, res.DuplicatedRecords,
-				res.WorkerKills, res.DriverKills, res.RecoveryMsP50, res.RecoveryMsMax, res.Seed)
+				res.WorkerKills, res.DriverKills, res.WorkerDrains, res.DrainLateMsMax, res.RecoveryMsP50, res.RecoveryMsMax, res.Seed)
 			for _, k := range res.Kills {
 				fmt.Fprintf(stdout, "  %6.1f s  %-6s  recovered in %.0f ms\n", float64(k.AtMs)/1000, k.Process, k.RecoveryMs)
 			}

@@ -131,6 +131,8 @@ type jobFlags struct {
 	dir       string
 	batches   int
 	jobConfig JobConfig
+	// keep, if set, keeps the number of worker processes (see keepWorkers).
+	keep int
 }
 
 // parseJob parses the job's command line.
@@ -143,6 +145,7 @@ func parseJob(args []string, stderr io.Writer) (*jobFlags, error) {
 	fs.IntVar(&j.jobConfig.Rate, "rate", 20000, "records per second")
 	fs.Uint64Var(&j.jobConfig.Seed, "seed", 1, "the generator's seed")
 	fs.IntVar(&j.batches, "batches", 60, "stop after this many batches")
+	fs.IntVar(&j.keep, "keep-workers", 0, "start new worker processes to keep this many (drained workers leave for good; 0: do not)")
 	fs.StringVar(&j.jobConfig.Postgres, "postgres", "", "PostgreSQL URL to write the running totals to")
 	fs.StringVar(&j.jobConfig.Table, "table", "", "the PostgreSQL table")
 	fs.DurationVar(&j.jobConfig.CheckpointInterval, "checkpoint-interval", 0,
@@ -193,5 +196,5 @@ func RunJob(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	opts := append([]sluice.Option{sluice.Master("local-cluster[4]"), sluice.Program(ProgramName, args...), noBackpressure}, j.Options()...)
-	return runJobProcess(ctx, j.dir, j.batches, opts, nil, func(c *sluice.Context) { Build(c, j.jobConfig) })
+	return runJobProcess(ctx, j.dir, j.batches, opts, nil, func(c *sluice.Context) { Build(c, j.jobConfig) }, j.keep)
 }

@@ -45,7 +45,7 @@ type batchLog struct {
 // gracefully once batch number batches (counting from the job's first)
 // completed.
 func runJobProcess(ctx context.Context, dir string, batches int, opts []sluice.Option, value func(time.Time) int64,
-	build func(c *sluice.Context)) error {
+	build func(c *sluice.Context), keep int) error {
 	logf, err := os.OpenFile(filepath.Join(dir, "batches.jsonl"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
@@ -79,7 +79,35 @@ func runJobProcess(ctx context.Context, dir string, batches int, opts []sluice.O
 	if err != nil {
 		return err
 	}
+	if keep > 0 && !sluice.IsWorker() {
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer cancel()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			keepWorkers(ctx, c, keep)
+		}()
+	}
 	return sluice.RunUntilDone(ctx, c, 0)
+}
+
+// keepWorkers keeps n worker processes until ctx is done: drained workers
+// leave for good (local-cluster does not replace them), so it starts new
+// ones with ScaleWorkers, as an autoscaler would.
+func keepWorkers(ctx context.Context, c *sluice.Context, n int) {
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+		if len(c.Workers()) < n {
+			_ = c.ScaleWorkers(n) // fails only before Start or after Stop
+		}
+	}
 }
 
 // driverProc is one incarnation of a job's driver process.
@@ -193,12 +221,19 @@ func children(pid int) []int {
 // parent: the choose(n)-th of its n workers by PID. It returns the PID, or
 // 0 if there is no worker.
 func killWorker(parent int, choose func(n int) int) (int, error) {
-	pids := children(parent)
+	return signalWorker(parent, choose, syscall.SIGKILL, nil)
+}
+
+// signalWorker sends sig to one worker process of the driver process
+// parent, not one of skip: the choose(n)-th of the n others by PID. It
+// returns the PID, or 0 if there is none.
+func signalWorker(parent int, choose func(n int) int, sig syscall.Signal, skip map[int]bool) (int, error) {
+	pids := slices.DeleteFunc(children(parent), func(pid int) bool { return skip[pid] })
 	if len(pids) == 0 {
 		return 0, nil
 	}
 	pid := pids[choose(len(pids))]
-	return pid, syscall.Kill(pid, syscall.SIGKILL)
+	return pid, syscall.Kill(pid, sig)
 }
 
 // readLog reads the job's batch log.

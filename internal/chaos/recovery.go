@@ -417,5 +417,5 @@ func RunRecoveryJob(ctx context.Context, args []string, stderr io.Writer) error 
 	opts := append([]sluice.Option{sluice.NoBackpressure()}, f.Options()...)
 	return runJobProcess(ctx, *dir, *batches, opts, value, func(c *sluice.Context) {
 		BuildRecovery(c, *keys, *rate, *every, *seed, &sizes)
-	})
+	}, 0)
 }

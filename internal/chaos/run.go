@@ -29,8 +29,12 @@ type Config struct {
 	// KillWorkerEvery is how often a random worker process gets SIGKILL
 	// (0: never); KillDriverAt when the driver does, once (0: never).
 	KillWorkerEvery, KillDriverAt time.Duration
-	Rate                          int
-	Seed                          uint64
+	// DrainWorkerEvery is how often a random worker process gets SIGTERM
+	// (0: never): it is drained and leaves with status 0, and the job
+	// starts a new one (ScaleWorkers) to keep Workers.
+	DrainWorkerEvery time.Duration
+	Rate             int
+	Seed             uint64
 	// Postgres, if set, is a database the job also writes to.
 	Postgres string
 	// Dir is the working directory (checkpoint, outputs, logs).
@@ -43,16 +47,22 @@ type Config struct {
 
 // Result is what a chaos run found.
 type Result struct {
-	Batches           int     `json:"batches"`
-	ExpectedBatches   int     `json:"expected_batches"`
-	Identical         bool    `json:"identical"`
-	Records           int64   `json:"records"`
-	LostRecords       int64   `json:"lost_records"`
-	DuplicatedRecords int64   `json:"duplicated_records"`
-	WorkerKills       int     `json:"worker_kills"`
-	DriverKills       int     `json:"driver_kills"`
-	RecoveryMsP50     float64 `json:"recovery_ms_p50"`
-	RecoveryMsMax     float64 `json:"recovery_ms_max"`
+	Batches           int   `json:"batches"`
+	ExpectedBatches   int   `json:"expected_batches"`
+	Identical         bool  `json:"identical"`
+	Records           int64 `json:"records"`
+	LostRecords       int64 `json:"lost_records"`
+	DuplicatedRecords int64 `json:"duplicated_records"`
+	WorkerKills       int   `json:"worker_kills"`
+	DriverKills       int   `json:"driver_kills"`
+	// WorkerDrains counts the SIGTERMs; DrainLateMsMax is the largest
+	// lateness, beyond one batch interval, of a batch completed within
+	// 10 s after one (completion minus batch time minus the interval; 0
+	// if none was late): a drain should make no result later than that.
+	WorkerDrains   int     `json:"worker_drains"`
+	DrainLateMsMax float64 `json:"drain_late_ms_max"`
+	RecoveryMsP50  float64 `json:"recovery_ms_p50"`
+	RecoveryMsMax  float64 `json:"recovery_ms_max"`
 	// Kills lists each kill, in order, and its recovery time.
 	Kills []Kill `json:"kills"`
 	Seed  uint64 `json:"seed"`
@@ -90,7 +100,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, err
 		}
 	}
-	kills, err := runWithKills(ctx, cfg, table, res)
+	kills, drains, err := runWithKills(ctx, cfg, table, res)
 	if err != nil {
 		return res, err
 	}
@@ -99,6 +109,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, fmt.Errorf("chaos: reading the job's checkpoint: %v", err)
 	}
 	recoveries(cfg, kills, res)
+	drainLateness(cfg, drains, res)
 	fmt.Fprintf(cfg.Log, "chaos: running the same %d batches without failures\n", res.ExpectedBatches)
 	if err := runReference(ctx, cfg, info.First); err != nil {
 		return res, err
@@ -119,21 +130,25 @@ func jobArgs(cfg Config, table string) []string {
 	if cfg.Postgres != "" {
 		args = append(args, "--postgres", cfg.Postgres, "--table", table)
 	}
+	if cfg.DrainWorkerEvery > 0 {
+		args = append(args, "--keep-workers", strconv.Itoa(cfg.Workers))
+	}
 	return args
 }
 
 // runWithKills runs the job to its last batch, killing a random worker
 // every KillWorkerEvery and the driver once at KillDriverAt (restarting
 // it at once); it returns the kill times.
-func runWithKills(ctx context.Context, cfg Config, table string, res *Result) ([]Kill, error) {
+func runWithKills(ctx context.Context, cfg Config, table string, res *Result) (kills []Kill, drains []time.Time, err error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
 	d, err := startDriver(cfg.Binary, jobArgs(cfg, table), cfg.Log, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	start := d.started
-	var kills []Kill
 	nextWorker := start.Add(cfg.KillWorkerEvery)
+	nextDrain := start.Add(cfg.DrainWorkerEvery)
+	drained := make(map[int]bool) // SIGTERM sent: not again (a second one ends it at once)
 	deadline := start.Add(cfg.Duration + 5*time.Minute)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
@@ -141,16 +156,16 @@ func runWithKills(ctx context.Context, cfg Config, table string, res *Result) ([
 		select {
 		case err := <-d.done:
 			if err != nil {
-				return kills, fmt.Errorf("chaos: the job failed: %v; its last output:\n%s", err, d.tail.String())
+				return kills, drains, fmt.Errorf("chaos: the job failed: %v; its last output:\n%s", err, d.tail.String())
 			}
-			return kills, nil
+			return kills, drains, nil
 		case <-ctx.Done():
 			d.kill()
-			return kills, ctx.Err()
+			return kills, drains, ctx.Err()
 		case now := <-tick.C:
 			if now.After(deadline) {
 				d.kill()
-				return kills, fmt.Errorf("chaos: the job did not finish within %v", deadline.Sub(start))
+				return kills, drains, fmt.Errorf("chaos: the job did not finish within %v", deadline.Sub(start))
 			}
 			// Kill only a driver that runs batches: one still starting
 			// its workers has nothing to lose yet.
@@ -162,9 +177,20 @@ func runWithKills(ctx context.Context, cfg Config, table string, res *Result) ([
 				<-d.done
 				res.DriverKills++
 				if d, err = startDriver(cfg.Binary, jobArgs(cfg, table), cfg.Log, nil); err != nil {
-					return kills, err
+					return kills, drains, err
 				}
 				continue
+			}
+			if cfg.DrainWorkerEvery > 0 && !now.Before(nextDrain) && running {
+				nextDrain = nextDrain.Add(cfg.DrainWorkerEvery)
+				at := time.Now()
+				pid, err := signalWorker(d.cmd.Process.Pid, rng.IntN, syscall.SIGTERM, drained)
+				if pid != 0 && err == nil {
+					fmt.Fprintf(cfg.Log, "chaos: SIGTERM to worker pid %d (drain)\n", pid)
+					drained[pid] = true
+					drains = append(drains, at)
+					res.WorkerDrains++
+				}
 			}
 			if cfg.KillWorkerEvery > 0 && !now.Before(nextWorker) && running {
 				nextWorker = nextWorker.Add(cfg.KillWorkerEvery)
@@ -203,6 +229,21 @@ func recoveries(cfg Config, kills []Kill, res *Result) {
 	slices.Sort(ms)
 	res.RecoveryMsP50 = ms[len(ms)/2]
 	res.RecoveryMsMax = ms[len(ms)-1]
+}
+
+// drainLateness sets DrainLateMsMax: the largest lateness beyond one
+// batch interval of a batch completed within 10 s after a drain.
+func drainLateness(cfg Config, drains []time.Time, res *Result) {
+	log := readLog(cfg.Dir)
+	for _, at := range drains {
+		from, to := at.UnixMilli(), at.Add(10*time.Second).UnixMilli()
+		for _, b := range log {
+			if b.Done >= from && b.Done <= to {
+				late := float64(b.Done - b.Batch - cfg.Batch.Milliseconds())
+				res.DrainLateMsMax = max(res.DrainLateMsMax, late)
+			}
+		}
+	}
 }
 
 // fastClock runs batches back to back from a start time, up to end.

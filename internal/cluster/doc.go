@@ -29,6 +29,13 @@
 // arguments. Workers serve Fetch: all the buckets of one reduce partition
 // that a worker holds, or one block, in one stream of chunks of at most
 // 4 MiB, so a reduce task makes one call per worker it reads from.
+// A worker leaves by asking to be drained (Worker.Drain, on SIGTERM in
+// a worker process): a Drain message on its session; the driver
+// (Driver.Drain, runtime.Driver.DrainWorker) gives it no new task, has it
+// copy the blocks only it holds to other workers (CopyBlocks, which
+// pushes them with PutBlock), waits for the batch in flight, then sends
+// Stop: Run returns nil and the process exits 0, which Processes does not
+// replace. Until then it serves fetches and block reads as usual.
 // Messages are CBOR (internal/rpc); every field a peer sends is checked
 // before use, and every decoder has a fuzz target.
 //

@@ -136,6 +136,9 @@ type session struct {
 	first   int64  // the first batch time when it joined (0: not started)
 	tasks   int    // tasks launched on it
 	metrics string // its /metrics address
+	// draining says the worker is being drained; released, that it was
+	// drained and told to stop (its end is no loss).
+	draining, released bool
 }
 
 // NewDriver listens and starts serving workers.
@@ -153,8 +156,8 @@ func NewDriver(cfg DriverConfig) (*Driver, error) {
 	d := &Driver{cfg: cfg, log: cfg.Logger, listener: l, server: srv, serveErr: make(chan error, 1),
 		quit: make(chan struct{}), sessions: make(map[string]*session), joined: make(chan struct{})}
 	d.Runtime = runtime.NewDriver(cfg.Runtime, d)
+	d.peers = newPeerClient(cfg.Security) // the executor's fetches, and drains' block copies
 	if cfg.Graph != nil {
-		d.peers = newPeerClient(cfg.Security)
 		d.exec = runtime.NewWorker(runtime.WorkerConfig{Name: executorName, Slots: 1, Blocks: cfg.Blocks, Logger: cfg.Logger},
 			cfg.Graph, d.peers, d.Runtime.Report)
 		if err := d.Runtime.AddReservedWorker(executorName, 1); err != nil {
@@ -195,6 +198,8 @@ type WorkerInfo struct {
 	Running      int
 	// Tasks counts the tasks launched on the worker.
 	Tasks int
+	// Draining says the worker is being drained (Drain).
+	Draining bool
 }
 
 // Workers lists the connected workers, by name.
@@ -205,7 +210,7 @@ func (d *Driver) Workers() []WorkerInfo {
 	for _, s := range d.sessions {
 		s.mu.Lock()
 		out = append(out, WorkerInfo{Name: s.name, Addr: s.addr, Metrics: s.metrics, Slots: s.slots, PID: s.pid, LastSeen: s.seen,
-			Blocks: s.beat.Blocks, Shuffles: s.beat.Shuffles, MemoryBytes: s.beat.MemoryBytes, SpilledBytes: s.beat.SpilledBytes, Running: s.beat.Running, Tasks: s.tasks})
+			Blocks: s.beat.Blocks, Shuffles: s.beat.Shuffles, MemoryBytes: s.beat.MemoryBytes, SpilledBytes: s.beat.SpilledBytes, Running: s.beat.Running, Tasks: s.tasks, Draining: s.draining})
 		s.mu.Unlock()
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -251,8 +256,8 @@ func (d *Driver) Close() {
 	d.Runtime.Close()
 	if d.exec != nil {
 		d.exec.Close()
-		d.peers.close()
 	}
+	d.peers.close()
 	close(d.quit)
 	stopped := make(chan struct{})
 	go func() { // GracefulStop waits for handlers, which wait for their senders
@@ -357,6 +362,88 @@ func (d *Driver) block(ctx context.Context, req *blockWire) (*blockResp, error) 
 		return nil, err
 	}
 	return &blockResp{}, nil
+}
+
+// Drain drains a connected worker so that it can leave the running job
+// (runtime.Driver.DrainWorker: no new tasks, its receivers and the blocks
+// only it holds move to other workers, the jobs in flight finish), then
+// tells it to stop: its Run returns nil. It returns once the drain began;
+// Workers shows the worker as draining until it left. A worker asks for
+// this itself on SIGTERM (Worker.Drain).
+func (d *Driver) Drain(name string) error {
+	d.mu.Lock()
+	s := d.sessions[name]
+	closed := d.closed
+	d.mu.Unlock()
+	if s == nil || closed {
+		return fmt.Errorf("cluster: no connected worker %q to drain", name)
+	}
+	s.mu.Lock()
+	again := s.draining
+	s.draining = true
+	s.mu.Unlock()
+	if again {
+		return nil
+	}
+	d.log.Info("cluster: draining a worker", "worker", name)
+	done, err := d.Runtime.DrainWorker(name)
+	if errors.Is(err, runtime.ErrNotDrainable) {
+		// The runtime does not know it (yet, or any more): nothing of
+		// the job depends on it.
+		c := make(chan struct{})
+		close(c)
+		done, err = c, nil
+	}
+	if err != nil {
+		return err
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		select {
+		case <-done:
+		case <-d.quit:
+			return
+		}
+		s.mu.Lock()
+		s.released = true
+		s.mu.Unlock()
+		d.log.Info("cluster: worker drained, releasing it", "worker", name)
+		if err := d.sendTo(name, &toWorker{Stop: true}); err != nil {
+			d.log.Warn("cluster: cannot release a drained worker", "worker", name, "err", err)
+		}
+	}()
+	return nil
+}
+
+// CopyBlocks implements runtime.BlockMover: the draining worker copies
+// the blocks to the other workers itself (PutBlock, as for replication),
+// at most maxCopies per call.
+func (d *Driver) CopyBlocks(ctx context.Context, from string, copies []runtime.BlockCopy) ([]runtime.BlockCopy, error) {
+	cc, addr, err := d.peers.conn(from)
+	if err != nil {
+		return nil, err
+	}
+	var done []runtime.BlockCopy
+	for len(copies) > 0 {
+		n := min(len(copies), maxCopies)
+		resp, err := rpc.Call[copyReq, copyResp](ctx, cc, workerService, "CopyBlocks", &copyReq{Copies: copies[:n]})
+		if err != nil {
+			return done, rpc.Explain(err, addr)
+		}
+		asked := make(map[runtime.BlockCopy]bool, n)
+		for _, c := range copies[:n] {
+			asked[c] = true
+		}
+		for _, c := range resp.Done {
+			if !asked[c] {
+				return done, fmt.Errorf("cluster: worker %s reports a copy it was not asked for: %v", from, c)
+			}
+			done = append(done, c)
+		}
+		copies = copies[n:]
+	}
+	return done, nil
 }
 
 // plan serves an input's plan to a worker rebuilding the graph.
@@ -483,6 +570,11 @@ func (d *Driver) receive(s *session, recv func() (*toDriver, error)) error {
 		if m.Result != nil {
 			d.Runtime.Report(resultFromWire(s.name, m.Result))
 		}
+		if m.Drain {
+			if err := d.Drain(s.name); err != nil {
+				d.log.Warn("cluster: cannot drain a worker", "worker", s.name, "err", err)
+			}
+		}
 	}
 }
 
@@ -496,7 +588,13 @@ func (d *Driver) drop(s *session, why error) {
 	delete(d.sessions, s.name)
 	closed := d.closed
 	d.mu.Unlock()
-	if !closed {
+	s.mu.Lock()
+	released := s.released
+	s.mu.Unlock()
+	if !closed && released {
+		d.log.Info("cluster: drained worker left", "worker", s.name)
+		d.broadcastPeers()
+	} else if !closed {
 		d.log.Warn("cluster: worker lost", "worker", s.name, "err", why)
 		_ = d.Runtime.WorkerLost(s.name)
 		d.broadcastPeers()

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -29,7 +30,10 @@ type ProcessConfig struct {
 	// Respawn starts a new worker (with the next index) in place of one
 	// that exits before Stop, after RespawnDelay, as a cluster manager
 	// would; a worker that exits within a few seconds of starting several
-	// times in a row is not replaced again (a crash loop).
+	// times in a row is not replaced again (a crash loop). A worker that
+	// exits with status 0 left on purpose (the driver drained it and told
+	// it to stop): it is reported (IsCleanExit) but not replaced; nor is
+	// a worker retired by Retire.
 	Respawn      bool
 	RespawnDelay time.Duration
 }
@@ -59,8 +63,14 @@ type Processes struct {
 	mu     sync.Mutex
 	cmds   []*exec.Cmd
 	done   []bool
-	stop   bool
-	quick  int // workers in a row that exited soon after starting
+	// retiring marks workers that are leaving on purpose (Retire): their
+	// exit, whatever its status, is not replaced.
+	retiring []bool
+	stop     bool
+	quick    int // workers in a row that exited soon after starting
+	// respawning counts replacements waiting for RespawnDelay: Size
+	// counts them, so that scaling up does not add to them.
+	respawning int
 }
 
 // StartProcesses starts cfg.N worker processes.
@@ -112,6 +122,7 @@ func (p *Processes) start() error {
 	started := time.Now()
 	p.cmds = append(p.cmds, cmd)
 	p.done = append(p.done, false)
+	p.retiring = append(p.retiring, false)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -120,25 +131,49 @@ func (p *Processes) start() error {
 		p.mu.Lock()
 		p.done[i] = true
 		expected := p.stop
-		if time.Since(started) < quickExit {
+		left := err == nil || p.retiring[i] // drained, or retired
+		if time.Since(started) < quickExit && !left {
 			p.quick++
 		} else {
 			p.quick = 0
 		}
-		respawn := p.cfg.Respawn && !expected && p.quick < maxQuickExits
+		respawn := p.cfg.Respawn && !expected && !left && p.quick < maxQuickExits
+		if respawn {
+			p.respawning++
+		}
 		p.mu.Unlock()
 		if expected {
 			return
 		}
-		p.exited <- fmt.Errorf("cluster: worker process %d (pid %d) exited: %v; its last output: %s", i, cmd.Process.Pid, errOr(err), tail.String())
+		p.exited <- &exitError{clean: err == nil,
+			msg: fmt.Sprintf("cluster: worker process %d (pid %d) exited: %v; its last output: %s", i, cmd.Process.Pid, errOr(err), tail.String())}
 		if respawn {
 			time.Sleep(p.cfg.RespawnDelay)
-			if err := p.start(); err != nil {
+			err := p.start()
+			p.mu.Lock()
+			p.respawning--
+			p.mu.Unlock()
+			if err != nil {
 				p.exited <- err
 			}
 		}
 	}()
 	return nil
+}
+
+// exitError reports a worker process's exit.
+type exitError struct {
+	msg   string
+	clean bool // status 0: the worker left on purpose (drained)
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// IsCleanExit says whether err, from Exited, reports a worker that exited
+// with status 0: one the driver drained and released, not a failure.
+func IsCleanExit(err error) bool {
+	var e *exitError
+	return errors.As(err, &e) && e.clean
 }
 
 func envFor(cfg ProcessConfig, i int) []string {
@@ -153,6 +188,55 @@ func errOr(err error) string {
 		return "exit status 0"
 	}
 	return err.Error()
+}
+
+// Start starts one more worker, with the next index (scaling up).
+func (p *Processes) Start() error { return p.start() }
+
+// Live returns the indexes of the workers running that are not retiring.
+func (p *Processes) Live() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []int
+	for i := range p.cmds {
+		if !p.done[i] && !p.retiring[i] {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Size is the number of workers running that are not retiring, plus the
+// replacements about to start.
+func (p *Processes) Size() int {
+	n := len(p.Live())
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return n + p.respawning
+}
+
+// Retire marks worker i as leaving on purpose (scaling down: the driver
+// drains it): its exit is not replaced nor reported.
+func (p *Processes) Retire(i int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i >= 0 && i < len(p.retiring) {
+		p.retiring[i] = true
+	}
+}
+
+// Signal sends sig to worker i, if it still runs (SIGTERM: it asks the
+// driver to drain it, then exits 0).
+func (p *Processes) Signal(i int, sig os.Signal) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if i < 0 || i >= len(p.cmds) {
+		return fmt.Errorf("cluster: no worker process %d", i)
+	}
+	if p.done[i] {
+		return fmt.Errorf("cluster: worker process %d has exited", i)
+	}
+	return p.cmds[i].Process.Signal(sig)
 }
 
 // Exited delivers an error for every worker that exits before Stop (and

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -90,10 +91,38 @@ func TestProcessExitReported(t *testing.T) {
 
 func TestProcessCleanExitReported(t *testing.T) {
 	p, _ := startShell(t, 1, "exit 0", nil)
-	if err := exited(t, p); err == nil || !strings.Contains(err.Error(), "exited: exit status 0; its last output: (none)") {
+	if err := exited(t, p); err == nil || !strings.Contains(err.Error(), "exited: exit status 0; its last output: (none)") || !IsCleanExit(err) {
 		t.Errorf("exit error %v", err)
 	}
 	stopWithin(t, p, 0)
+}
+
+// A worker that exits with status 0 (drained) or that was retired is not
+// replaced, even with Respawn; Start adds one; Live lists those running.
+func TestProcessDrainedNotRespawned(t *testing.T) {
+	p, _ := startShell(t, 2, `if [ "$W" = 0 ]; then exit 0; fi; exec sleep 60`, func(c *ProcessConfig) {
+		c.Respawn = true
+		c.EnvFor = func(i int) []string { return []string{fmt.Sprintf("W=%d", i)} }
+	})
+	defer stopWithin(t, p, 0)
+	if err := exited(t, p); !IsCleanExit(err) {
+		t.Fatalf("exit %v, want a clean exit", err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "workers 1 and 2 run", func() bool { return fmt.Sprint(p.Live()) == "[1 2]" })
+	p.Retire(2)
+	if err := p.Signal(2, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := exited(t, p); err == nil || IsCleanExit(err) {
+		t.Fatalf("exit %v, want a killed worker's", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := fmt.Sprint(p.Live(), len(p.PIDs())); got != "[1] 3" {
+		t.Fatalf("live and started %s, want [1] 3: nothing respawned", got)
+	}
 }
 
 // Stop kills the workers that do not exit in the grace period, and their

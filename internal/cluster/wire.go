@@ -30,6 +30,9 @@ type toDriver struct {
 	Hello     *hello      `cbor:"1,keyasint,omitempty"`
 	Heartbeat *heartbeat  `cbor:"2,keyasint,omitempty"`
 	Result    *resultWire `cbor:"3,keyasint,omitempty"`
+	// Drain asks the driver to drain this worker (it got SIGTERM): the
+	// driver moves its work elsewhere, then sends Stop.
+	Drain bool `cbor:"4,keyasint,omitempty"`
 }
 
 // toWorker is what the driver sends on a session stream: first a welcome
@@ -221,6 +224,33 @@ type putBlock struct {
 }
 
 type putBlockResp struct{}
+
+// copyReq asks a draining worker to copy blocks it holds to other workers
+// (runtime.Driver.DrainWorker); copyResp lists the copies made.
+type copyReq struct {
+	Copies []runtime.BlockCopy
+}
+
+type copyResp struct {
+	Done []runtime.BlockCopy
+}
+
+// maxCopies bounds the copies of one copyReq; the driver sends more in
+// several.
+const maxCopies = 4096
+
+// check refuses a malformed copy request.
+func (r *copyReq) check() error {
+	if len(r.Copies) > maxCopies {
+		return fmt.Errorf("cluster: %d block copies in one request (limit %d)", len(r.Copies), maxCopies)
+	}
+	for _, c := range r.Copies {
+		if c.ID.Part < 0 || c.Worker == "" || len(c.Worker) > maxNameLen {
+			return errors.New("cluster: malformed block copy")
+		}
+	}
+	return nil
+}
 
 // chunk is a piece of one encoded bucket or block. Index is the position
 // in fetchReq.MapParts (0 for a block); Last ends it.

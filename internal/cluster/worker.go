@@ -80,6 +80,8 @@ type Worker struct {
 	closeOnce sync.Once
 	// served counts shuffle and block bytes sent to other workers.
 	served atomic.Int64
+	// drain carries a request to be drained to the session (see Drain).
+	drain chan struct{}
 }
 
 // NewWorker listens for peers and dials the driver (lazily: errors show
@@ -113,7 +115,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger, listener: l, server: srv, driver: cc,
 		peerClient: newPeerClient(cfg.Security),
-		results:    make(chan runtime.TaskResult, 1024), closing: make(chan struct{})}
+		results:    make(chan runtime.TaskResult, 1024), closing: make(chan struct{}), drain: make(chan struct{}, 1)}
 	w.runtime = runtime.NewWorker(runtime.WorkerConfig{Slots: cfg.Slots, Blocks: cfg.Blocks, Logger: cfg.Logger, AddBlock: w.addBlock,
 		Straggle: cfg.Straggle},
 		cfg.Graph, w, w.report)
@@ -121,6 +123,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	svc := rpc.NewService(workerService)
 	rpc.ServerStream(svc, "Fetch", w.serveFetch)
 	rpc.Unary(svc, "PutBlock", w.servePutBlock)
+	rpc.Unary(svc, "CopyBlocks", w.serveCopyBlocks)
 	svc.Register(srv)
 	if cfg.Metrics != "" {
 		if w.metrics, err = metrics.Serve(cfg.Metrics, w.metricsHandler()); err != nil {
@@ -296,6 +299,9 @@ func (w *Worker) send(ctx context.Context, stream *rpc.BidiStream[toDriver, toWo
 		select {
 		case r := <-w.results:
 			m.Result = resultToWire(r)
+		case <-w.drain:
+			m.Drain = true
+			w.log.Info("cluster: asking the driver to drain this worker")
 		case <-t.C:
 			st := w.runtime.Blocks.Stats()
 			m.Heartbeat = &heartbeat{Blocks: st.Blocks, Shuffles: w.runtime.Shuffle.Len(), MemoryBytes: st.MemoryBytes, SpilledBytes: st.SpilledBytes, Running: w.runtime.Running()}
@@ -306,6 +312,27 @@ func (w *Worker) send(ctx context.Context, stream *rpc.BidiStream[toDriver, toWo
 			return err
 		}
 	}
+}
+
+// Drain asks the driver to drain this worker, as on SIGTERM: it gets no
+// new task, its blocks and receivers move to other workers, and once the
+// driver released it Run returns nil. Meanwhile it serves as usual (its
+// running tasks, fetches and block reads). Calls after the first one
+// change nothing.
+func (w *Worker) Drain() {
+	select {
+	case w.drain <- struct{}{}:
+	default:
+	}
+}
+
+// serveCopyBlocks copies blocks this worker holds to other workers, for
+// the driver draining it.
+func (w *Worker) serveCopyBlocks(ctx context.Context, req *copyReq) (*copyResp, error) {
+	if err := req.check(); err != nil {
+		return nil, err
+	}
+	return &copyResp{Done: w.runtime.CopyBlocks(ctx, req.Copies)}, nil
 }
 
 // addBlock registers a block a receiver stored with the driver.

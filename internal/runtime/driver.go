@@ -49,6 +49,10 @@ type Config struct {
 	// 50ms): it times task attempts by it, to launch speculative copies of
 	// stragglers, and ends worker exclusions.
 	TickInterval time.Duration
+	// DrainWait bounds how long a drain waits for the jobs that were
+	// active when it began and for the receivers it moves (default 30s;
+	// see DrainWorker). Running attempts are always waited for.
+	DrainWait time.Duration
 }
 
 // DefaultTickInterval is Config.TickInterval's default.
@@ -96,6 +100,14 @@ type Driver struct {
 	// recvRate is the rate each receiver is held to (records/s; absent
 	// or 0: no limit), set by SetReceiverRate (backpressure).
 	recvRate map[int32]float64
+	// draining holds the drains in progress (drain.go).
+	draining map[string]*drainState
+
+	// bg counts the goroutines the loop starts (a drain's block copies);
+	// bgCtx is cancelled by Close, which waits for them.
+	bg       sync.WaitGroup
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
 }
 
 // Stats counts the driver's work since it started.
@@ -112,6 +124,12 @@ type Stats struct {
 	Running []RunningTask
 	// Receivers says on which worker each input node's receiver runs.
 	Receivers map[int32]string
+	// WorkerNames lists the live workers that run ordinary tasks, by
+	// name; Draining those of them that drain (DrainWorker).
+	WorkerNames, Draining []string
+	// Drains counts the drains begun, Drained the workers drained and
+	// removed, BlocksMoved the blocks their drains copied elsewhere.
+	Drains, Drained, BlocksMoved int64
 }
 
 // RunningTask is a task attempt and where it runs.
@@ -184,6 +202,9 @@ func NewDriver(cfg Config, t Transport) *Driver {
 	if cfg.TickInterval <= 0 {
 		cfg.TickInterval = DefaultTickInterval
 	}
+	if cfg.DrainWait <= 0 {
+		cfg.DrainWait = DefaultDrainWait
+	}
 	d := &Driver{
 		cfg:       cfg,
 		transport: t,
@@ -200,15 +221,21 @@ func NewDriver(cfg Config, t Transport) *Driver {
 		workers:   make(map[string]int),
 		reserved:  make(map[string]bool),
 		recv:      make(map[int32]*recvState),
+		draining:  make(map[string]*drainState),
 	}
+	d.bgCtx, d.bgCancel = context.WithCancel(context.Background())
 	go d.loop()
 	return d
 }
 
 // Close stops the event loop; pending jobs fail with ErrStopped.
 func (d *Driver) Close() {
-	d.closeOnce.Do(func() { close(d.quit) })
+	d.closeOnce.Do(func() {
+		close(d.quit)
+		d.bgCancel()
+	})
 	<-d.done
+	d.bg.Wait()
 }
 
 func (d *Driver) send(ev any) error {
@@ -394,6 +421,9 @@ func (d *Driver) loop() {
 			d.failAll(ErrStopped)
 			return
 		}
+		if len(d.draining) > 0 {
+			d.advanceDrains()
+		}
 	}
 }
 
@@ -424,6 +454,10 @@ func (d *Driver) handle(ev any) {
 		d.receiverEvent(e)
 	case freeReq:
 		d.free(e.ids)
+	case drainReq:
+		e.reply <- d.startDrain(e.name)
+	case copiedReq:
+		d.copied(e)
 	case scheduler.CancelJob:
 		if d.jobs[e.Job] != nil {
 			d.step(e)
@@ -446,6 +480,13 @@ func (d *Driver) handle(ev any) {
 		for t, w := range d.running {
 			st.Running = append(st.Running, RunningTask{t, w})
 		}
+		st.WorkerNames = d.stayingWorkers()
+		for w := range d.draining {
+			st.WorkerNames = append(st.WorkerNames, w)
+			st.Draining = append(st.Draining, w)
+		}
+		sort.Strings(st.WorkerNames)
+		sort.Strings(st.Draining)
 		st.Receivers = make(map[int32]string, len(d.recv))
 		for n, rs := range d.recv {
 			st.Receivers[n] = rs.worker
@@ -548,7 +589,7 @@ func (d *Driver) launch(a scheduler.Launch) {
 func (d *Driver) replicaTargets(self string, p int) []string {
 	names := make([]string, 0, len(d.workers))
 	for w := range d.workers {
-		if w != self && !d.reserved[w] {
+		if w != self && !d.reserved[w] && d.draining[w] == nil {
 			names = append(names, w)
 		}
 	}

@@ -217,3 +217,12 @@ func (l *Local) Replicate(_ context.Context, worker string, ds *lineage.Dataset,
 	}
 	return w.Blocks.Put(id, part, ds.Type)
 }
+
+// CopyBlocks implements BlockMover.
+func (l *Local) CopyBlocks(ctx context.Context, from string, copies []BlockCopy) ([]BlockCopy, error) {
+	w := l.workers[from]
+	if w == nil {
+		return nil, fmt.Errorf("runtime: unknown worker %q", from)
+	}
+	return w.CopyBlocks(ctx, copies), nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -292,6 +293,15 @@ type recvState struct {
 	incarnation int32
 	targets     []string
 	stopped     bool
+	// retiring lists former incarnations moved off a draining worker
+	// that have not said they stopped: their blocks are still taken.
+	retiring []retired
+}
+
+// retired is a receiver incarnation told to stop on a draining worker.
+type retired struct {
+	worker      string
+	incarnation int32
 }
 
 type recvStartReq struct{ nodes []int32 }
@@ -432,8 +442,20 @@ func (d *Driver) stopReceiver(rs *recvState, n int32) {
 
 func (d *Driver) receivedBlock(rep BlockReport) error {
 	rs := d.recv[rep.Node]
-	if rs == nil || rs.worker != rep.From || rs.incarnation != rep.Incarnation {
+	retiring := -1
+	if rs != nil {
+		for i, r := range rs.retiring {
+			if r.worker == rep.From && r.incarnation == rep.Incarnation {
+				retiring = i
+			}
+		}
+	}
+	if rs == nil || retiring < 0 && (rs.worker != rep.From || rs.incarnation != rep.Incarnation) {
 		return fmt.Errorf("%w: node %d's receiver incarnation %d on %s", ErrReceiverStale, rep.Node, rep.Incarnation, rep.From)
+	}
+	if rep.Stopped && retiring >= 0 {
+		rs.retiring = append(rs.retiring[:retiring], rs.retiring[retiring+1:]...)
+		return nil
 	}
 	if rep.Stopped {
 		rs.stopped = true
@@ -469,16 +491,10 @@ func (d *Driver) placeReceivers() {
 	if !ok {
 		return
 	}
-	var names []string
-	for w := range d.workers {
-		if !d.reserved[w] {
-			names = append(names, w)
-		}
-	}
+	names := d.stayingWorkers()
 	if len(names) == 0 {
 		return
 	}
-	sort.Strings(names)
 	load := make(map[string]int)
 	nodes := make([]int32, 0, len(d.recv))
 	for n, rs := range d.recv {
@@ -517,6 +533,7 @@ func (d *Driver) placeReceivers() {
 // starts them elsewhere).
 func (d *Driver) receiverLost(name string) {
 	for n, rs := range d.recv {
+		rs.retiring = slices.DeleteFunc(rs.retiring, func(r retired) bool { return r.worker == name })
 		if rs.worker == name {
 			// Should the worker still run (lost by a timeout), its
 			// receiver stops; its blocks are refused meanwhile.

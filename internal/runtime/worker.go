@@ -466,3 +466,31 @@ func (w *Worker) Running() int {
 	defer w.mu.Unlock()
 	return len(w.running)
 }
+
+// CopyBlocks copies blocks this worker holds to other workers (a drain
+// moves what only a leaving worker holds, see Driver.DrainWorker) and
+// returns the copies made. A block it cannot read or send is left out
+// (logged): whatever needs it recomputes it.
+func (w *Worker) CopyBlocks(ctx context.Context, copies []BlockCopy) []BlockCopy {
+	done := make([]BlockCopy, 0, len(copies))
+	for _, c := range copies {
+		if ctx.Err() != nil {
+			break
+		}
+		v, ok, err := w.Blocks.Get(c.ID)
+		if err != nil || !ok {
+			w.log.Warn("draining: cannot read a block to copy", "worker", w.Name, "block", c.ID, "err", err)
+			continue
+		}
+		ds, err := w.resolver.Lookup(c.ID.Dataset)
+		if err == nil {
+			err = w.peers.Replicate(ctx, c.Worker, ds, c.ID.Part, v)
+		}
+		if err != nil {
+			w.log.Warn("draining: cannot copy a block", "worker", w.Name, "block", c.ID, "to", c.Worker, "err", err)
+			continue
+		}
+		done = append(done, c)
+	}
+	return done
+}

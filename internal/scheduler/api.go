@@ -81,6 +81,15 @@ type WorkerJoined struct {
 // jobs are marked missing and recomputed.
 type WorkerLost struct{ Worker WorkerID }
 
+// DrainWorker starts draining a worker that is to leave: from now on it
+// gets no new task, normal or speculative (its attempts that are running
+// go on and are reported as usual), and it is no preference for locality.
+// Its map outputs stay available until it is lost. The runtime moves what
+// it holds elsewhere, then removes it with WorkerLost. Draining a worker
+// that is not live is stale and ignored; draining one twice changes
+// nothing. If every live worker drains, tasks wait for a new worker.
+type DrainWorker struct{ Worker WorkerID }
+
 // SubmitJob submits a job.
 type SubmitJob struct{ Job Job }
 
@@ -148,6 +157,7 @@ type FetchFailure struct {
 func (Tick) isEvent()         {}
 func (WorkerJoined) isEvent() {}
 func (WorkerLost) isEvent()   {}
+func (DrainWorker) isEvent()  {}
 func (SubmitJob) isEvent()    {}
 func (ReplanJob) isEvent()    {}
 func (CancelJob) isEvent()    {}

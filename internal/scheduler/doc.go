@@ -1,7 +1,7 @@
 // Package scheduler is the driver's scheduling core: a deterministic state
 // machine in the manner of etcd's raft.RawNode. Events go in through Step
 // (a tick, a job submitted or cancelled, a task finished or failed, a
-// worker joined or lost); actions come out of Ready (launch a task, cancel
+// worker joined, draining or lost); actions come out of Ready (launch a task, cancel
 // a task, a job is done or failed). It starts no goroutines, reads no clock,
 // does no I/O and uses no randomness: the same events always produce the
 // same actions, which is what lets scenario tests script failures exactly
@@ -54,6 +54,12 @@
 // backup at all; its running attempts go on. The first Tick at or after
 // the end readmits it. Status shows exclusions and counts backups
 // launched, won and wasted.
+//
+// Draining (DrainWorker): a worker that is to leave gets no new task,
+// normal or speculative, and is no locality preference, while its running
+// attempts finish; Status shows it draining. The runtime moves what it
+// holds, then removes it with WorkerLost. When every worker drains, tasks
+// wait for a new one.
 //
 // # Use
 //

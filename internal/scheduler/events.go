@@ -71,6 +71,21 @@ func (s *Scheduler) workerLost(ev WorkerLost) {
 	}
 }
 
+// drainWorker marks a live worker as leaving: filter.allows refuses it
+// from now on, for pending tasks and backup copies alike. Its running
+// attempts and map outputs are left alone.
+func (s *Scheduler) drainWorker(ev DrainWorker) {
+	w := s.workers[ev.Worker]
+	if w == nil || w.draining {
+		return
+	}
+	w.draining = true
+	if w.excluded { // exclusion counts only workers that could take tasks
+		w.excluded, w.until = false, 0
+		s.excluded--
+	}
+}
+
 // cancelJob abandons an active job. Cancelling a job that is not active
 // (already done, failed or never submitted) is a race the runtime cannot
 // avoid, so it is ignored.

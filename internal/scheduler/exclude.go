@@ -13,7 +13,7 @@ package scheduler
 // again at its next strike after its readmission.
 func (s *Scheduler) strike(id WorkerID) {
 	w := s.workers[id]
-	if w == nil || s.cfg.NoExclusion {
+	if w == nil || w.draining || s.cfg.NoExclusion { // a draining worker takes no more tasks anyway
 		return
 	}
 	old := 0
@@ -55,7 +55,7 @@ func (s *Scheduler) anyIncluded(pinned bool, skip WorkerID) bool {
 		return true
 	}
 	for _, id := range s.order {
-		if w := s.workers[id]; w.reserved == pinned && id != skip && !w.excluded {
+		if w := s.workers[id]; w.reserved == pinned && id != skip && !w.excluded && !w.draining {
 			return true
 		}
 	}

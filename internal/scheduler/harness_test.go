@@ -42,6 +42,7 @@ type harness struct {
 	s     *Scheduler
 	// The model: what a runtime carrying out the actions knows.
 	live      map[WorkerID]int             // live workers and their slots
+	draining  map[WorkerID]bool            // live workers told to drain
 	everSeen  []WorkerID                   // every worker ID used, for rejoins
 	running   map[Task]WorkerID            // attempts launched and not ended
 	onWorker  map[WorkerID]int             // running attempts per worker
@@ -62,6 +63,7 @@ func newHarness(t fataler, c chooser, label string) *harness {
 	h := &harness{
 		t: t, c: c, label: label,
 		live:      map[WorkerID]int{},
+		draining:  map[WorkerID]bool{},
 		running:   map[Task]WorkerID{},
 		onWorker:  map[WorkerID]int{},
 		active:    map[JobID]Job{},
@@ -165,6 +167,8 @@ func (h *harness) checkLaunch(a Launch, after Status) {
 	switch {
 	case !ok:
 		h.fatalf("launch of %v on worker %s, which is not live", t, a.Worker)
+	case h.draining[a.Worker]:
+		h.fatalf("launch of %v on worker %s, which is draining", t, a.Worker)
 	case h.onWorker[a.Worker] >= slots:
 		h.fatalf("launch of %v on worker %s, which has all %d slots busy", t, a.Worker, slots)
 	case t.Epoch != h.cfg.Epoch:
@@ -227,7 +231,8 @@ func (h *harness) checkBackup(a Launch, others []Task, after Status) {
 
 // checkIncluded checks that a task launched on an excluded worker had no
 // other choice: no live worker is excluded but at most one (which the
-// task may avoid: a fetch found it unreachable).
+// task may avoid: a fetch found it unreachable). Draining workers take
+// no task: they do not count.
 func (h *harness) checkIncluded(a Launch, after Status) {
 	h.t.Helper()
 	excluded, included := false, 0
@@ -235,7 +240,7 @@ func (h *harness) checkIncluded(a Launch, after Status) {
 		if w.ID == a.Worker {
 			excluded = w.Excluded
 		}
-		if !w.Excluded {
+		if !w.Excluded && !w.Draining {
 			included++
 		}
 	}
@@ -292,14 +297,14 @@ func (h *harness) checkStatus() {
 	st := h.s.Status()
 	var ws []string
 	for _, w := range st.Workers {
-		ws = append(ws, fmt.Sprintf("%s:%d:%d", w.ID, w.Slots, w.Running))
+		ws = append(ws, fmt.Sprintf("%s:%d:%d:%v", w.ID, w.Slots, w.Running, w.Draining))
 		if w.Running < 0 || w.Running > w.Slots {
 			h.fatalf("worker %s runs %d attempts with %d slots", w.ID, w.Running, w.Slots)
 		}
 	}
 	var want []string
 	for _, id := range slices.Sorted(maps.Keys(h.live)) {
-		want = append(want, fmt.Sprintf("%s:%d:%d", id, h.live[id], h.onWorker[id]))
+		want = append(want, fmt.Sprintf("%s:%d:%d:%v", id, h.live[id], h.onWorker[id], h.draining[id]))
 	}
 	if !slices.Equal(ws, want) {
 		h.fatalf("status workers %v, model %v", ws, want)

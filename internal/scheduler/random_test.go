@@ -73,9 +73,11 @@ func (c rapidChooser) intn(n int, label string) int { return rapid.IntRange(0, n
 
 func (h *harness) randomStep() {
 	h.t.Helper()
-	switch op := h.c.intn(20, "op"); {
+	switch op := h.c.intn(21, "op"); {
 	case op < 2:
 		h.join()
+	case op == 20:
+		h.drainWorker()
 	case op < 3:
 		h.lose()
 	case op < 6:
@@ -133,8 +135,13 @@ func (h *harness) lose() {
 	if len(ids) == 0 {
 		return
 	}
-	id := ids[h.c.intn(len(ids), "lose")]
+	h.loseWorker(ids[h.c.intn(len(ids), "lose")])
+}
+
+// loseWorker removes live worker id.
+func (h *harness) loseWorker(id WorkerID) {
 	delete(h.live, id)
+	delete(h.draining, id)
 	for _, r := range h.runningList() { // in order: endAttempt keeps a list
 		if r.Worker == id {
 			h.endAttempt(r.Task)
@@ -148,6 +155,17 @@ func (h *harness) lose() {
 		}
 	}
 	h.mustStep(WorkerLost{Worker: id})
+}
+
+// drainWorker drains a live worker (or, now and then, one that is not
+// live or already draining: stale, ignored).
+func (h *harness) drainWorker() {
+	ids := append(h.liveIDs(), "w99")
+	id := ids[h.c.intn(len(ids), "drain")]
+	if h.live[id] > 0 {
+		h.draining[id] = true
+	}
+	h.mustStep(DrainWorker{Worker: id})
 }
 
 func (h *harness) liveIDs() []WorkerID {
@@ -430,6 +448,12 @@ func (h *harness) invalid() {
 // drain stops failures and feeds finishes until every job has ended.
 func (h *harness) drain() {
 	h.t.Helper()
+	// Drained workers leave; a worker that takes tasks must remain.
+	for _, id := range h.liveIDs() {
+		if h.draining[id] {
+			h.loseWorker(id)
+		}
+	}
 	if len(h.live) == 0 {
 		h.join()
 	}

@@ -30,6 +30,7 @@ import (
 //	    replace the scheduler by a new one (each file starts with defaults)
 //	worker-join W slots=N [reserved]
 //	worker-lost W
+//	drain W                                (DrainWorker: W gets no new task)
 //	submit jJ
 //	  sS tasks=N [parents=sA,sB] [result] [pinned] [available=P:W,...] [prefer=P:W|W,...]
 //	     [available-len=N] [prefer-len=N]   (force a length, for invalid jobs)
@@ -243,6 +244,8 @@ func (sc *scenario) event(name string, pos []string, kv map[string]string, lines
 		return WorkerJoined{Worker: WorkerID(arg(pos, 0)), Slots: slots, Reserved: arg(pos, 1) == "reserved"}, err
 	case "worker-lost":
 		return WorkerLost{Worker: WorkerID(arg(pos, 0))}, nil
+	case "drain":
+		return DrainWorker{Worker: WorkerID(arg(pos, 0))}, nil
 	case "tick":
 		d, err := time.ParseDuration(arg(pos, 0))
 		return Tick{Now: sc.s.Status().Now + d}, err
@@ -539,6 +542,9 @@ func formatStatus(st Status) []string {
 		if w.Excluded {
 			l += fmt.Sprintf(" excluded-until=%v", w.ExcludedUntil)
 		}
+		if w.Draining {
+			l += " draining"
+		}
 		out = append(out, l)
 	}
 	for _, j := range st.Jobs {
@@ -571,6 +577,8 @@ func formatEvent(ev Event) string {
 		return fmt.Sprintf("worker-join %s slots=%d", ev.Worker, ev.Slots)
 	case WorkerLost:
 		return fmt.Sprintf("worker-lost %s", ev.Worker)
+	case DrainWorker:
+		return fmt.Sprintf("drain %s", ev.Worker)
 	case CancelJob:
 		return fmt.Sprintf("cancel j%d reason=%q", ev.Job, ev.Reason)
 	case SubmitJob:

@@ -119,7 +119,8 @@ func (s *Scheduler) placePreferred(j *job, st *stage) {
 // A map partition whose output was lost because a fetch found its worker
 // unreachable (part.avoid) does not go back there while another worker
 // that can run it is live: it waits for a slot on one of them instead.
-// Likewise a task does not go to an excluded worker while a worker that is
+// A draining worker takes no task at all, and a preferred one that drains
+// is no reason to wait. Likewise a task does not go to an excluded worker while a worker that is
 // not excluded (and not avoided) could run it; preferred workers that are
 // excluded are then no preference.
 func (s *Scheduler) place(st *stage, p int) *worker {
@@ -151,7 +152,7 @@ type filter struct {
 }
 
 func (f *filter) allows(w *worker) bool {
-	return w.reserved == f.pinned && w.id != f.skip[0] && w.id != f.skip[1] && (f.excluded || !w.excluded)
+	return w.reserved == f.pinned && !w.draining && w.id != f.skip[0] && w.id != f.skip[1] && (f.excluded || !w.excluded)
 }
 
 // mostFree returns the live worker among ids that f allows with the most

@@ -66,6 +66,9 @@ type worker struct {
 	slots    int
 	running  int  // attempts running here; never above slots
 	reserved bool // runs pinned stages only
+	// draining says the worker is leaving (DrainWorker): it gets no new
+	// attempt, and is no preference, until it is lost.
+	draining bool
 	// excluded says the worker is excluded until until (see
 	// Config.ExcludeFor); strikes holds the times of its recent strikes,
 	// oldest first, fewer than Config.ExcludeAfter.
@@ -225,6 +228,8 @@ func (s *Scheduler) Step(ev Event) error {
 		err = s.workerJoined(ev)
 	case WorkerLost:
 		s.workerLost(ev)
+	case DrainWorker:
+		s.drainWorker(ev)
 	case SubmitJob:
 		err = s.submit(ev.Job)
 	case ReplanJob:

@@ -46,6 +46,9 @@ type WorkerStatus struct {
 	// it. ExcludedUntil is 0 when the worker is not excluded.
 	Excluded      bool
 	ExcludedUntil time.Duration
+	// Draining says the worker is leaving (DrainWorker): it gets no new
+	// attempt; Running counts those that must still finish.
+	Draining bool
 }
 
 // JobStatus describes an active job.
@@ -75,7 +78,7 @@ func (s *Scheduler) Status() Status {
 	for _, id := range s.order {
 		w := s.workers[id]
 		out.Workers = append(out.Workers, WorkerStatus{ID: id, Slots: w.slots, Running: w.running,
-			Excluded: w.excluded, ExcludedUntil: w.until})
+			Excluded: w.excluded, ExcludedUntil: w.until, Draining: w.draining})
 	}
 	for _, id := range s.queue {
 		js := JobStatus{ID: id}
