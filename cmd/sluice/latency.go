@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	goruntime "runtime"
 	"strconv"
 	"time"
@@ -55,8 +53,7 @@ type probe struct {
 // runBenchLatency runs `sluice bench latency`: for each batch interval, a
 // search for the highest input rate that keeps up, then a measurement of
 // the end-to-end delay at half that rate. Each run is a process of its own
-// (`sluice bench WORKLOAD`), so that a local-cluster run starts its own
-// workers and one run's garbage does not slow the next.
+// (benchProcess).
 func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sluice bench latency", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -101,19 +98,9 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 		args := []string{"bench", *workload, "--json", "--master", *master, "--batch", batch.String(),
 			"--duration", (d + time.Duration(warmup)*batch).String(), "--rate", strconv.Itoa(rate),
 			"--seed", strconv.FormatUint(*seed, 10), "--warmup", strconv.Itoa(warmup)}
-		var out bytes.Buffer
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Stdout = &out
-		cmd.Stderr = io.Discard
-		if *verbose {
-			cmd.Stderr = stderr
-		}
-		if err := cmd.Run(); err != nil {
-			return bench.Result{}, fmt.Errorf("sluice bench latency: batch %v, rate %d: %v", batch, rate, err)
-		}
-		var r bench.Result
-		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
-			return bench.Result{}, fmt.Errorf("sluice bench latency: batch %v, rate %d printed %q: %v", batch, rate, out.String(), err)
+		r, err := benchProcess(ctx, bin, args, *verbose, stderr)
+		if err != nil {
+			return bench.Result{}, fmt.Errorf("sluice bench latency: batch %v, rate %d: %w", batch, rate, err)
 		}
 		return r, nil
 	}

@@ -98,19 +98,9 @@ func runBenchStraggler(ctx context.Context, args []string, stdout, stderr io.Wri
 	res := stragglerResult{Workload: *workload, Master: master, Slowdown: *slowdown}
 	for _, r := range runs {
 		fmt.Fprintf(stderr, "straggler: %s, %s\n", *workload, r.name)
-		var out bytes.Buffer
-		cmd := exec.CommandContext(ctx, bin, append(append([]string{}, common...), r.args...)...)
-		cmd.Stdout = &out
-		cmd.Stderr = io.Discard
-		if *verbose {
-			cmd.Stderr = stderr
-		}
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("sluice bench straggler: run %q: %v", r.name, err)
-		}
-		var br bench.Result
-		if err := json.Unmarshal(out.Bytes(), &br); err != nil {
-			return fmt.Errorf("sluice bench straggler: run %q printed %q: %v", r.name, out.String(), err)
+		br, err := benchProcess(ctx, bin, append(append([]string{}, common...), r.args...), *verbose, stderr)
+		if err != nil {
+			return fmt.Errorf("sluice bench straggler: run %q: %w", r.name, err)
 		}
 		res.Runs = append(res.Runs, stragglerRun{r.name, br})
 	}
@@ -133,4 +123,26 @@ func runBenchStraggler(ctx context.Context, args []string, stdout, stderr io.Wri
 			r.SpeculativeLaunched, r.SpeculativeWon, r.Exclusions)
 	}
 	return nil
+}
+
+// benchProcess runs `sluice bench WORKLOAD … --json` (args) as a process
+// of its own, so that a local-cluster run starts its own workers and one
+// run's garbage does not slow the next, and returns what it printed. Its
+// log goes to stderr if verbose.
+func benchProcess(ctx context.Context, bin string, args []string, verbose bool, stderr io.Writer) (bench.Result, error) {
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout = &out
+	cmd.Stderr = io.Discard
+	if verbose {
+		cmd.Stderr = stderr
+	}
+	if err := cmd.Run(); err != nil {
+		return bench.Result{}, err
+	}
+	var r bench.Result
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		return bench.Result{}, fmt.Errorf("it printed %q: %v", out.String(), err)
+	}
+	return r, nil
 }
