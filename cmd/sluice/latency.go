@@ -48,6 +48,8 @@ type probe struct {
 	ProcessingMsP90 float64 `json:"processing_ms_p90"`
 	TotalDelayMsMax float64 `json:"total_delay_ms_max"`
 	ReadShare       float64 `json:"read_share"`
+	// Error is why the run failed (it counts as not keeping up).
+	Error string `json:"error,omitempty"`
 }
 
 // runBenchLatency runs `sluice bench latency`: for each batch interval, a
@@ -110,7 +112,12 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 		try := func(rate int) (bool, error) {
 			r, err := run(batch, rate, *probeFor)
 			if err != nil {
-				return false, err
+				// A run that fails (one so far behind that fewer batches
+				// than the warm-up ended, say) did not keep up; if no rate
+				// does, the search ends with an error below.
+				li.Probes = append(li.Probes, probe{Rate: rate, Error: err.Error()})
+				fmt.Fprintf(stderr, "latency: batch %v, %d records/s: %v\n", batch, rate, err)
+				return false, nil
 			}
 			p := probe{Rate: rate, ProcessingMsP90: r.ProcessingMsP90, TotalDelayMsMax: r.TotalDelayMsMax}
 			if want := float64(rate) * batch.Seconds() * float64(r.Batches); want > 0 {
