@@ -4,8 +4,9 @@ import "time"
 
 // Recovery runs a failure at every (nodes, load) pair under model, from
 // base (its Nodes, Load, Model and, if zero, FailAt and Batches are set
-// here). The failure comes in the middle of the second checkpoint
-// interval, and the run lasts long enough to recover. Results are in the
+// here). The failure comes half an interval before the end of the second
+// checkpoint interval, when the most batches since a checkpoint are
+// lost, and the run lasts long enough to recover. Results are in the
 // order of the pairs, nodes outer.
 func Recovery(base Config, nodes []int, loads []float64, model Model) ([]Result, error) {
 	var out []Result
@@ -16,7 +17,7 @@ func Recovery(base Config, nodes []int, loads []float64, model Model) ([]Result,
 			c = c.withDefaults()
 			if base.FailAt == 0 {
 				every := max(c.CheckpointEvery, 1)
-				c.FailAt = time.Duration(float64(every)*1.5*float64(c.BatchInterval)) + c.BatchInterval/2
+				c.FailAt = time.Duration(2*every)*c.BatchInterval - c.BatchInterval/2
 			}
 			if base.Batches == 0 {
 				c.Batches = int(c.FailAt/c.BatchInterval) + 3*max(c.CheckpointEvery, 5)
