@@ -23,8 +23,9 @@ const (
 const (
 	MaxNodes   = 100_000
 	MaxBatches = 10_000
-	// MaxEvents bounds the events of one run; a run that needs more (a
-	// cluster that never keeps up, say) stops there and says so.
+	// MaxEvents bounds the events of one run, which fails if it needs
+	// more. (A run also ends at twice its last batch time: batches not
+	// complete by then count as never complete.)
 	MaxEvents = 50_000_000
 )
 

@@ -157,7 +157,10 @@ func (r *run) loop() error {
 		r.push(event{at: r.cfg.FailAt, kind: evFail})
 	}
 	r.push(event{at: r.cfg.TickInterval, kind: evTick})
-	for len(r.events) > 0 {
+	// A cluster that does not keep up would never drain: the run ends
+	// at the latest as long after the last batch as the batches took.
+	horizon := 2 * time.Duration(r.cfg.Batches+1) * r.cfg.BatchInterval
+	for len(r.events) > 0 && r.events[0].at <= horizon {
 		if r.steps++; r.steps > MaxEvents {
 			return fmt.Errorf("sim: more than %d events: the cluster does not keep up", MaxEvents)
 		}

@@ -134,6 +134,42 @@ func TestThousandNodes(t *testing.T) {
 	}
 }
 
+// Overloaded, the cluster falls behind: the run still ends, and says so.
+func TestOverloadEnds(t *testing.T) {
+	res := mustRun(t, Config{Seed: 1, Load: 1.5, Batches: 10})
+	if res.KeptUp || res.Max <= 1 {
+		t.Fatalf("load 1.5 kept up: %+v", res)
+	}
+	t.Logf("load 1.5: processing %v", res.Processing)
+}
+
+// TestRecoveryByLoad logs recovery against load for both models (the
+// shape of the D-Streams paper's recovery figure), and checks that
+// parallel recovery is the faster.
+func TestRecoveryByLoad(t *testing.T) {
+	loads := []float64{0.3, 0.5, 0.7}
+	byModel := map[Model][]Result{}
+	for _, m := range []Model{Parallel, UpstreamBackup} {
+		res, err := Recovery(Config{Seed: 2}, []int{20}, loads, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byModel[m] = res
+		for _, r := range res {
+			t.Logf("%-15s nodes %d load %.1f: lost %d batches, rebuilt after %.3fs, recovered after %.3fs",
+				r.Model, r.Nodes, r.Load, r.Lost, r.RebuiltAt, r.Recovery)
+			if r.Recovery <= 0 {
+				t.Errorf("%s load %.1f: did not recover", m, r.Load)
+			}
+		}
+	}
+	for i, l := range loads {
+		if p, u := byModel[Parallel][i].Recovery, byModel[UpstreamBackup][i].Recovery; p >= u {
+			t.Errorf("load %.1f: parallel recovery %.3fs, upstream backup %.3fs", l, p, u)
+		}
+	}
+}
+
 func TestInvalidConfig(t *testing.T) {
 	for _, c := range []Config{
 		{Nodes: -1}, {Load: -0.5}, {Stragglers: 10}, {Model: "nope"}, {Nodes: 1, FailAt: time.Second},
