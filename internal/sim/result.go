@@ -1,0 +1,125 @@
+package sim
+
+import (
+	"slices"
+	"time"
+)
+
+// Result is what one run measured. Times are in seconds, for JSON and charts.
+type Result struct {
+	Model       Model   `json:"model"`
+	Nodes       int     `json:"nodes"`
+	Slots       int     `json:"slots_per_node"`
+	Load        float64 `json:"load"`
+	Interval    float64 `json:"batch_interval_s"`
+	Seed        int64   `json:"seed"`
+	Speculation bool    `json:"speculation"`
+	Stragglers  int     `json:"stragglers"`
+	Slowdown    float64 `json:"straggler_slowdown,omitempty"`
+	// Tasks per batch (map and reduce) and their actual mean duration.
+	TasksPerBatch int     `json:"tasks_per_batch"`
+	TaskTime      float64 `json:"task_time_s"`
+	// Processing[b] is the time from batch b's submission (its batch
+	// time) to its completion. Batches complete in order, and those not
+	// complete at a failure only once the lost state is rebuilt. -1 for a
+	// batch that never completed.
+	Processing []float64 `json:"processing_s"`
+	P50        float64   `json:"p50_s"`
+	P90        float64   `json:"p90_s"`
+	Max        float64   `json:"max_s"`
+	// KeptUp says every batch completed within one batch interval.
+	KeptUp bool `json:"kept_up"`
+	// The failure, if any: when, how many batches since the checkpoint
+	// were lost, how many tasks rebuilt them, when that was done
+	// (RebuiltAt, from the failure), and the recovery time: from the
+	// failure until a batch completes within one interval of its time
+	// again (-1: never within the run).
+	FailAt    float64 `json:"fail_at_s,omitempty"`
+	Lost      int     `json:"lost_batches,omitempty"`
+	RecTasks  int     `json:"recovery_tasks,omitempty"`
+	RebuiltAt float64 `json:"rebuilt_after_s,omitempty"`
+	Recovery  float64 `json:"recovery_s,omitempty"`
+	// What the scheduler's speculation and exclusion did.
+	Backups    int `json:"backups"`
+	BackupsWon int `json:"backups_won"`
+	Exclusions int `json:"exclusions"`
+	Events     int `json:"events"`
+}
+
+func secs(d time.Duration) float64 { return d.Seconds() }
+
+func (r *run) result() Result {
+	c := r.cfg
+	res := Result{
+		Model: c.Model, Nodes: c.Nodes, Slots: c.SlotsPerNode, Load: c.Load,
+		Interval: secs(c.BatchInterval), Seed: c.Seed, Speculation: c.Speculation,
+		Stragglers: c.Stragglers, Slowdown: c.StragglerSlowdown,
+		TasksPerBatch: r.mapTasks + r.redTasks, TaskTime: secs(r.mean),
+		KeptUp: true, Events: r.steps,
+	}
+	done := r.completions()
+	res.Recovery = -1
+	for b, at := range done {
+		submit := time.Duration(b+1) * c.BatchInterval
+		if at < 0 {
+			res.Processing = append(res.Processing, -1)
+			res.KeptUp = false
+			continue
+		}
+		p := at - submit
+		res.Processing = append(res.Processing, secs(p))
+		res.KeptUp = res.KeptUp && p <= c.BatchInterval
+		if r.failed && res.Recovery < 0 && at > c.FailAt && p <= c.BatchInterval {
+			res.Recovery = secs(at - c.FailAt)
+		}
+	}
+	res.P50, res.P90, res.Max = quantiles(res.Processing)
+	if r.failed {
+		res.FailAt, res.Lost, res.RecTasks = secs(c.FailAt), r.lost, r.recTasks
+		res.RebuiltAt = -1
+		if r.recoveryAt >= 0 {
+			res.RebuiltAt = secs(r.recoveryAt - c.FailAt)
+		}
+	} else {
+		res.Recovery = 0
+	}
+	cn := r.s.Status().Counters
+	res.Backups, res.BackupsWon, res.Exclusions = cn.SpeculativeLaunched, cn.SpeculativeWon, cn.Exclusions
+	return res
+}
+
+// completions returns each batch's completion time: in order, and not
+// before the lost state is rebuilt for batches not complete at the
+// failure; -1 for batches that never completed.
+func (r *run) completions() []time.Duration {
+	out := make([]time.Duration, len(r.doneAt))
+	var prev time.Duration
+	for b, at := range r.doneAt {
+		if at < 0 || prev < 0 {
+			out[b], prev = -1, -1
+			continue
+		}
+		at = max(at, prev)
+		if r.failed && at > r.cfg.FailAt {
+			if r.recoveryAt < 0 {
+				at = -1
+			} else {
+				at = max(at, r.recoveryAt)
+			}
+		}
+		out[b], prev = at, at
+	}
+	return out
+}
+
+// quantiles returns the median, the 90th percentile and the maximum of
+// the completed values (those ≥ 0), or -1s if none.
+func quantiles(v []float64) (p50, p90, top float64) {
+	s := slices.DeleteFunc(slices.Clone(v), func(x float64) bool { return x < 0 })
+	if len(s) == 0 {
+		return -1, -1, -1
+	}
+	slices.Sort(s)
+	at := func(q float64) float64 { return s[min(len(s)-1, int(q*float64(len(s))))] }
+	return at(0.5), at(0.9), s[len(s)-1]
+}
