@@ -386,8 +386,8 @@ func TestBenchRecoveryShort(t *testing.T) {
 // and that the straggling runs' slowed worker made a difference the
 // counters show (backups launched with speculation on, none with it off).
 func TestBenchStragglerShort(t *testing.T) {
-	p := start(t, "bench", "straggler", "--workload", "grep", "--workers", "4", "--slowdown", "20", "--batch", "1s",
-		"--duration", "6s", "--warmup", "1", "--rate", "200000", "--json")
+	p := start(t, "bench", "straggler", "--workload", "grep", "--workers", "4", "--slowdown", "10", "--batch", "1s",
+		"--duration", "10s", "--warmup", "1", "--rate", "100000", "--json")
 	if err := p.wait(t, 3*time.Minute); err != nil {
 		t.Fatalf("bench straggler: %v\nstdout: %s\nstderr:\n%s", err, p.stdout.String(), p.errors())
 	}
