@@ -17,20 +17,27 @@ func BenchmarkSchedulerJob(b *testing.B) {
 	}}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		s := New(Config{})
-		for w := range workers {
-			if err := s.Step(WorkerJoined{Worker: WorkerID(fmt.Sprintf("w%03d", w)), Slots: slots}); err != nil {
-				b.Fatal(err)
-			}
-		}
 		job.ID = JobID(i)
-		if err := s.Step(SubmitJob{Job: job}); err != nil {
-			b.Fatal(err)
-		}
+		s := benchScheduler(b, workers, slots, job)
 		if done := runToEnd(s); done != 1 {
 			b.Fatalf("%d jobs done", done)
 		}
 	}
+}
+
+// benchScheduler returns a scheduler with workers of slots each and job
+// submitted.
+func benchScheduler(b *testing.B, workers, slots int, job Job) *Scheduler {
+	s := New(Config{})
+	for w := range workers {
+		if err := s.Step(WorkerJoined{Worker: WorkerID(fmt.Sprintf("w%03d", w)), Slots: slots}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.Step(SubmitJob{Job: job}); err != nil {
+		b.Fatal(err)
+	}
+	return s
 }
 
 // runToEnd finishes launched tasks, in launch order, until none is left,
@@ -64,16 +71,8 @@ func BenchmarkSchedulerJobSpeculation(b *testing.B) {
 	b.ReportAllocs()
 	var c Counters
 	for i := 0; b.Loop(); i++ {
-		s := New(Config{})
-		for w := range workers {
-			if err := s.Step(WorkerJoined{Worker: WorkerID(fmt.Sprintf("w%03d", w)), Slots: slots}); err != nil {
-				b.Fatal(err)
-			}
-		}
 		job.ID = JobID(i)
-		if err := s.Step(SubmitJob{Job: job}); err != nil {
-			b.Fatal(err)
-		}
+		s := benchScheduler(b, workers, slots, job)
 		if done := runWithStragglers(s); done != 1 {
 			b.Fatalf("%d jobs done", done)
 		}
