@@ -11,35 +11,49 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice"
-	"github.com/sluicehq/sluice/dataset"
 )
 
-// Workload builds a benchmark job on c over an input of rate records/s.
+// Workload is a benchmark job and its COST baseline (DESIGN.md section
+// 11): a competent hand-written single-threaded program over the same
+// generated input that computes the same results.
 type Workload struct {
 	Name        string
 	Description string
 	// DefaultRate is the input rate used when none is given.
 	DefaultRate int
-	Build       func(c *sluice.Context, seed uint64, rate int)
+	// Build builds the job on c over an input of rate records/s made
+	// with seed; each batch's results go to out, or with a nil out are
+	// computed and dropped (see Emit).
+	Build func(c *sluice.Context, seed uint64, rate int, out *Output)
+	// Baseline returns the single-threaded program over in: a function
+	// that processes batch k, called for k = 0, 1, 2, … in order, and
+	// adds its results to out unless out is nil. Its results must equal
+	// Build's, batch by batch.
+	Baseline func(in Input) func(k int64, out *Output)
+	// TestRate and TestBatches size the correctness test's input (the
+	// test suite compares Build's results with Baseline's); TestBatch is
+	// its batch interval (default 1s).
+	TestRate, TestBatches int
+	TestBatch             time.Duration
 }
 
 // Workloads lists the workloads by name.
 var Workloads = map[string]Workload{
 	"grep": {Name: "grep", DefaultRate: 1_000_000,
 		Description: "count the 100-byte records containing a 3-letter pattern (about 0.1% match)",
-		Build:       buildGrep},
+		Build:       buildGrep, Baseline: grepBaseline, TestRate: 20_000, TestBatches: 5},
 	"wordcount": {Name: "wordcount", DefaultRate: 400_000,
 		Description: "word counts over a 30 s window sliding every 1 s (incremental)",
-		Build:       buildWordCount},
+		Build:       buildWordCount, Baseline: wordCountBaseline, TestRate: 1000, TestBatches: 40},
 	"topk": {Name: "topk", DefaultRate: 400_000,
 		Description: "the 10 most frequent words over a 30 s window",
-		Build:       buildTopK},
+		Build:       buildTopK, Baseline: topKBaseline, TestRate: 1000, TestBatches: 40},
 }
 
 // Names returns the workload names, sorted.
@@ -52,58 +66,10 @@ func Names() []string {
 	return out
 }
 
-func buildGrep(c *sluice.Context, seed uint64, rate int) {
-	lines := sluice.Generate(c, sluice.TextGenerator(seed), rate)
-	matches := sluice.Count(sluice.Filter(lines, func(s string) bool { return strings.Contains(s, sluice.GrepPattern) }))
-	sluice.ForeachBatch(matches, func(ctx context.Context, d sluice.Dataset[int64], _ time.Time) error {
-		_, err := d.Collect(ctx)
-		return err
-	})
-}
-
-func windowedCounts(c *sluice.Context, seed uint64, rate int) *sluice.Stream[sluice.KV[string, int64]] {
-	lines := sluice.Generate(c, sluice.TextGenerator(seed), rate)
-	pairs := sluice.FlatMap(lines, func(s string) []sluice.KV[string, int64] {
-		words := strings.Fields(s)
-		out := make([]sluice.KV[string, int64], len(words))
-		for i, w := range words {
-			out[i] = sluice.Pair(w, int64(1))
-		}
-		return out
-	})
-	b := c.BatchInterval()
-	w := (30*time.Second + b - 1) / b * b
-	return sluice.ReduceByKeyAndWindow(pairs, func(a, b int64) int64 { return a + b }, func(a, b int64) int64 { return a - b },
-		w, b, sluice.Named("word-counts"), sluice.KeepKeys(func(kv sluice.KV[string, int64]) bool { return kv.Value > 0 }))
-}
-
-func buildWordCount(c *sluice.Context, seed uint64, rate int) {
-	sluice.ForeachBatch(windowedCounts(c, seed, rate), func(ctx context.Context, d sluice.Dataset[sluice.KV[string, int64]], _ time.Time) error {
-		_, err := d.Count(ctx)
-		return err
-	})
-}
-
-func buildTopK(c *sluice.Context, seed uint64, rate int) {
-	top := sluice.Transform(windowedCounts(c, seed, rate), func(d sluice.Dataset[sluice.KV[string, int64]], _ time.Time) sluice.Dataset[sluice.KV[string, int64]] {
-		return dataset.MapPartitions(d, func(p []sluice.KV[string, int64]) []sluice.KV[string, int64] { return TopK(p, 10) })
-	})
-	sluice.ForeachBatch(top, func(ctx context.Context, d sluice.Dataset[sluice.KV[string, int64]], _ time.Time) error {
-		all, err := d.Collect(ctx)
-		_ = TopK(all, 10)
-		return err
-	})
-}
-
 // TopK returns the k records with the highest values (ties by key), sorted.
 func TopK(in []sluice.KV[string, int64], k int) []sluice.KV[string, int64] {
 	out := append([]sluice.KV[string, int64](nil), in...)
-	sort.Slice(out, func(a, b int) bool {
-		if out[a].Value != out[b].Value {
-			return out[a].Value > out[b].Value
-		}
-		return out[a].Key < out[b].Key
-	})
+	sort.Slice(out, func(a, b int) bool { return better(out[a], out[b]) })
 	return out[:min(k, len(out))]
 }
 
@@ -120,6 +86,9 @@ type Options struct {
 	Progress func(sluice.BatchInfo)
 	// Context options, added to the benchmark's own.
 	Context []sluice.Option
+	// NoBaseline skips the single-threaded baseline (its figures are
+	// then 0).
+	NoBaseline bool
 }
 
 // Result is what `sluice bench --json` prints.
@@ -148,6 +117,12 @@ type Result struct {
 	SpeculativeLaunched int `json:"speculative_launched"`
 	SpeculativeWon      int `json:"speculative_won"`
 	Exclusions          int `json:"exclusions"`
+	// BaselineRecordsPerSec is the single-threaded baseline's throughput
+	// over the same batches (see RunBaseline); CostRatio is
+	// RecordsPerSec (on all the cores) divided by it: COST's measure,
+	// above 1 when Sluice beats one competent thread.
+	BaselineRecordsPerSec float64 `json:"baseline_records_per_sec"`
+	CostRatio             float64 `json:"cost_ratio"`
 }
 
 // Run runs a workload and measures it. records_per_sec is the processing
@@ -179,18 +154,56 @@ func Run(ctx context.Context, w Workload, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	w.Build(c, o.Seed, o.Rate)
+	w.Build(c, o.Seed, o.Rate, nil)
 	if err := sluice.RunUntilDone(ctx, c, o.Duration); err != nil {
 		return Result{}, err
 	}
 	mu.Lock()
-	defer mu.Unlock()
+	infos, st := slices.Clone(infos), last
+	mu.Unlock()
 	if len(infos) <= o.Warmup {
 		return Result{}, fmt.Errorf("bench: only %d batches ran; run longer than %d warm-up batches", len(infos), o.Warmup)
 	}
 	r := summarize(w.Name, o, min(workers, runtime.NumCPU()), infos[o.Warmup:])
-	r.SpeculativeLaunched, r.SpeculativeWon, r.Exclusions = last.SpeculativeLaunched, last.SpeculativeWon, last.Exclusions
+	r.SpeculativeLaunched, r.SpeculativeWon, r.Exclusions = st.SpeculativeLaunched, st.SpeculativeWon, st.Exclusions
+	if !o.NoBaseline {
+		in := Input{Seed: o.Seed, Rate: o.Rate, Batch: o.Batch, Zero: baselineZero}
+		r.BaselineRecordsPerSec = RunBaseline(ctx, w, in, o.Warmup, len(infos))
+		if r.BaselineRecordsPerSec > 0 {
+			r.CostRatio = r.RecordsPerSec / r.BaselineRecordsPerSec
+		}
+	}
 	return r, nil
+}
+
+// baselineZero is the baseline's batch 0: any time will do, as Sluice's
+// and the baseline's results differ only in the batch times; an aligned
+// one keeps event-time windows aligned with batches, as they mostly are.
+var baselineZero = time.Unix(1_800_000_000, 0)
+
+// RunBaseline runs w's single-threaded baseline over batches [0, n) of in
+// and returns its throughput in records/s over batches [warmup, n) (0 if
+// there are none, or ctx ends first).
+func RunBaseline(ctx context.Context, w Workload, in Input, warmup, n int) float64 {
+	step := w.Baseline(in)
+	var records int64
+	var took time.Duration
+	for k := range int64(n) {
+		if ctx.Err() != nil {
+			return 0
+		}
+		start := time.Now()
+		step(k, nil)
+		if k >= int64(warmup) {
+			took += time.Since(start)
+			from, to, _, _ := in.Range(k)
+			records += to - from
+		}
+	}
+	if took <= 0 {
+		return 0
+	}
+	return float64(records) / took.Seconds()
 }
 
 func summarize(name string, o Options, cores int, infos []sluice.BatchInfo) Result {

@@ -42,6 +42,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	stall := fs.Bool("stall", false, "with --straggler: its tasks never end unless cancelled")
 	speculation := fs.Bool("speculation", true, "speculative copies of straggling tasks")
 	exclusion := fs.Bool("exclusion", true, "exclude workers that keep straggling or failing")
+	baseline := fs.Bool("baseline", true, "also run the single-threaded baseline over the same input (baseline_records_per_sec, cost_ratio)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: sluice bench WORKLOAD [flags]\n\nworkloads:\n")
 		for _, n := range bench.Names() {
@@ -77,6 +78,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case *straggler >= 0:
 		o.Context = append(o.Context, sluice.Straggler(*straggler, *slowdown))
 	}
+	o.NoBaseline = !*baseline
 	if !*speculation {
 		o.Context = append(o.Context, sluice.NoSpeculation())
 	}

@@ -21,6 +21,10 @@ type latencyResult struct {
 	Master    string            `json:"master"`
 	Cores     int               `json:"cores"`
 	Intervals []latencyInterval `json:"intervals"`
+	// BaselineRecordsPerSec is the workload's single-threaded COST
+	// baseline (over 10 one-second batches at the start rate); each
+	// interval's cost_ratio is its max_rate divided by it.
+	BaselineRecordsPerSec float64 `json:"baseline_records_per_sec"`
 }
 
 // latencyInterval is one batch interval's figures: the highest input rate
@@ -38,6 +42,7 @@ type latencyInterval struct {
 	ProcessingMsP50 float64 `json:"processing_ms_p50"`
 	TotalDelayMsP99 float64 `json:"total_delay_ms_p99"`
 	KeptUp          bool    `json:"kept_up"`
+	CostRatio       float64 `json:"cost_ratio"`
 	Probes          []probe `json:"probes"`
 }
 
@@ -99,7 +104,7 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 		warmup := max(2, int(time.Second/batch))
 		args := []string{"bench", *workload, "--json", "--master", *master, "--batch", batch.String(),
 			"--duration", (d + time.Duration(warmup)*batch).String(), "--rate", strconv.Itoa(rate),
-			"--seed", strconv.FormatUint(*seed, 10), "--warmup", strconv.Itoa(warmup)}
+			"--seed", strconv.FormatUint(*seed, 10), "--warmup", strconv.Itoa(warmup), "--baseline=false"}
 		r, err := benchProcess(ctx, bin, args, *verbose, stderr)
 		if err != nil {
 			return bench.Result{}, fmt.Errorf("sluice bench latency: batch %v, rate %d: %w", batch, rate, err)
@@ -107,6 +112,7 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 		return r, nil
 	}
 	res := latencyResult{Workload: *workload, Master: *master, Cores: goruntime.NumCPU()}
+	res.BaselineRecordsPerSec = bench.RunBaseline(ctx, w, bench.Input{Seed: *seed, Rate: *startRate, Batch: time.Second}, 2, 12)
 	for _, batch := range intervals {
 		li := latencyInterval{BatchMS: batch.Milliseconds()}
 		try := func(rate int) (bool, error) {
@@ -173,6 +179,9 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 		}
 		li.EndToEndMsP50, li.EndToEndMsP99 = r.EndToEndMsP50, r.EndToEndMsP99
 		li.ProcessingMsP50, li.TotalDelayMsP99, li.KeptUp = r.ProcessingMsP50, r.TotalDelayMsP99, r.KeptUp
+		if res.BaselineRecordsPerSec > 0 {
+			li.CostRatio = float64(li.MaxRate) / res.BaselineRecordsPerSec
+		}
 		res.Intervals = append(res.Intervals, li)
 	}
 	if *asJSON {

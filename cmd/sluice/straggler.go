@@ -35,6 +35,10 @@ type stragglerResult struct {
 	OnNoExclusionRatio float64 `json:"on_no_exclusion_ratio"`
 	// Runs are the four runs' own figures, in that order.
 	Runs []stragglerRun `json:"runs"`
+	// The baseline run's single-threaded COST baseline and ratio (the
+	// other runs skip it: same input, same baseline).
+	BaselineRecordsPerSec float64 `json:"baseline_records_per_sec"`
+	CostRatio             float64 `json:"cost_ratio"`
 }
 
 type stragglerRun struct {
@@ -91,9 +95,9 @@ func runBenchStraggler(ctx context.Context, args []string, stdout, stderr io.Wri
 		args []string
 	}{
 		{"baseline", nil},
-		{"straggler, speculation off", append(slow, "--speculation=false")},
-		{"straggler, speculation on", slow},
-		{"straggler, speculation on, exclusion off", append(slow, "--exclusion=false")},
+		{"straggler, speculation off", append(slow, "--speculation=false", "--baseline=false")},
+		{"straggler, speculation on", append(slow, "--baseline=false")},
+		{"straggler, speculation on, exclusion off", append(slow, "--exclusion=false", "--baseline=false")},
 	}
 	res := stragglerResult{Workload: *workload, Master: master, Slowdown: *slowdown}
 	for _, r := range runs {
@@ -105,6 +109,7 @@ func runBenchStraggler(ctx context.Context, args []string, stdout, stderr io.Wri
 		res.Runs = append(res.Runs, stragglerRun{r.name, br})
 	}
 	res.BaselineMsP50 = res.Runs[0].ProcessingMsP50
+	res.BaselineRecordsPerSec, res.CostRatio = res.Runs[0].BaselineRecordsPerSec, res.Runs[0].CostRatio
 	res.StragglerOffMsP50 = res.Runs[1].ProcessingMsP50
 	res.StragglerOnMsP50 = res.Runs[2].ProcessingMsP50
 	res.OnNoExclusionMsP50 = res.Runs[3].ProcessingMsP50
