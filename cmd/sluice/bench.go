@@ -42,6 +42,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	stall := fs.Bool("stall", false, "with --straggler: its tasks never end unless cancelled")
 	speculation := fs.Bool("speculation", true, "speculative copies of straggling tasks")
 	exclusion := fs.Bool("exclusion", true, "exclude workers that keep straggling or failing")
+	query := fs.String("query", "", "with the nexmark workload: the query (q0, q1, q2, q3, q4, q5, q7, q8, q12)")
 	baseline := fs.Bool("baseline", true, "also run the single-threaded baseline over the same input (baseline_records_per_sec, cost_ratio)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: sluice bench WORKLOAD [flags]\n\nworkloads:\n")
@@ -58,13 +59,22 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.Usage()
 		return errUsage
 	}
-	w, ok := bench.Workloads[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "sluice bench: unknown workload %q (want one of %s)\n", args[0], strings.Join(append(bench.Names(), "recovery", "straggler", "latency"), ", "))
-		return errUsage
-	}
 	if err := parse(fs, args[1:]); err != nil {
 		return err
+	}
+	name := args[0]
+	if name == "nexmark" {
+		if *query == "" {
+			fmt.Fprintf(stderr, "sluice bench nexmark: --query is required (q0, q1, q2, q3, q4, q5, q7, q8, q12)\n")
+			return errUsage
+		}
+		name = "nexmark-" + *query
+	}
+	w, ok := bench.Workloads[name]
+	if !ok {
+		fmt.Fprintf(stderr, "sluice bench: unknown workload %q (want one of %s, or nexmark --query qN)\n", name,
+			strings.Join(append(bench.Names(), "recovery", "straggler", "latency"), ", "))
+		return errUsage
 	}
 	if o.Rate == 0 {
 		o.Rate = w.DefaultRate
