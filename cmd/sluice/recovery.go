@@ -113,15 +113,15 @@ func runBenchRecovery(ctx context.Context, args []string, stdout, stderr io.Writ
 func printRecovery(w io.Writer, res recoveryResult) {
 	fmt.Fprintf(w, "sluice bench recovery: %d cores, one worker process killed with SIGKILL per run\n\n", res.Cores)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workers\tpartitions\tkeys\tcheckpoint\tbatch\tlineage\tnormal\tdetection\treplacement\textra delay\tmax delay\trecovery\t")
+	fmt.Fprintln(tw, "workers\tpartitions\tkeys\tcheckpoint\tbatch\tlineage\tnormal\tdetection\treplacement\textra delay\tmax delay\trecovery\tcost ratio\t")
 	for _, r := range res.Runs {
 		rec := "never"
 		if r.Recovered {
 			rec = fmt.Sprintf("%.0f ms", r.RecoveryMS)
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%d\t%v\t%v\t%d batches\t%.0f ms\t%s\t%s\t%.0f ms\t%.0f ms\t%s\t\n", r.Workers, r.Partitions, r.Keys,
+		fmt.Fprintf(tw, "%d\t%d\t%d\t%v\t%v\t%d batches\t%.0f ms\t%s\t%s\t%.0f ms\t%.0f ms\t%s\t%.2f\t\n", r.Workers, r.Partitions, r.Keys,
 			time.Duration(r.CheckpointEveryMS)*time.Millisecond, time.Duration(r.BatchMS)*time.Millisecond, r.LineageBatches,
-			r.NormalBatchMS, msOrNone(r.DetectionMS), msOrNone(r.ReplacementMS), r.ExtraDelayMS, r.MaxDelayMS, rec)
+			r.NormalBatchMS, msOrNone(r.DetectionMS), msOrNone(r.ReplacementMS), r.ExtraDelayMS, r.MaxDelayMS, rec, r.CostRatio)
 	}
 	tw.Flush()
 }

@@ -94,7 +94,14 @@ type RecoveryRun struct {
 	// DelaysMS are the delays of the batches from the one running at the
 	// kill through the first on schedule again.
 	DelaysMS []float64 `json:"delays_ms"`
-	Dir      string    `json:"dir,omitempty"`
+	// RecordsPerSec is the job's throughput before the kill: a batch's
+	// records over NormalBatchMS. BaselineRecordsPerSec is that of a
+	// single-threaded program keeping the same counts (RecoveryBaseline)
+	// and CostRatio the first over the second.
+	RecordsPerSec         float64 `json:"records_per_sec"`
+	BaselineRecordsPerSec float64 `json:"baseline_records_per_sec"`
+	CostRatio             float64 `json:"cost_ratio"`
+	Dir                   string  `json:"dir,omitempty"`
 }
 
 // recoveryState names the job's state operator.
@@ -169,6 +176,13 @@ func RunRecovery(ctx context.Context, cfg RecoveryConfig) (*RecoveryRun, error) 
 		return run, err
 	}
 	measureRecovery(cfg, p, readLog(cfg.Dir), kill, run)
+	if run.NormalBatchMS > 0 {
+		run.RecordsPerSec = float64(cfg.Rate) * cfg.Batch.Seconds() / (run.NormalBatchMS / 1000)
+	}
+	run.BaselineRecordsPerSec = RecoveryBaseline(ctx, cfg.Keys, cfg.Rate, cfg.Batch, cfg.Seed, 10)
+	if run.BaselineRecordsPerSec > 0 {
+		run.CostRatio = run.RecordsPerSec / run.BaselineRecordsPerSec
+	}
 	if at, ok := w.lostAt(); ok {
 		run.DetectionMS = ms(at.Sub(kill))
 	}
@@ -385,6 +399,34 @@ func BuildRecovery(c *sluice.Context, keys, rate int, checkpointEvery time.Durat
 		}
 		return err
 	})
+}
+
+// RecoveryBaseline is the recovery job as a single-threaded program, the
+// COST baseline: it makes the same (key, 1) records of batches batches,
+// keeps a running count per key in a map and counts the keys after each
+// batch, as the job does. It returns its throughput in records/s (0 if
+// ctx ends first).
+func RecoveryBaseline(ctx context.Context, keys, rate int, batch time.Duration, seed uint64, batches int) float64 {
+	n := uint64(max(keys, 1))
+	stride, offset := keyStride(n), seed%n
+	per := int64(float64(rate) * batch.Seconds())
+	counts := make(map[int64]int64)
+	var sizes int64
+	start := time.Now()
+	for b := range int64(batches) {
+		if ctx.Err() != nil {
+			return 0
+		}
+		for i := b * per; i < (b+1)*per; i++ {
+			counts[int64((uint64(i)%n*stride+offset)%n)]++
+		}
+		sizes += int64(len(counts))
+	}
+	took := time.Since(start)
+	if took <= 0 || sizes == 0 {
+		return 0
+	}
+	return float64(per*int64(batches)) / took.Seconds()
 }
 
 // RunRecoveryJob is the recovery job's process (`sluice bench recovery

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -67,5 +68,16 @@ func TestKeyStrideCoversEveryKey(t *testing.T) {
 		if uint64(len(seen)) != n {
 			t.Errorf("%d keys: stride %d reaches %d of them", n, s, len(seen))
 		}
+	}
+}
+
+func TestRecoveryBaseline(t *testing.T) {
+	if r := RecoveryBaseline(context.Background(), 1000, 100_000, time.Second, 1, 3); r <= 0 {
+		t.Errorf("baseline %v records/s, want > 0", r)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if r := RecoveryBaseline(ctx, 1000, 100_000, time.Second, 1, 3); r != 0 {
+		t.Errorf("baseline with an ended context: %v records/s, want 0", r)
 	}
 }
