@@ -471,3 +471,15 @@ func partOf[T any](tc lineage.TaskContext, d *lineage.Dataset, p int) ([]T, erro
 	}
 	return v.([]T), nil
 }
+
+// SizeEstimate estimates the record's encoded size (see stateRecord's):
+// a sample of each open window's keys, and of the closed windows.
+func (s eventState[K, V]) SizeEstimate(sample int, size func(eventState[K, V]) int) int64 {
+	var n int64
+	for start, m := range s.windows {
+		part := m.sample(sample)
+		n += scaled(size(eventState[K, V]{windows: map[int64]*stateMap[K, V]{start: part}}), part.size, m.size)
+	}
+	k := min(sample, len(s.closed))
+	return n + scaled(size(eventState[K, V]{closed: s.closed[:k], dropped: s.dropped}), k, len(s.closed))
+}

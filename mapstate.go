@@ -243,3 +243,49 @@ func timeOut[K comparable, V, S, U any](m *stateMap[K, S], f func(time.Time, K, 
 	}
 	return mapped
 }
+
+// sample returns a one-layer map of at most n of m's live keys (the
+// newest layers' first), without walking the whole map.
+func (m *stateMap[K, S]) sample(n int) *stateMap[K, S] {
+	out := newStateMap[K, S](nil)
+	seen := make(map[K]bool, n)
+	for l := m; l != nil && out.size < n; l = l.parent {
+		for _, k := range l.order {
+			if out.size >= n {
+				break
+			}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			if e, ok := m.get(k); ok {
+				out.put(k, e)
+			}
+		}
+	}
+	return out
+}
+
+// scaled extrapolates the size of a part of which k of n values took b
+// bytes.
+func scaled(b, k, n int) int64 {
+	if k == 0 {
+		return int64(b)
+	}
+	return int64(b) * int64(n) / int64(k)
+}
+
+// SizeEstimate estimates the record's encoded size (see
+// dataset's EstimateBytes): a sample of its state's keys and one of its
+// mapped records, each encoded on its own and extrapolated. A state
+// partition is one record, and encoding all of it at every batch to
+// learn its size would cost as much as a checkpoint.
+func (r stateRecord[K, S, U]) SizeEstimate(sample int, size func(stateRecord[K, S, U]) int) int64 {
+	var n int64
+	if r.states != nil {
+		m := r.states.sample(sample)
+		n += scaled(size(stateRecord[K, S, U]{states: m}), m.size, r.states.size)
+	}
+	k := min(sample, len(r.mapped))
+	return n + scaled(size(stateRecord[K, S, U]{mapped: r.mapped[:k]}), k, len(r.mapped))
+}

@@ -71,6 +71,25 @@ func (t *typeOf[T]) Head(p any, n int) any {
 	return s[:min(n, len(s))]
 }
 
+// EstimateBytes estimates the encoded size of partition p without
+// encoding it all, for partitions of one record that holds many values (a
+// whole state partition, whose record type has a SizeEstimate method
+// given the record's own encoded size); ok is false for other partitions,
+// which are estimated from a sample of their records.
+func (t *typeOf[T]) EstimateBytes(p any, sample int) (n int64, ok bool) {
+	s := p.([]T)
+	if len(s) != 1 {
+		return 0, false
+	}
+	e, ok := any(s[0]).(interface {
+		SizeEstimate(sample int, size func(T) int) int64
+	})
+	if !ok {
+		return 0, false
+	}
+	return e.SizeEstimate(sample, func(r T) int { return len(t.codec.Append(nil, []T{r})) }), true
+}
+
 func (t *typeOf[T]) Encode(dst []byte, p any) []byte { return t.codec.Append(dst, p.([]T)) }
 
 func (t *typeOf[T]) Decode(b []byte) (any, error) {

@@ -137,10 +137,9 @@ func (s *Store) Put(id ID, v any, typ lineage.Type) error {
 	if typ == nil {
 		panic(fmt.Sprintf("blockstore: Put %v with a nil type", id))
 	}
-	e := &entry{id: id, typ: typ, v: v, records: typ.Len(v), size: EstimateBytes(typ, v)}
-	if _, err := safeEncode(nil, typ, typ.Head(v, 1)); err != nil {
-		e.pinned = true
-	}
+	size, err := estimate(typ, v)
+	// A block that cannot be encoded cannot be spilled: it stays in memory.
+	e := &entry{id: id, typ: typ, v: v, records: typ.Len(v), size: size, pinned: err != nil}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
