@@ -17,6 +17,7 @@ func (s *Scheduler) workerJoined(ev WorkerJoined) error {
 	s.workers[ev.Worker] = &worker{id: ev.Worker, slots: ev.Slots, reserved: ev.Reserved}
 	i, _ := slices.BinarySearch(s.order, ev.Worker)
 	s.order = slices.Insert(s.order, i, ev.Worker)
+	s.index.valid = false
 	s.free += ev.Slots
 	return nil
 }
@@ -53,6 +54,7 @@ func (s *Scheduler) workerLost(ev WorkerLost) {
 	delete(s.workers, w.id)
 	i, _ := slices.BinarySearch(s.order, w.id)
 	s.order = slices.Delete(s.order, i, i+1)
+	s.index.valid = false
 	s.free -= w.slots
 	invariant(s.free >= 0, "free slots below zero after losing worker %s", w.id)
 	for _, st := range s.stages {
@@ -84,6 +86,7 @@ func (s *Scheduler) drainWorker(ev DrainWorker) {
 		w.excluded, w.until = false, 0
 		s.excluded--
 	}
+	s.index.update(w)
 }
 
 // cancelJob abandons an active job. Cancelling a job that is not active

@@ -61,11 +61,19 @@ func (s *Scheduler) scheduleStage(j *job, st *stage) {
 	if st.done+st.running == st.numTasks {
 		return // nothing pending
 	}
+	if crossCheck {
+		for p := range st.scan {
+			invariant(st.parts[p].done || st.parts[p].running(), "stage %d partition %d pending below the scan cursor %d", st.id, p, st.scan)
+		}
+	}
 	s.placePreferred(j, st)
 	clocked := s.cfg.LocalityWait > 0
-	for p := range st.parts {
+	for p := st.scan; p < len(st.parts); p++ {
 		pt := &st.parts[p]
 		if pt.done || pt.running() {
+			if p == st.scan {
+				st.scan++
+			}
 			continue
 		}
 		if clocked && !pt.waiting {
@@ -79,6 +87,9 @@ func (s *Scheduler) scheduleStage(j *job, st *stage) {
 		}
 		if w := s.place(st, p); w != nil {
 			s.launch(j, st, p, w)
+			if p == st.scan {
+				st.scan++
+			}
 		}
 	}
 }
@@ -93,7 +104,7 @@ func (s *Scheduler) placePreferred(j *job, st *stage) {
 	if st.prefer == nil {
 		return
 	}
-	for p := range st.parts {
+	for p := st.scan; p < len(st.parts); p++ {
 		if s.free == 0 {
 			return
 		}
@@ -140,8 +151,7 @@ func (s *Scheduler) place(st *stage, p int) *worker {
 			return nil
 		}
 	}
-	w, _ := s.mostFree(s.order, f)
-	return w
+	return s.mostFreeAll(f)
 }
 
 // filter says which live workers may take a task.
@@ -187,6 +197,7 @@ func (s *Scheduler) launch(j *job, st *stage, p int, w *worker) {
 	pt.nrun = 1
 	pt.waiting = false
 	w.running++
+	s.index.update(w)
 	st.running++
 	s.free--
 	s.emit(Launch{Task: t, Worker: w.id})

@@ -43,6 +43,7 @@ type Scheduler struct {
 	workers map[WorkerID]*worker
 	order   []WorkerID // live worker IDs, sorted: the tie-break order
 	free    int        // free slots over all live workers
+	index   freeIndex  // finds the worker with the most free slots
 	jobs    map[JobID]*job
 	queue   []JobID // active job IDs, ascending: the priority order
 	stages  map[StageID]*stage
@@ -65,6 +66,7 @@ type worker struct {
 	id       WorkerID
 	slots    int
 	running  int  // attempts running here; never above slots
+	leaf     int  // its place in Scheduler.index (while that is valid)
 	reserved bool // runs pinned stages only
 	// draining says the worker is leaving (DrainWorker): it gets no new
 	// attempt, and is no preference, until it is lost.
@@ -101,6 +103,11 @@ type stage struct {
 	done     int // partitions whose output is available (or result delivered)
 	running  int // partitions with a running attempt (one or two)
 	jobs     int // active jobs that list this stage
+	// scan is where the scheduling pass starts looking for pending
+	// partitions: those below it are all done or running. Without it a
+	// pass over a stage of 10,000 tasks would look at every finished one
+	// again after each finish.
+	scan int
 	// took holds, sorted, the durations of the attempts that produced the
 	// current outputs of the timed partitions (part.timed): the finished
 	// partitions that speculation counts and takes the median of.
@@ -327,6 +334,7 @@ func (s *Scheduler) release(st *stage, pt *part, i int, won bool) attempt {
 	invariant(w != nil, "running attempt %v on unknown worker %q", run.task, run.worker)
 	invariant(w.running > 0 && st.running > 0, "running counts below zero for %v", run.task)
 	w.running--
+	s.index.update(w)
 	s.free++
 	switch {
 	case pt.nrun == 1:
@@ -339,6 +347,9 @@ func (s *Scheduler) release(st *stage, pt *part, i int, won bool) attempt {
 	pt.nrun--
 	if pt.nrun == 0 {
 		st.running--
+		if !won { // pending again (unless the other copy just won)
+			st.scan = min(st.scan, run.task.Partition)
+		}
 	}
 	if run.task.Speculative {
 		if won {
@@ -357,6 +368,7 @@ func (s *Scheduler) lose(st *stage, p int) {
 	pt.done = false
 	pt.loc = ""
 	st.done--
+	st.scan = min(st.scan, p)
 	if pt.timed {
 		st.dropTook(pt)
 	}
