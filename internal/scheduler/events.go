@@ -19,6 +19,11 @@ func (s *Scheduler) workerJoined(ev WorkerJoined) error {
 	s.order = slices.Insert(s.order, i, ev.Worker)
 	s.index.valid = false
 	s.free += ev.Slots
+	if ev.Reserved {
+		i, _ := slices.BinarySearch(s.reserved, ev.Worker)
+		s.reserved = slices.Insert(s.reserved, i, ev.Worker)
+		s.reservedFree += ev.Slots
+	}
 	return nil
 }
 
@@ -57,6 +62,11 @@ func (s *Scheduler) workerLost(ev WorkerLost) {
 	s.index.valid = false
 	s.free -= w.slots
 	invariant(s.free >= 0, "free slots below zero after losing worker %s", w.id)
+	if w.reserved {
+		i, _ := slices.BinarySearch(s.reserved, w.id)
+		s.reserved = slices.Delete(s.reserved, i, i+1)
+		s.reservedFree -= w.slots
+	}
 	for _, st := range s.stages {
 		if st.result {
 			continue // delivered results are not lost with the worker

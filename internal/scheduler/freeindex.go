@@ -10,8 +10,9 @@ package scheduler
 // there (not reserved, not draining, not excluded), else -1; an inner node
 // holds the largest of its leaves. The leftmost leaf holding the root's
 // value is what mostFree(order, …) picks for an ordinary task: the most
-// free slots, ties going to the lowest ID. Other filters (pinned stages,
-// excluded workers allowed) are rare and scan (Scheduler.mostFreeAll).
+// free slots, ties going to the lowest ID. Pinned stages look at the
+// reserved workers only; a filter that allows excluded workers, which is
+// rare, scans them all (Scheduler.mostFreeAll).
 //
 // A worker joining or leaving shifts the leaves, so it only marks the index
 // invalid; the next query rebuilds it, in O(workers). Other changes update
@@ -101,17 +102,37 @@ func (x *freeIndex) best() int {
 // mostFree(s.order, f) returns, from the index when f is the ordinary
 // filter.
 func (s *Scheduler) mostFreeAll(f filter) *worker {
-	if f.pinned || f.excluded && s.excluded > 0 {
-		w, _ := s.mostFree(s.order, f)
-		return w
+	var best *worker
+	switch {
+	case f.pinned: // only reserved workers are allowed
+		best, _ = s.mostFree(s.reserved, f)
+	case f.excluded && s.excluded > 0:
+		best, _ = s.mostFree(s.order, f)
+	default:
+		best = s.indexed(f.skip)
 	}
+	if crossCheck {
+		want, _ := s.mostFree(s.order, f)
+		invariant(best == want, "free-slot index picked %v, a scan %v", idOf(best), idOf(want))
+		free := 0
+		for _, id := range s.reserved {
+			free += s.workers[id].freeSlots()
+		}
+		invariant(free == s.reservedFree, "reserved workers have %d free slots, counted %d", free, s.reservedFree)
+	}
+	return best
+}
+
+// indexed returns the eligible worker with the most free slots, ties going
+// to the lowest ID, but for the skipped ones; nil if none has a free slot.
+func (s *Scheduler) indexed(skip [2]WorkerID) *worker {
 	x := &s.index
 	if !x.valid {
 		x.rebuild(s)
 	}
 	// Hide the skipped workers while looking.
 	var hidden [2]*worker
-	for i, id := range f.skip {
+	for i, id := range skip {
 		if w := s.workers[id]; id != "" && w != nil && x.tree[x.size+w.leaf] >= 0 {
 			hidden[i] = w
 			x.set(w.leaf, -1)
@@ -125,10 +146,6 @@ func (s *Scheduler) mostFreeAll(f filter) *worker {
 		if w != nil {
 			x.update(w)
 		}
-	}
-	if crossCheck {
-		want, _ := s.mostFree(s.order, f)
-		invariant(best == want, "free-slot index picked %v, a scan %v", idOf(best), idOf(want))
 	}
 	return best
 }

@@ -79,7 +79,7 @@ func (s *Scheduler) scheduleStage(j *job, st *stage) {
 		if clocked && !pt.waiting {
 			pt.waiting, pt.waitFrom = true, s.now
 		}
-		if s.free == 0 {
+		if s.freeFor(st.pinned) == 0 { // place would find no worker
 			if !clocked {
 				return
 			}
@@ -105,7 +105,7 @@ func (s *Scheduler) placePreferred(j *job, st *stage) {
 		return
 	}
 	for p := st.scan; p < len(st.parts); p++ {
-		if s.free == 0 {
+		if s.freeFor(st.pinned) == 0 {
 			return
 		}
 		pt := &st.parts[p]
@@ -196,9 +196,7 @@ func (s *Scheduler) launch(j *job, st *stage, p int, w *worker) {
 	pt.run = attempt{task: t, worker: w.id, gen: st.gen, launchedAt: s.step, startedAt: s.now}
 	pt.nrun = 1
 	pt.waiting = false
-	w.running++
-	s.index.update(w)
+	s.occupy(w)
 	st.running++
-	s.free--
 	s.emit(Launch{Task: t, Worker: w.id})
 }

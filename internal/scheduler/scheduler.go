@@ -44,11 +44,15 @@ type Scheduler struct {
 	order   []WorkerID // live worker IDs, sorted: the tie-break order
 	free    int        // free slots over all live workers
 	index   freeIndex  // finds the worker with the most free slots
-	jobs    map[JobID]*job
-	queue   []JobID // active job IDs, ascending: the priority order
-	stages  map[StageID]*stage
-	pass    uint64 // counts scheduling passes; see stage.visited
-	mark    uint64 // counts needed-stage walks; see stage.needMark
+	// reserved lists the live reserved workers, sorted, and reservedFree
+	// counts their free slots: pinned stages look only at them.
+	reserved     []WorkerID
+	reservedFree int
+	jobs         map[JobID]*job
+	queue        []JobID // active job IDs, ascending: the priority order
+	stages       map[StageID]*stage
+	pass         uint64 // counts scheduling passes; see stage.visited
+	mark         uint64 // counts needed-stage walks; see stage.needMark
 	// visits lists the stages scheduled in the last pass, in pass order,
 	// with the job each was scheduled for: the stages speculate visits.
 	visits   []visit
@@ -333,9 +337,7 @@ func (s *Scheduler) release(st *stage, pt *part, i int, won bool) attempt {
 	w := s.workers[run.worker]
 	invariant(w != nil, "running attempt %v on unknown worker %q", run.task, run.worker)
 	invariant(w.running > 0 && st.running > 0, "running counts below zero for %v", run.task)
-	w.running--
-	s.index.update(w)
-	s.free++
+	s.vacate(w)
 	switch {
 	case pt.nrun == 1:
 		pt.run = attempt{}
@@ -375,6 +377,34 @@ func (s *Scheduler) lose(st *stage, p int) {
 	for _, c := range st.children {
 		c.gen++
 	}
+}
+
+// occupy takes a slot of w for an attempt; vacate frees one.
+func (s *Scheduler) occupy(w *worker) {
+	w.running++
+	s.free--
+	if w.reserved {
+		s.reservedFree--
+	}
+	s.index.update(w)
+}
+
+func (s *Scheduler) vacate(w *worker) {
+	w.running--
+	s.free++
+	if w.reserved {
+		s.reservedFree++
+	}
+	s.index.update(w)
+}
+
+// freeFor returns the free slots of the workers that may run the tasks of
+// a pinned stage (the reserved ones), or of another stage (the others).
+func (s *Scheduler) freeFor(pinned bool) int {
+	if pinned {
+		return s.reservedFree
+	}
+	return s.free - s.reservedFree
 }
 
 // invariant panics when a cheap internal consistency check fails: that is a

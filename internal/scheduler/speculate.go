@@ -105,9 +105,7 @@ func (s *Scheduler) launchBackup(j *job, st *stage, p int, w *worker) {
 	pt.next++
 	pt.backup = &attempt{task: t, worker: w.id, gen: st.gen, launchedAt: s.step, startedAt: s.now}
 	pt.nrun = 2
-	w.running++
-	s.index.update(w)
-	s.free--
+	s.occupy(w)
 	s.counters.SpeculativeLaunched++
 	s.emit(Launch{Task: t, Worker: w.id})
 }
