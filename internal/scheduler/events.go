@@ -154,7 +154,9 @@ func (s *Scheduler) taskFinished(ev TaskFinished) {
 	}
 	pt.done = true
 	st.done++
-	st.addTook(pt, s.now-run.startedAt)
+	if !s.cfg.NoSpeculation { // took serves speculation only, and costs a sorted insert
+		st.addTook(pt, s.now-run.startedAt)
+	}
 	if !st.result {
 		pt.loc = ev.Worker
 		pt.avoid = ""
