@@ -25,7 +25,9 @@ type freeIndex struct {
 
 // crossCheck makes the shortcuts check themselves against the plain way,
 // and panic if they differ: every indexed look-up against a scan of the
-// workers, every stage's scan cursor (stage.scan) against its partitions.
+// workers, every stage's scan cursor (stage.scan) against its partitions,
+// the reserved workers' free slots against a count, the stages a pass
+// deactivates against all stages.
 // The scheduler's tests turn it on; it is off otherwise, as it costs what
 // the shortcuts save.
 var crossCheck = false

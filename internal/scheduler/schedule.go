@@ -9,6 +9,8 @@ package scheduler
 // pending tasks of every job come first.
 func (s *Scheduler) schedule() {
 	s.pass++
+	// The stages visited by the last pass are the only ones active.
+	s.visits, s.lastVisits = s.lastVisits, s.visits
 	clear(s.visits)
 	s.visits = s.visits[:0]
 	for _, id := range s.queue {
@@ -26,13 +28,19 @@ func (s *Scheduler) schedule() {
 	}
 	s.speculate()
 	// Stages that stopped being needed or runnable restart their locality
-	// clocks when they come back. Map order does not matter here.
-	for _, st := range s.stages {
-		if st.active && st.visited != s.pass {
+	// clocks when they come back. (A stage is active only if the last
+	// pass visited it: no need to look at every stage.)
+	for _, v := range s.lastVisits {
+		if st := v.st; st.active && st.visited != s.pass {
 			st.active = false
 			for p := range st.parts {
 				st.parts[p].waiting = false
 			}
+		}
+	}
+	if crossCheck {
+		for _, st := range s.stages {
+			invariant(!st.active || st.visited == s.pass, "stage %d active but not visited", st.id)
 		}
 	}
 }

@@ -55,10 +55,11 @@ type Scheduler struct {
 	mark         uint64 // counts needed-stage walks; see stage.needMark
 	// visits lists the stages scheduled in the last pass, in pass order,
 	// with the job each was scheduled for: the stages speculate visits.
-	visits   []visit
-	excluded int // live workers that are excluded
-	counters Counters
-	actions  []Action
+	visits     []visit
+	lastVisits []visit // the visits of the pass before
+	excluded   int     // live workers that are excluded
+	counters   Counters
+	actions    []Action
 }
 
 type visit struct {

@@ -31,11 +31,6 @@ const standby scheduler.WorkerID = "standby"
 // keep their own share only.
 func (r *run) fail() error {
 	r.failed = true
-	for k := range r.running {
-		if k.worker == r.dead {
-			delete(r.running, k)
-		}
-	}
 	delete(r.slow, r.dead)
 	if err := r.step(scheduler.WorkerLost{Worker: r.dead}); err != nil {
 		return err
@@ -76,6 +71,7 @@ func (r *run) failOver() error {
 	r.recTasks = 1
 	r.recoveryJob = scheduler.JobID(2*r.inOrder + 1)
 	d := time.Duration(float64(r.lost) * r.cfg.Load * float64(r.cfg.BatchInterval))
+	r.standbyBusy = true
 	if err := r.submitPinned(r.recoveryJob, d); err != nil {
 		return err
 	}
@@ -88,15 +84,30 @@ func (r *run) failOver() error {
 }
 
 // shareJob is the ID of the standby's job for batch b: above every batch
-// and recovery job, in batch order. Only the standby runs these jobs, and
-// it runs nothing else, so they queue behind the replay and each other.
+// and recovery job. Only the standby runs these jobs, and it runs nothing
+// else.
 func shareJob(b int) scheduler.JobID { return scheduler.JobID(1<<40 + b) }
 
-// submitShare submits the standby's share of batch b: the failed node's
+// submitShare queues the standby's share of batch b: the failed node's
 // part of its work, in node time.
 func (r *run) submitShare(b int) error {
 	r.shareAt[b] = -1
+	r.shares = append(r.shares, b)
+	return r.feedStandby()
+}
+
+// feedStandby submits the next share queued, if the standby is idle. The
+// standby runs one task at a time, so its work waits here rather than as
+// jobs in the scheduler, every one of which each scheduling pass would
+// visit: the same order, at a fraction of the cost.
+func (r *run) feedStandby() error {
+	if r.standbyBusy || len(r.shares) == 0 {
+		return nil
+	}
+	b := r.shares[0]
+	r.shares = r.shares[1:]
 	r.shareOf[shareJob(b)] = b
+	r.standbyBusy = true
 	return r.submitPinned(shareJob(b), time.Duration(r.cfg.Load*float64(r.cfg.BatchInterval)))
 }
 
@@ -104,7 +115,7 @@ func (r *run) submitShare(b int) error {
 func (r *run) submitPinned(id scheduler.JobID, d time.Duration) error {
 	r.nextStage++
 	st := r.nextStage
-	r.base[st] = []time.Duration{max(d, 1)}
+	r.base = append(r.base, []time.Duration{max(d, 1)})
 	r.pending++
 	return r.step(scheduler.SubmitJob{Job: scheduler.Job{ID: id, Stages: []scheduler.Stage{
 		{ID: st, NumTasks: 1, Result: true, Pinned: true},

@@ -54,7 +54,8 @@ type Result struct {
 
 func secs(d time.Duration) float64 { return d.Seconds() }
 
-func (r *run) result() Result {
+// result reports the first n batches.
+func (r *run) result(n int) Result {
 	c := r.cfg
 	res := Result{
 		Model: c.Model, Nodes: c.Nodes, Slots: c.SlotsPerNode, Load: c.Load,
@@ -63,7 +64,7 @@ func (r *run) result() Result {
 		TasksPerBatch: r.mapTasks + r.redTasks, TaskTime: secs(r.mean),
 		KeptUp: true, Events: r.steps,
 	}
-	done := r.completions()
+	done := r.completions()[:n]
 	for b, at := range done {
 		submit := time.Duration(b+1) * c.BatchInterval
 		if at < 0 {

@@ -100,26 +100,33 @@ type run struct {
 	seq    uint64
 	steps  int // events handled, bounded by MaxEvents
 
-	workers  []scheduler.WorkerID
-	slow     map[scheduler.WorkerID]float64 // straggler slowdowns
-	dead     scheduler.WorkerID             // the failed node, once failed
-	running  map[attemptKey]bool            // launched, not cancelled or lost
-	base     map[scheduler.StageID][]time.Duration
-	batchOf  map[scheduler.JobID]int // batch job → batch
-	mapTasks int                     // per batch
-	redTasks int
-	mean     time.Duration // actual mean task duration
+	workers []scheduler.WorkerID
+	slow    map[scheduler.WorkerID]float64 // straggler slowdowns
+	dead    scheduler.WorkerID             // the failed node, once failed
+	// cancelled holds the attempts cancelled while running: their finish
+	// events are dropped (as are those of the failed node's, after the
+	// failure). Launches and finishes, the common case, touch no map.
+	cancelled map[attemptKey]bool
+	base      [][]time.Duration       // task durations by stage ID, then partition
+	batchOf   map[scheduler.JobID]int // batch job → batch
+	mapTasks  int                     // per batch
+	redTasks  int
+	mean      time.Duration // actual mean task duration
 
 	submitted int
 	doneAt    []time.Duration // JobDone time per batch, -1 until then
 	// UpstreamBackup: when the standby finished its share of each batch
 	// after the failure (-1 until then; 0 for batches it has no share of),
 	// and the batch of each of its share jobs.
-	shareAt   []time.Duration
-	shareOf   map[scheduler.JobID]int
-	inOrder   int // batches 0..inOrder-1 are all done
-	nextStage scheduler.StageID
-	pending   int // active jobs
+	shareAt []time.Duration
+	shareOf map[scheduler.JobID]int
+	// shares are the batches whose share waits for the standby, in
+	// order; standbyBusy says it runs the replay or a share.
+	shares      []int
+	standbyBusy bool
+	inOrder     int // batches 0..inOrder-1 are all done
+	nextStage   scheduler.StageID
+	pending     int // active jobs
 
 	rebuild     bool // a failure loses the state since the checkpoint
 	failed      bool
@@ -138,26 +145,74 @@ func Run(cfg Config) (Result, error) {
 	if err := cfg.validate(); err != nil {
 		return Result{}, err
 	}
-	res, err := simulate(cfg, true)
-	if err != nil || cfg.FailAt == 0 {
-		return res, err
+	r := newRun(cfg)
+	r.rebuild = true
+	if cfg.FailAt == 0 {
+		if err := r.loop(); err != nil {
+			return Result{}, err
+		}
+		return r.result(cfg.Batches), nil
 	}
-	ref, err := simulate(cfg, false)
-	if err != nil {
+	ref := newRun(cfg)
+	if err := r.start(); err != nil {
 		return Result{}, err
 	}
-	recovered(&res, ref.Processing)
+	if err := ref.start(); err != nil {
+		return Result{}, err
+	}
+	// Both runs go on one interval at a time, until they are done or
+	// the failed one has caught up for good.
+	for until := cfg.FailAt; ; until += cfg.BatchInterval {
+		more, err := r.advance(until)
+		if err != nil {
+			return Result{}, err
+		}
+		moreRef, err := ref.advance(until)
+		if err != nil {
+			return Result{}, err
+		}
+		if !more && !moreRef || caughtUp(r, ref) {
+			break
+		}
+	}
+	n := min(completed(r), completed(ref))
+	res := r.result(n)
+	recovered(&res, ref.result(n).Processing)
 	return res, nil
 }
 
-// simulate runs cfg; without rebuild, a failure loses no state.
-func simulate(cfg Config, rebuild bool) (Result, error) {
-	r := newRun(cfg)
-	r.rebuild = rebuild
-	if err := r.loop(); err != nil {
-		return Result{}, err
+// CaughtUpAfter is how many batches in a row must complete on time (see
+// Result.Recovery) after the lost state is rebuilt before a run with a
+// failure ends: its lateness is over for good.
+const CaughtUpAfter = 5
+
+// caughtUp says whether the last CaughtUpAfter batches that r and ref
+// both completed, all after the rebuild, were on time in r.
+func caughtUp(r, ref *run) bool {
+	if r.recoveryAt < 0 {
+		return false
 	}
-	return r.result(), nil
+	got, want := r.completions(), ref.completions()
+	onTime := 0
+	for b := min(completed(r), completed(ref)) - 1; b >= 0 && onTime < CaughtUpAfter; b-- {
+		if got[b] <= r.recoveryAt || got[b] > want[b]+r.mean {
+			return false
+		}
+		onTime++
+	}
+	return onTime == CaughtUpAfter
+}
+
+// completed returns how many batches, from the first, r has completed.
+func completed(r *run) int {
+	n := 0
+	for _, at := range r.completions() {
+		if at < 0 {
+			break
+		}
+		n++
+	}
+	return n
 }
 
 func newRun(cfg Config) *run {
@@ -167,8 +222,8 @@ func newRun(cfg Config) *run {
 		recRng:     rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed2)),
 		s:          scheduler.New(scheduler.Config{Epoch: 1, NoSpeculation: !cfg.Speculation}),
 		slow:       map[scheduler.WorkerID]float64{},
-		running:    map[attemptKey]bool{},
-		base:       map[scheduler.StageID][]time.Duration{},
+		cancelled:  map[attemptKey]bool{},
+		base:       [][]time.Duration{nil}, // stage IDs start at 1
 		batchOf:    map[scheduler.JobID]int{},
 		doneAt:     make([]time.Duration, cfg.Batches),
 		shareAt:    make([]time.Duration, cfg.Batches),
@@ -206,6 +261,16 @@ func (r *run) push(e event) {
 // loop joins the workers, schedules the batches, the failure and the
 // first tick, then handles events in time order until every job is done.
 func (r *run) loop() error {
+	if err := r.start(); err != nil {
+		return err
+	}
+	_, err := r.advance(r.horizon())
+	return err
+}
+
+// start joins the workers and schedules the batches, the failure and the
+// first tick.
+func (r *run) start() error {
 	for _, w := range r.workers {
 		if err := r.step(scheduler.WorkerJoined{Worker: w, Slots: r.cfg.SlotsPerNode}); err != nil {
 			return err
@@ -217,23 +282,38 @@ func (r *run) loop() error {
 	if r.cfg.FailAt > 0 {
 		r.push(event{at: r.cfg.FailAt, kind: evFail})
 	}
-	r.push(event{at: r.cfg.TickInterval, kind: evTick})
-	// A cluster that does not keep up would never drain: the run ends
-	// at the latest as long after the last batch as the batches took.
-	horizon := 2 * time.Duration(r.cfg.Batches+1) * r.cfg.BatchInterval
-	for len(r.events) > 0 && r.events[0].at <= horizon {
+	if r.cfg.Speculation {
+		// Periodic ticks let speculation see stragglers; without it
+		// the tick before each event is all the scheduler needs.
+		r.push(event{at: r.cfg.TickInterval, kind: evTick})
+	}
+	return nil
+}
+
+// horizon is when a run ends at the latest: a cluster that does not keep
+// up would never drain, so as long after the last batch as the batches
+// took.
+func (r *run) horizon() time.Duration {
+	return 2 * time.Duration(r.cfg.Batches+1) * r.cfg.BatchInterval
+}
+
+// advance handles the events due up to until (and the horizon), in time
+// order, and says whether any are left before the horizon.
+func (r *run) advance(until time.Duration) (more bool, err error) {
+	until = min(until, r.horizon())
+	for len(r.events) > 0 && r.events[0].at <= until {
 		if r.steps++; r.steps > MaxEvents {
-			return fmt.Errorf("sim: more than %d events: the cluster does not keep up", MaxEvents)
+			return false, fmt.Errorf("sim: more than %d events: the cluster does not keep up", MaxEvents)
 		}
 		e := r.events.pop()
 		if e.kind == evTick && r.submitted == r.cfg.Batches && r.pending == 0 && (!r.failed || r.recoveryAt >= 0) {
 			continue // all done: let the heap run dry
 		}
 		if err := r.handle(e); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return len(r.events) > 0 && r.events[0].at <= r.horizon(), nil
 }
 
 // handle advances the scheduler's clock to e's time, then applies e.
@@ -253,11 +333,13 @@ func (r *run) handle(e event) error {
 	case evFail:
 		return r.fail()
 	}
-	k := attemptKey{e.task, e.worker}
-	if !r.running[k] {
-		return nil // cancelled or lost with its worker
+	if r.failed && e.worker == r.dead {
+		return nil // lost with its worker
 	}
-	delete(r.running, k)
+	if k := (attemptKey{e.task, e.worker}); r.cancelled[k] {
+		delete(r.cancelled, k)
+		return nil
+	}
 	return r.step(scheduler.TaskFinished{Task: e.task, Worker: e.worker})
 }
 
@@ -266,17 +348,22 @@ func (r *run) step(ev scheduler.Event) error {
 	if err := r.s.Step(ev); err != nil {
 		return fmt.Errorf("sim: at %v: %w", r.now, err)
 	}
+	feed := false
 	for _, a := range r.s.Ready() {
 		switch a := a.(type) {
 		case scheduler.Launch:
 			r.launch(a)
 		case scheduler.Cancel:
-			delete(r.running, attemptKey{a.Task, a.Worker})
+			r.cancelled[attemptKey{a.Task, a.Worker}] = true
 		case scheduler.JobDone:
 			r.jobDone(a.Job)
+			feed = r.failed && r.cfg.Model == UpstreamBackup
 		case scheduler.JobFailed:
 			return fmt.Errorf("sim: at %v: job %d failed: %s", r.now, a.Job, a.Reason)
 		}
+	}
+	if feed {
+		return r.feedStandby()
 	}
 	return nil
 }
@@ -286,10 +373,11 @@ func (r *run) step(ev scheduler.Event) error {
 // times the worker's slowdown.
 func (r *run) launch(a scheduler.Launch) {
 	d := r.base[a.Task.Stage][a.Task.Partition]
-	if f, ok := r.slow[a.Worker]; ok {
-		d = time.Duration(float64(d) * f)
+	if len(r.slow) > 0 {
+		if f, ok := r.slow[a.Worker]; ok {
+			d = time.Duration(float64(d) * f)
+		}
 	}
-	r.running[attemptKey{a.Task, a.Worker}] = true
 	r.push(event{at: r.now + max(d, 1), kind: evFinish, task: a.Task, worker: a.Worker})
 }
 
@@ -306,7 +394,7 @@ func (r *run) durations(rng *rand.Rand, n int, mean time.Duration) []time.Durati
 
 func (r *run) newStage(rng *rand.Rand, n int, mean time.Duration) scheduler.StageID {
 	r.nextStage++
-	r.base[r.nextStage] = r.durations(rng, n, mean)
+	r.base = append(r.base, r.durations(rng, n, mean))
 	return r.nextStage
 }
 
@@ -343,10 +431,12 @@ func (r *run) jobDone(id scheduler.JobID) {
 	r.pending--
 	if id == r.recoveryJob && r.failed {
 		r.recoveryAt = r.now
+		r.standbyBusy = false
 		return
 	}
 	if b, ok := r.shareOf[id]; ok {
 		r.shareAt[b] = r.now
+		r.standbyBusy = false
 		return
 	}
 	b := r.batchOf[id]

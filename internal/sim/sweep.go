@@ -7,9 +7,11 @@ import (
 
 // Recovery runs a failure at every (nodes, load) pair under model, from
 // base (its Nodes, Load, Model and, if zero, FailAt and Batches are set
-// here). The failure comes half an interval before the end of the second
-// checkpoint interval, when the most batches since a checkpoint are
-// lost, and the run lasts long enough to recover (see recoveryBatches).
+// here). The failure comes half an interval before the end of the first
+// checkpoint interval, when the most batches since a checkpoint are lost
+// (the run needs no warm-up before it: recovery is measured against the
+// same run with a failure that loses nothing, see Run), and the run lasts
+// long enough to recover (see recoveryBatches).
 // Results are in the order of the pairs, nodes outer.
 func Recovery(base Config, nodes []int, loads []float64, model Model) ([]Result, error) {
 	var out []Result
@@ -20,7 +22,7 @@ func Recovery(base Config, nodes []int, loads []float64, model Model) ([]Result,
 			c = c.withDefaults()
 			if base.FailAt == 0 {
 				every := max(c.CheckpointEvery, 1)
-				c.FailAt = time.Duration(2*every)*c.BatchInterval - c.BatchInterval/2
+				c.FailAt = time.Duration(every)*c.BatchInterval - c.BatchInterval/2
 			}
 			if base.Batches == 0 {
 				c.Batches = recoveryBatches(c)
@@ -60,7 +62,7 @@ func recoveryBatches(c Config) int {
 	}
 	catchUp := float64(MaxCatchUp)
 	if spare > 0 {
-		catchUp = min(catchUp, 1.25*lost/spare)
+		catchUp = min(catchUp, 1.5*lost/spare)
 	}
 	return int(c.FailAt/c.BatchInterval) + int(math.Ceil(catchUp)) + 2*max(c.CheckpointEvery, 5)
 }
