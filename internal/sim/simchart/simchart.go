@@ -41,17 +41,23 @@ func Save(p *plot.Plot, path string) error {
 
 // Recovery plots recovery time (log scale) against load: one line per
 // cluster size for each model, solid for parallel recovery and dashed for
-// upstream backup, a colour per cluster size. Runs that did not recover
-// within their run are left out, so a line stops where recovery never
-// came.
+// upstream backup, a colour and a mark per cluster size. Runs that did
+// not recover within their run are left out, so a line stops where
+// recovery never came.
 func Recovery(parallel, upstream []sim.Result) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = "Recovery after a node failure"
+	if len(parallel) > 0 {
+		r := parallel[0]
+		p.Title.Text += fmt.Sprintf(" %gs in (batches of %gs, seed %d)", r.FailAt, r.Interval, r.Seed)
+	}
 	p.X.Label.Text = "load before the failure"
 	p.Y.Label.Text = "recovery time (s, log scale)"
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	p.X.Min, p.X.Max = 0, 1
+	// Headroom above the lines for the legend.
+	p.Y.Min, p.Y.Max = 0.1, 1000
 	p.Legend.Top, p.Legend.Left = true, true
 	nodes := nodeCounts(append(slices.Clone(parallel), upstream...))
 	for mi, set := range [][]sim.Result{parallel, upstream} {
@@ -66,17 +72,28 @@ func Recovery(parallel, upstream []sim.Result) (*plot.Plot, error) {
 			}
 			line.Color, dots.Color = plotutil.Color(ci), plotutil.Color(ci)
 			dots.Shape = plotutil.Shape(ci)
-			name := fmt.Sprintf("parallel, %d nodes", n)
 			if mi == 1 {
-				line.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
-				name = fmt.Sprintf("upstream backup, %d nodes", n)
+				line.Dashes = dashed
 			}
 			p.Add(line, dots)
-			p.Legend.Add(name, line, dots)
+			if mi == 0 {
+				p.Legend.Add(fmt.Sprintf("%d nodes", n), dots)
+			}
 		}
 	}
+	solid, err := plotter.NewLine(plotter.XYs{})
+	if err != nil {
+		return nil, fmt.Errorf("simchart: %w", err)
+	}
+	dash := *solid
+	dash.Dashes = dashed
+	p.Legend.Add("parallel recovery", solid)
+	p.Legend.Add("upstream backup", &dash)
 	return p, nil
 }
+
+// dashed is the dash pattern of upstream backup and of speculation off.
+var dashed = []vg.Length{vg.Points(6), vg.Points(3)}
 
 // nodeCounts returns the cluster sizes in rs, ascending.
 func nodeCounts(rs []sim.Result) []int {
@@ -114,7 +131,7 @@ func Stragglers(rs []sim.Result) (*plot.Plot, error) {
 	p.X.Label.Text = "straggling nodes"
 	p.Y.Label.Text = "batch processing time (s)"
 	p.Y.Min = 0
-	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.Top, p.Legend.Left = false, false // below the lines
 	series := []struct {
 		name string
 		spec bool
@@ -143,7 +160,7 @@ func Stragglers(rs []sim.Result) (*plot.Plot, error) {
 		line.Color, dots.Color = c, c
 		dots.Shape = draw.CircleGlyph{}
 		if !s.spec {
-			line.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
+			line.Dashes = dashed
 			dots.Shape = draw.BoxGlyph{}
 		}
 		p.Add(line, dots)
