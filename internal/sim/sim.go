@@ -171,7 +171,7 @@ func Run(cfg Config) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		if !more && !moreRef || caughtUp(r, ref) {
+		if !more && !moreRef || caughtUp(r, ref) || ref.submitted-ref.inOrder > MaxBehind {
 			break
 		}
 	}
@@ -180,6 +180,13 @@ func Run(cfg Config) (Result, error) {
 	recovered(&res, ref.result(n).Processing)
 	return res, nil
 }
+
+// MaxBehind ends a run with a failure once its reference is this many
+// batches behind: the cluster left cannot carry the load even without
+// the lost state, so the run, which has more to do, never catches up
+// (and an overloaded run is slow to simulate: every scheduling pass
+// visits every batch waiting).
+const MaxBehind = 10
 
 // CaughtUpAfter is how many batches in a row must complete on time (see
 // Result.Recovery) after the lost state is rebuilt before a run with a

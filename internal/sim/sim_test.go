@@ -183,12 +183,12 @@ func TestInvalidConfig(t *testing.T) {
 // TestUpstreamBackupExplodes checks the D-Streams paper's analysis of
 // upstream backup: the standby replays the W batches of work lost while
 // new work keeps coming at load λ, so it catches up after about
-// Wλ/(1−λ) intervals, whatever the cluster size; parallel recovery on 100
+// Wλ/(1−λ) intervals, whatever the cluster size; parallel recovery on 50
 // nodes stays within a second. Five nodes cannot recover in parallel at
 // load 0.9: the four left would need 112% of their capacity.
 func TestUpstreamBackupExplodes(t *testing.T) {
 	loads := []float64{0.5, 0.9}
-	up, err := Recovery(Config{Seed: 4}, []int{20}, loads, UpstreamBackup)
+	up, err := Recovery(Config{Seed: 4}, []int{10}, loads, UpstreamBackup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,13 +199,13 @@ func TestUpstreamBackupExplodes(t *testing.T) {
 			t.Errorf("load %.1f: upstream backup recovered after %.1fs, the analysis says %.1fs", r.Load, r.Recovery, want)
 		}
 	}
-	par, err := Recovery(Config{Seed: 4}, []int{100}, loads, Parallel)
+	par, err := Recovery(Config{Seed: 4}, []int{50}, loads, Parallel)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range par {
 		if r.Recovery < 0 || r.Recovery > 1 {
-			t.Errorf("parallel recovery on 100 nodes at load %.1f: %.2fs", r.Load, r.Recovery)
+			t.Errorf("parallel recovery on 50 nodes at load %.1f: %.2fs", r.Load, r.Recovery)
 		}
 	}
 	small, err := Recovery(Config{Seed: 4}, []int{5}, []float64{0.9}, Parallel)
