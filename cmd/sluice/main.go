@@ -4,6 +4,7 @@
 //	sluice bench    benchmarks (grep, wordcount, topk, recovery); --json for figures
 //	sluice chaos    a stateful job under SIGKILLs, compared with a run without
 //	sluice replay   one batch of a built-in job computed again from its checkpoint
+//	sluice sim      the simulator: recovery and stragglers on clusters of up to thousands of nodes
 //	sluice driver   a built-in job as a standalone driver
 //	sluice worker   a worker that joins a standalone driver
 //
@@ -32,6 +33,7 @@ commands:
   bench   run a benchmark workload (grep, wordcount, topk, recovery)
   chaos   kill workers and the driver of a stateful job, then compare its output with a failure-free run
   replay  compute one batch of a built-in job again from its checkpoint and print its outputs (--checkpoint DIR --batch T)
+  sim     simulate recovery (parallel against upstream backup) and stragglers on up to thousands of nodes
   driver  run a built-in job as a standalone driver that workers join
   worker  join a standalone driver (--driver HOST:PORT)
 
@@ -55,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runChaos(ctx, args[1:], stdout, stderr)
 	case "replay":
 		err = runReplay(ctx, args[1:], stdout, stderr)
+	case "sim":
+		err = runSim(ctx, args[1:], stdout, stderr)
 	case "driver":
 		err = runDriver(ctx, args[1:], stdout, stderr)
 	case "worker":

@@ -17,7 +17,13 @@ func (s *Scheduler) workerJoined(ev WorkerJoined) error {
 	s.workers[ev.Worker] = &worker{id: ev.Worker, slots: ev.Slots, reserved: ev.Reserved}
 	i, _ := slices.BinarySearch(s.order, ev.Worker)
 	s.order = slices.Insert(s.order, i, ev.Worker)
+	s.index.valid = false
 	s.free += ev.Slots
+	if ev.Reserved {
+		i, _ := slices.BinarySearch(s.reserved, ev.Worker)
+		s.reserved = slices.Insert(s.reserved, i, ev.Worker)
+		s.reservedFree += ev.Slots
+	}
 	return nil
 }
 
@@ -53,8 +59,14 @@ func (s *Scheduler) workerLost(ev WorkerLost) {
 	delete(s.workers, w.id)
 	i, _ := slices.BinarySearch(s.order, w.id)
 	s.order = slices.Delete(s.order, i, i+1)
+	s.index.valid = false
 	s.free -= w.slots
 	invariant(s.free >= 0, "free slots below zero after losing worker %s", w.id)
+	if w.reserved {
+		i, _ := slices.BinarySearch(s.reserved, w.id)
+		s.reserved = slices.Delete(s.reserved, i, i+1)
+		s.reservedFree -= w.slots
+	}
 	for _, st := range s.stages {
 		if st.result {
 			continue // delivered results are not lost with the worker
@@ -84,6 +96,7 @@ func (s *Scheduler) drainWorker(ev DrainWorker) {
 		w.excluded, w.until = false, 0
 		s.excluded--
 	}
+	s.index.update(w)
 }
 
 // cancelJob abandons an active job. Cancelling a job that is not active
@@ -141,7 +154,9 @@ func (s *Scheduler) taskFinished(ev TaskFinished) {
 	}
 	pt.done = true
 	st.done++
-	st.addTook(pt, s.now-run.startedAt)
+	if !s.cfg.NoSpeculation { // took serves speculation only, and costs a sorted insert
+		st.addTook(pt, s.now-run.startedAt)
+	}
 	if !st.result {
 		pt.loc = ev.Worker
 		pt.avoid = ""

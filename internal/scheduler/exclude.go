@@ -28,6 +28,7 @@ func (s *Scheduler) strike(id WorkerID) {
 	w.strikes = w.strikes[:0]
 	if !w.excluded {
 		w.excluded = true
+		s.index.update(w)
 		s.excluded++
 		s.counters.Exclusions++
 	}
@@ -42,6 +43,7 @@ func (s *Scheduler) readmit() {
 	for _, id := range s.order {
 		if w := s.workers[id]; w.excluded && s.now >= w.until {
 			w.excluded, w.until = false, 0
+			s.index.update(w)
 			s.excluded--
 		}
 	}

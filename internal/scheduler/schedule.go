@@ -9,6 +9,8 @@ package scheduler
 // pending tasks of every job come first.
 func (s *Scheduler) schedule() {
 	s.pass++
+	// The stages visited by the last pass are the only ones active.
+	s.visits, s.lastVisits = s.lastVisits, s.visits
 	clear(s.visits)
 	s.visits = s.visits[:0]
 	for _, id := range s.queue {
@@ -26,13 +28,19 @@ func (s *Scheduler) schedule() {
 	}
 	s.speculate()
 	// Stages that stopped being needed or runnable restart their locality
-	// clocks when they come back. Map order does not matter here.
-	for _, st := range s.stages {
-		if st.active && st.visited != s.pass {
+	// clocks when they come back. (A stage is active only if the last
+	// pass visited it: no need to look at every stage.)
+	for _, v := range s.lastVisits {
+		if st := v.st; st.active && st.visited != s.pass {
 			st.active = false
 			for p := range st.parts {
 				st.parts[p].waiting = false
 			}
+		}
+	}
+	if crossCheck {
+		for _, st := range s.stages {
+			invariant(!st.active || st.visited == s.pass, "stage %d active but not visited", st.id)
 		}
 	}
 }
@@ -61,17 +69,25 @@ func (s *Scheduler) scheduleStage(j *job, st *stage) {
 	if st.done+st.running == st.numTasks {
 		return // nothing pending
 	}
+	if crossCheck {
+		for p := range st.scan {
+			invariant(st.parts[p].done || st.parts[p].running(), "stage %d partition %d pending below the scan cursor %d", st.id, p, st.scan)
+		}
+	}
 	s.placePreferred(j, st)
 	clocked := s.cfg.LocalityWait > 0
-	for p := range st.parts {
+	for p := st.scan; p < len(st.parts); p++ {
 		pt := &st.parts[p]
 		if pt.done || pt.running() {
+			if p == st.scan {
+				st.scan++
+			}
 			continue
 		}
 		if clocked && !pt.waiting {
 			pt.waiting, pt.waitFrom = true, s.now
 		}
-		if s.free == 0 {
+		if s.freeFor(st.pinned) == 0 { // place would find no worker
 			if !clocked {
 				return
 			}
@@ -79,6 +95,9 @@ func (s *Scheduler) scheduleStage(j *job, st *stage) {
 		}
 		if w := s.place(st, p); w != nil {
 			s.launch(j, st, p, w)
+			if p == st.scan {
+				st.scan++
+			}
 		}
 	}
 }
@@ -93,8 +112,8 @@ func (s *Scheduler) placePreferred(j *job, st *stage) {
 	if st.prefer == nil {
 		return
 	}
-	for p := range st.parts {
-		if s.free == 0 {
+	for p := st.scan; p < len(st.parts); p++ {
+		if s.freeFor(st.pinned) == 0 {
 			return
 		}
 		pt := &st.parts[p]
@@ -140,8 +159,7 @@ func (s *Scheduler) place(st *stage, p int) *worker {
 			return nil
 		}
 	}
-	w, _ := s.mostFree(s.order, f)
-	return w
+	return s.mostFreeAll(f)
 }
 
 // filter says which live workers may take a task.
@@ -186,8 +204,7 @@ func (s *Scheduler) launch(j *job, st *stage, p int, w *worker) {
 	pt.run = attempt{task: t, worker: w.id, gen: st.gen, launchedAt: s.step, startedAt: s.now}
 	pt.nrun = 1
 	pt.waiting = false
-	w.running++
+	s.occupy(w)
 	st.running++
-	s.free--
 	s.emit(Launch{Task: t, Worker: w.id})
 }

@@ -43,17 +43,23 @@ type Scheduler struct {
 	workers map[WorkerID]*worker
 	order   []WorkerID // live worker IDs, sorted: the tie-break order
 	free    int        // free slots over all live workers
-	jobs    map[JobID]*job
-	queue   []JobID // active job IDs, ascending: the priority order
-	stages  map[StageID]*stage
-	pass    uint64 // counts scheduling passes; see stage.visited
-	mark    uint64 // counts needed-stage walks; see stage.needMark
+	index   freeIndex  // finds the worker with the most free slots
+	// reserved lists the live reserved workers, sorted, and reservedFree
+	// counts their free slots: pinned stages look only at them.
+	reserved     []WorkerID
+	reservedFree int
+	jobs         map[JobID]*job
+	queue        []JobID // active job IDs, ascending: the priority order
+	stages       map[StageID]*stage
+	pass         uint64 // counts scheduling passes; see stage.visited
+	mark         uint64 // counts needed-stage walks; see stage.needMark
 	// visits lists the stages scheduled in the last pass, in pass order,
 	// with the job each was scheduled for: the stages speculate visits.
-	visits   []visit
-	excluded int // live workers that are excluded
-	counters Counters
-	actions  []Action
+	visits     []visit
+	lastVisits []visit // the visits of the pass before
+	excluded   int     // live workers that are excluded
+	counters   Counters
+	actions    []Action
 }
 
 type visit struct {
@@ -65,6 +71,7 @@ type worker struct {
 	id       WorkerID
 	slots    int
 	running  int  // attempts running here; never above slots
+	leaf     int  // its place in Scheduler.index (while that is valid)
 	reserved bool // runs pinned stages only
 	// draining says the worker is leaving (DrainWorker): it gets no new
 	// attempt, and is no preference, until it is lost.
@@ -101,6 +108,11 @@ type stage struct {
 	done     int // partitions whose output is available (or result delivered)
 	running  int // partitions with a running attempt (one or two)
 	jobs     int // active jobs that list this stage
+	// scan is where the scheduling pass starts looking for pending
+	// partitions: those below it are all done or running. Without it a
+	// pass over a stage of 10,000 tasks would look at every finished one
+	// again after each finish.
+	scan int
 	// took holds, sorted, the durations of the attempts that produced the
 	// current outputs of the timed partitions (part.timed): the finished
 	// partitions that speculation counts and takes the median of.
@@ -326,8 +338,7 @@ func (s *Scheduler) release(st *stage, pt *part, i int, won bool) attempt {
 	w := s.workers[run.worker]
 	invariant(w != nil, "running attempt %v on unknown worker %q", run.task, run.worker)
 	invariant(w.running > 0 && st.running > 0, "running counts below zero for %v", run.task)
-	w.running--
-	s.free++
+	s.vacate(w)
 	switch {
 	case pt.nrun == 1:
 		pt.run = attempt{}
@@ -339,6 +350,9 @@ func (s *Scheduler) release(st *stage, pt *part, i int, won bool) attempt {
 	pt.nrun--
 	if pt.nrun == 0 {
 		st.running--
+		if !won { // pending again (unless the other copy just won)
+			st.scan = min(st.scan, run.task.Partition)
+		}
 	}
 	if run.task.Speculative {
 		if won {
@@ -357,12 +371,41 @@ func (s *Scheduler) lose(st *stage, p int) {
 	pt.done = false
 	pt.loc = ""
 	st.done--
+	st.scan = min(st.scan, p)
 	if pt.timed {
 		st.dropTook(pt)
 	}
 	for _, c := range st.children {
 		c.gen++
 	}
+}
+
+// occupy takes a slot of w for an attempt; vacate frees one.
+func (s *Scheduler) occupy(w *worker) {
+	w.running++
+	s.free--
+	if w.reserved {
+		s.reservedFree--
+	}
+	s.index.update(w)
+}
+
+func (s *Scheduler) vacate(w *worker) {
+	w.running--
+	s.free++
+	if w.reserved {
+		s.reservedFree++
+	}
+	s.index.update(w)
+}
+
+// freeFor returns the free slots of the workers that may run the tasks of
+// a pinned stage (the reserved ones), or of another stage (the others).
+func (s *Scheduler) freeFor(pinned bool) int {
+	if pinned {
+		return s.reservedFree
+	}
+	return s.free - s.reservedFree
 }
 
 // invariant panics when a cheap internal consistency check fails: that is a

@@ -91,8 +91,7 @@ func (s *Scheduler) placeBackup(st *stage, p int) *worker {
 			return w
 		}
 	}
-	w, _ := s.mostFree(s.order, f)
-	return w
+	return s.mostFreeAll(f)
 }
 
 func (s *Scheduler) launchBackup(j *job, st *stage, p int, w *worker) {
@@ -106,8 +105,7 @@ func (s *Scheduler) launchBackup(j *job, st *stage, p int, w *worker) {
 	pt.next++
 	pt.backup = &attempt{task: t, worker: w.id, gen: st.gen, launchedAt: s.step, startedAt: s.now}
 	pt.nrun = 2
-	w.running++
-	s.free--
+	s.occupy(w)
 	s.counters.SpeculativeLaunched++
 	s.emit(Launch{Task: t, Worker: w.id})
 }

@@ -70,7 +70,9 @@ type Config struct {
 	StragglerSlowdown float64
 	// Speculation turns the scheduler's speculative execution on.
 	Speculation bool
-	// TickInterval is the period of the scheduler's Ticks (default 10ms).
+	// TickInterval is the period of the scheduler's Ticks with
+	// Speculation (default 10ms): they let it see stragglers as time
+	// passes. Without it a Tick comes only before each event.
 	TickInterval time.Duration
 }
 

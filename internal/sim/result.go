@@ -32,8 +32,14 @@ type Result struct {
 	// The failure, if any: when, how many batches since the checkpoint
 	// were lost, how many tasks rebuilt them, when that was done
 	// (RebuiltAt, from the failure), and the recovery time: from the
-	// failure until a batch completes within one interval of its time
-	// again (-1: never within the run).
+	// failure until the lost state is rebuilt and no batch is late any
+	// more (-1: a batch is still late at the end of the run, or never
+	// completed). A batch is late if it completes more than one task time
+	// (TaskTime) after it does in the same run with a failure that loses
+	// no state (see Run): the cluster left is smaller under Parallel
+	// (Nodes-1 nodes carry all the work), and the standby does its share
+	// one batch at a time under UpstreamBackup, so batches may take longer
+	// for good; only what the lost state costs counts.
 	FailAt    float64 `json:"fail_at_s,omitempty"`
 	Lost      int     `json:"lost_batches,omitempty"`
 	RecTasks  int     `json:"recovery_tasks,omitempty"`
@@ -48,7 +54,8 @@ type Result struct {
 
 func secs(d time.Duration) float64 { return d.Seconds() }
 
-func (r *run) result() Result {
+// result reports the first n batches.
+func (r *run) result(n int) Result {
 	c := r.cfg
 	res := Result{
 		Model: c.Model, Nodes: c.Nodes, Slots: c.SlotsPerNode, Load: c.Load,
@@ -57,8 +64,7 @@ func (r *run) result() Result {
 		TasksPerBatch: r.mapTasks + r.redTasks, TaskTime: secs(r.mean),
 		KeptUp: true, Events: r.steps,
 	}
-	done := r.completions()
-	res.Recovery = -1
+	done := r.completions()[:n]
 	for b, at := range done {
 		submit := time.Duration(b+1) * c.BatchInterval
 		if at < 0 {
@@ -69,9 +75,6 @@ func (r *run) result() Result {
 		p := at - submit
 		res.Processing = append(res.Processing, secs(p))
 		res.KeptUp = res.KeptUp && p <= c.BatchInterval
-		if r.failed && res.Recovery < 0 && at > c.FailAt && p <= c.BatchInterval {
-			res.Recovery = secs(at - c.FailAt)
-		}
 	}
 	res.P50, res.P90, res.Max = quantiles(res.Processing)
 	if r.failed {
@@ -80,17 +83,43 @@ func (r *run) result() Result {
 		if r.recoveryAt >= 0 {
 			res.RebuiltAt = secs(r.recoveryAt - c.FailAt)
 		}
-	} else {
-		res.Recovery = 0
 	}
+	return r.counters(res)
+}
+
+// recovered sets res.Recovery from ref, the processing times of the same
+// run with a failure that loses no state (see Result.Recovery).
+func recovered(res *Result, ref []float64) {
+	res.Recovery = -1
+	if res.RebuiltAt < 0 {
+		return
+	}
+	until := res.RebuiltAt
+	for b, p := range res.Processing {
+		switch {
+		case p < 0 || b >= len(ref) || ref[b] < 0:
+			return // never completed: no comparison, no recovery
+		case p > ref[b]+res.TaskTime:
+			if b == len(res.Processing)-1 {
+				return // still late
+			}
+			until = max(until, float64(b+1)*res.Interval+p-res.FailAt)
+		}
+	}
+	res.Recovery = until
+}
+
+// counters adds what the scheduler counted to res.
+func (r *run) counters(res Result) Result {
 	cn := r.s.Status().Counters
 	res.Backups, res.BackupsWon, res.Exclusions = cn.SpeculativeLaunched, cn.SpeculativeWon, cn.Exclusions
 	return res
 }
 
-// completions returns each batch's completion time: in order, and not
-// before the lost state is rebuilt for batches not complete at the
-// failure; -1 for batches that never completed.
+// completions returns each batch's completion time: in order, not before
+// the lost state is rebuilt for batches not complete at the failure, nor
+// before the standby processed its share of it (UpstreamBackup); -1 for
+// batches that never completed.
 func (r *run) completions() []time.Duration {
 	out := make([]time.Duration, len(r.doneAt))
 	var prev time.Duration
@@ -100,7 +129,12 @@ func (r *run) completions() []time.Duration {
 			continue
 		}
 		at = max(at, prev)
-		if r.failed && at > r.cfg.FailAt {
+		if r.shareAt[b] < 0 {
+			at = -1 // the standby never processed its share
+		} else if r.shareAt[b] > 0 {
+			at = max(at, r.shareAt[b])
+		}
+		if at >= 0 && r.failed && at > r.cfg.FailAt {
 			if r.recoveryAt < 0 {
 				at = -1
 			} else {

@@ -179,3 +179,40 @@ func TestInvalidConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestUpstreamBackupExplodes checks the D-Streams paper's analysis of
+// upstream backup: the standby replays the W batches of work lost while
+// new work keeps coming at load λ, so it catches up after about
+// Wλ/(1−λ) intervals, whatever the cluster size; parallel recovery on 50
+// nodes stays within a second. Five nodes cannot recover in parallel at
+// load 0.9: the four left would need 112% of their capacity.
+func TestUpstreamBackupExplodes(t *testing.T) {
+	loads := []float64{0.5, 0.9}
+	up, err := Recovery(Config{Seed: 4}, []int{10}, loads, UpstreamBackup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range up {
+		want := float64(r.Lost) * r.Load / (1 - r.Load)
+		t.Logf("upstream backup, load %.1f: %d batches lost, recovered after %.1fs (analysis: %.1fs)", r.Load, r.Lost, r.Recovery, want)
+		if r.Recovery < 0.8*want || r.Recovery > 1.3*want+2 {
+			t.Errorf("load %.1f: upstream backup recovered after %.1fs, the analysis says %.1fs", r.Load, r.Recovery, want)
+		}
+	}
+	par, err := Recovery(Config{Seed: 4}, []int{50}, loads, Parallel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range par {
+		if r.Recovery < 0 || r.Recovery > 1 {
+			t.Errorf("parallel recovery on 50 nodes at load %.1f: %.2fs", r.Load, r.Recovery)
+		}
+	}
+	small, err := Recovery(Config{Seed: 4}, []int{5}, []float64{0.9}, Parallel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if small[0].Recovery != -1 {
+		t.Errorf("5 nodes at load 0.9 recovered in parallel after %.1fs: the 4 left are overloaded", small[0].Recovery)
+	}
+}
