@@ -208,13 +208,18 @@ func Generate[T any](c *Context, g Generator[T], rate int) *Stream[T] {
 		for p := range spans {
 			spans[p] = a.spans(r.from+int64(p)*n/int64(parts), r.from+int64(p+1)*n/int64(parts))
 		}
-		return dataset.FlatMap(dataset.Parallelize(c.env, sc, spans, parts), func(ss []genSpan) []T {
-			if len(ss) == 1 {
-				return g.Records(ss[0].from, ss[0].to, ss[0].start, ss[0].end)
+		// MapPartitions hands on the generator's slice as the partition:
+		// a FlatMap would copy every record into a growing one.
+		return dataset.MapPartitions(dataset.Parallelize(c.env, sc, spans, parts), func(p [][]genSpan) []T {
+			if len(p) == 1 && len(p[0]) == 1 {
+				s := p[0][0]
+				return g.Records(s.from, s.to, s.start, s.end)
 			}
 			var out []T
-			for _, s := range ss {
-				out = append(out, g.Records(s.from, s.to, s.start, s.end)...)
+			for _, ss := range p {
+				for _, s := range ss {
+					out = append(out, g.Records(s.from, s.to, s.start, s.end)...)
+				}
 			}
 			return out
 		})
