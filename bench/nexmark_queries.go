@@ -15,13 +15,19 @@ import (
 // the processing-time window q12, as nexmark-flink's SQL defines them,
 // adapted to batches, and their baselines. Each query reads the events
 // whole, as Flink's do (the generator is part of both sides' cost), and
-// projects them onto small records in one pass per partition before
-// anything else: no per-event allocation beyond the generator's.
+// selects and projects them onto small records with Filter and Map,
+// which stream a partition's events through without materialising it
+// (MapPartitions would collect the generated events into a slice first).
 
 // nxEvents is the job's Nexmark event stream: seed's events at rate
 // events/s.
 func nxEvents(c *sluice.Context, seed uint64, rate int) *sluice.Stream[nexmark.Event] {
 	return sluice.Generate(c, nexmark.Generator(nexmark.Config{Seed: seed, Rate: rate}), rate)
+}
+
+// nxBids keeps the bids of events.
+func nxBids(events *sluice.Stream[nexmark.Event]) *sluice.Stream[nexmark.Event] {
+	return sluice.Filter(events, func(e nexmark.Event) bool { return e.Bid != nil })
 }
 
 // nxInput reads the same events as nxEvents, batch by batch, for a
@@ -91,14 +97,8 @@ type nxEuroBid struct {
 // (Flink multiplies a DOUBLE; whole cents, rounded down, do here).
 func nxEuros(cents int64) int64 { return cents * 908 / 1000 }
 
-// nxQ1 appends the q1 results of evs to out.
-func nxQ1(evs []nexmark.Event, out []nxEuroBid) []nxEuroBid {
-	for _, e := range evs {
-		if b := e.Bid; b != nil {
-			out = append(out, nxEuroBid{Auction: b.Auction, Bidder: b.Bidder, Price: nxEuros(b.Price), DateTime: b.DateTime})
-		}
-	}
-	return out
+func nxEuroBidOf(b *nexmark.Bid) nxEuroBid {
+	return nxEuroBid{Auction: b.Auction, Bidder: b.Bidder, Price: nxEuros(b.Price), DateTime: b.DateTime}
 }
 
 func formatEuroBid(b nxEuroBid) string {
@@ -107,9 +107,7 @@ func formatEuroBid(b nxEuroBid) string {
 }
 
 func buildNexmarkQ1(c *sluice.Context, seed uint64, rate int, out *Output) {
-	bids := sluice.MapPartitions(nxEvents(c, seed, rate), func(p []nexmark.Event) []nxEuroBid {
-		return nxQ1(p, make([]nxEuroBid, 0, len(p)))
-	})
+	bids := sluice.Map(nxBids(nxEvents(c, seed, rate)), func(e nexmark.Event) nxEuroBid { return nxEuroBidOf(e.Bid) })
 	Emit(bids, out, formatEuroBid)
 }
 
@@ -118,7 +116,12 @@ func nexmarkQ1Baseline(in Input) func(int64, *Output) {
 	var buf []nxEuroBid // the batch's results, reused
 	return func(k int64, out *Output) {
 		evs, t := x.batch(k)
-		buf = nxQ1(evs, buf[:0])
+		buf = buf[:0]
+		for _, e := range evs {
+			if e.Bid != nil {
+				buf = append(buf, nxEuroBidOf(e.Bid))
+			}
+		}
 		if out != nil {
 			lines := make([]string, len(buf))
 			for i, b := range buf {
@@ -134,22 +137,17 @@ func nexmarkQ1Baseline(in Input) func(int64, *Output) {
 // nxAuctionPrice is q2's result.
 type nxAuctionPrice struct{ Auction, Price int64 }
 
-// nxQ2 appends the q2 results of evs to out.
-func nxQ2(evs []nexmark.Event, out []nxAuctionPrice) []nxAuctionPrice {
-	for _, e := range evs {
-		if b := e.Bid; b != nil && b.Auction%123 == 0 {
-			out = append(out, nxAuctionPrice{Auction: b.Auction, Price: b.Price})
-		}
-	}
-	return out
-}
+// nxQ2Keep says whether e is a bid q2 selects.
+func nxQ2Keep(e nexmark.Event) bool { return e.Bid != nil && e.Bid.Auction%123 == 0 }
 
 func formatAuctionPrice(r nxAuctionPrice) string {
 	return strconv.FormatInt(r.Auction, 10) + " " + strconv.FormatInt(r.Price, 10)
 }
 
 func buildNexmarkQ2(c *sluice.Context, seed uint64, rate int, out *Output) {
-	sel := sluice.MapPartitions(nxEvents(c, seed, rate), func(p []nexmark.Event) []nxAuctionPrice { return nxQ2(p, nil) })
+	sel := sluice.Map(sluice.Filter(nxEvents(c, seed, rate), nxQ2Keep), func(e nexmark.Event) nxAuctionPrice {
+		return nxAuctionPrice{Auction: e.Bid.Auction, Price: e.Bid.Price}
+	})
 	Emit(sel, out, formatAuctionPrice)
 }
 
@@ -158,7 +156,12 @@ func nexmarkQ2Baseline(in Input) func(int64, *Output) {
 	var buf []nxAuctionPrice
 	return func(k int64, out *Output) {
 		evs, t := x.batch(k)
-		buf = nxQ2(evs, buf[:0])
+		buf = buf[:0]
+		for _, e := range evs {
+			if nxQ2Keep(e) {
+				buf = append(buf, nxAuctionPrice{Auction: e.Bid.Auction, Price: e.Bid.Price})
+			}
+		}
 		if out != nil {
 			lines := make([]string, len(buf))
 			for i, r := range buf {
@@ -203,24 +206,27 @@ type nxQ3Result struct {
 	Auction           int64
 }
 
-// nxQ3Sides appends the q3 sides among evs to out.
-func nxQ3Sides(evs []nexmark.Event, out []sluice.KV[int64, nxQ3Side]) []sluice.KV[int64, nxQ3Side] {
-	for _, e := range evs {
-		switch {
-		case e.Person != nil:
-			p := e.Person
-			if p.State == "OR" || p.State == "ID" || p.State == "CA" {
-				// The name shares its allocation with the person's other
-				// strings: cloned, the state keeps only the name.
-				out = append(out, sluice.Pair(p.ID, nxQ3Side{Name: strings.Clone(p.Name), City: p.City, State: p.State}))
-			}
-		case e.Auction != nil:
-			if a := e.Auction; a.Category == 10 {
-				out = append(out, sluice.Pair(a.Seller, nxQ3Side{Auction: a.ID}))
-			}
-		}
+// nxQ3Keep says whether e is a side of the q3 join.
+func nxQ3Keep(e nexmark.Event) bool {
+	switch {
+	case e.Person != nil:
+		s := e.Person.State
+		return s == "OR" || s == "ID" || s == "CA"
+	case e.Auction != nil:
+		return e.Auction.Category == 10
 	}
-	return out
+	return false
+}
+
+// nxQ3SideOf returns the side e is, keyed by person id (e is one that
+// nxQ3Keep keeps).
+func nxQ3SideOf(e nexmark.Event) sluice.KV[int64, nxQ3Side] {
+	if p := e.Person; p != nil {
+		// The name shares its allocation with the person's other strings:
+		// cloned, the state keeps only the name.
+		return sluice.Pair(p.ID, nxQ3Side{Name: strings.Clone(p.Name), City: p.City, State: p.State})
+	}
+	return sluice.Pair(e.Auction.Seller, nxQ3Side{Auction: e.Auction.ID})
 }
 
 // nxQ3Apply applies one side to a person's state and appends the matches
@@ -246,9 +252,7 @@ func formatQ3(r nxQ3Result) string {
 }
 
 func buildNexmarkQ3(c *sluice.Context, seed uint64, rate int, out *Output) {
-	sides := sluice.MapPartitions(nxEvents(c, seed, rate), func(p []nexmark.Event) []sluice.KV[int64, nxQ3Side] {
-		return nxQ3Sides(p, nil)
-	})
+	sides := sluice.Map(sluice.Filter(nxEvents(c, seed, rate), nxQ3Keep), nxQ3SideOf)
 	Emit(nxQ3Join(sides), out, formatQ3)
 }
 
@@ -266,13 +270,15 @@ func nxQ3Join(sides *sluice.Stream[sluice.KV[int64, nxQ3Side]]) *sluice.Stream[n
 func nexmarkQ3Baseline(in Input) func(int64, *Output) {
 	x := newNxInput(in)
 	state := make(map[int64]nxQ3State, 1<<16)
-	var sides []sluice.KV[int64, nxQ3Side]
 	var res []nxQ3Result
 	return func(k int64, out *Output) {
 		evs, t := x.batch(k)
-		sides = nxQ3Sides(evs, sides[:0])
 		res = res[:0]
-		for _, kv := range sides {
+		for _, e := range evs {
+			if !nxQ3Keep(e) {
+				continue
+			}
+			kv := nxQ3SideOf(e)
 			s := state[kv.Key]
 			s, res = nxQ3Apply(s, kv.Value, res)
 			state[kv.Key] = s
@@ -298,23 +304,13 @@ func nxQ12Window(batch time.Duration) time.Duration {
 	return (w + batch - 1) / batch * batch
 }
 
-// nxQ12Pairs appends a (bidder, 1) pair for every bid of evs to out.
-func nxQ12Pairs(evs []nexmark.Event, out []sluice.KV[int64, int64]) []sluice.KV[int64, int64] {
-	for _, e := range evs {
-		if b := e.Bid; b != nil {
-			out = append(out, sluice.Pair(b.Bidder, int64(1)))
-		}
-	}
-	return out
-}
-
 func formatBidderCount(kv sluice.KV[int64, int64]) string {
 	return strconv.FormatInt(kv.Key, 10) + " " + strconv.FormatInt(kv.Value, 10)
 }
 
 func buildNexmarkQ12(c *sluice.Context, seed uint64, rate int, out *Output) {
-	pairs := sluice.MapPartitions(nxEvents(c, seed, rate), func(p []nexmark.Event) []sluice.KV[int64, int64] {
-		return nxQ12Pairs(p, make([]sluice.KV[int64, int64], 0, len(p)))
+	pairs := sluice.Map(nxBids(nxEvents(c, seed, rate)), func(e nexmark.Event) sluice.KV[int64, int64] {
+		return sluice.Pair(e.Bid.Bidder, int64(1))
 	})
 	w := nxQ12Window(c.BatchInterval())
 	counts := sluice.ReduceByKeyAndWindow(pairs, func(a, b int64) int64 { return a + b }, nil, w, w)

@@ -21,7 +21,11 @@ func TestNexmarkQ3LateMatches(t *testing.T) {
 	for k := range int64(w.TestBatches) {
 		evs, _ := x.batch(k)
 		var res []nxQ3Result
-		for _, kv := range nxQ3Sides(evs, nil) {
+		for _, e := range evs {
+			if !nxQ3Keep(e) {
+				continue
+			}
+			kv := nxQ3SideOf(e)
 			if kv.Value.Auction != 0 {
 				arrived[kv.Value.Auction] = k
 			}
