@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"hash"
+	"math"
 	"testing"
 	"time"
 )
@@ -68,4 +69,51 @@ func hashEvent(h hash.Hash, e Event) {
 		strs(x.Channel, x.URL, x.Extra)
 	}
 	h.Write(b)
+}
+
+// TestPow10 checks pow10 against math.Pow over its range.
+func TestPow10(t *testing.T) {
+	r := newRNG(1, 99, 0)
+	ys := []float64{0, 0.5, 1, 1.5, 2, 2.5, 3, 4, 5, 5.5, 6, 1e-300, 0.4999999999999999, 0.5000000000000001, math.Nextafter(6, 0)}
+	n := 2_000_000
+	if testing.Short() {
+		n = 100_000
+	}
+	for range n {
+		ys = append(ys, r.float()*6)
+	}
+	for _, y := range ys {
+		if got, want := pow10(y), math.Pow(10, y); math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("pow10(%v) = %v, math.Pow gives %v", y, got, want)
+		}
+	}
+}
+
+// TestAppendExtra checks appendExtra's letters against the plain
+// definition: each draw's base-26 digits, the lowest first.
+func TestAppendExtra(t *testing.T) {
+	for avg := range 200 {
+		r, ref := newRNG(2, 99, int64(avg)), newRNG(2, 99, int64(avg))
+		got := appendExtra([]byte("x"), &r, 3, avg)
+		// The same draws: the length first, then 13 letters a draw.
+		want := []byte("x")
+		if size := 3; size <= avg {
+			n := avg - size
+			delta := int(math.Round(float64(n) * 0.2))
+			n -= delta
+			if delta > 0 {
+				n += ref.intn(2 * delta)
+			}
+			for n > 0 {
+				v := ref.next()
+				for k := 0; k < 13 && n > 0; k, n = k+1, n-1 {
+					want = append(want, byte('a'+v%26))
+					v /= 26
+				}
+			}
+		}
+		if string(got) != string(want) {
+			t.Fatalf("avg %d: %q, want %q", avg, got, want)
+		}
+	}
 }
