@@ -1,8 +1,8 @@
 package bench
 
 import (
+	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -176,7 +176,7 @@ func nexmarkQ2Baseline(in Input) func(int64, *Output) {
 // joined with the auctions of category 10 they sell, each match written
 // in the batch in which its second side arrives: Flink's regular join,
 // which keeps both sides for ever. Keyed by person id, the state holds
-// the person once it arrived and the auctions that came first. A person
+// the person once they arrived, or the auctions that came first. A person
 // arrives once, so a batch's matches do not depend on the order of its
 // records.
 
@@ -186,18 +186,6 @@ func nexmarkQ2Baseline(in Input) func(int64, *Output) {
 type nxQ3Side struct {
 	Name, City, State string
 	Auction           int64
-}
-
-// nxQ3State is a person's q3 state.
-type nxQ3State struct {
-	Name, City, State string
-	// Arrived says whether the person has arrived (the fields above are
-	// theirs).
-	Arrived bool
-	// Pending holds the auctions that arrived before the person; never
-	// appended to in place, since a state value may be shared with the
-	// state of an earlier batch.
-	Pending []int64
 }
 
 // nxQ3Result is a q3 match.
@@ -222,29 +210,77 @@ func nxQ3Keep(e nexmark.Event) bool {
 // nxQ3Keep keeps).
 func nxQ3SideOf(e nexmark.Event) sluice.KV[int64, nxQ3Side] {
 	if p := e.Person; p != nil {
-		// The name shares its allocation with the person's other strings:
-		// cloned, the state keeps only the name.
+		// The name shares its allocation with other strings: cloned, the
+		// state keeps only the name.
 		return sluice.Pair(p.ID, nxQ3Side{Name: strings.Clone(p.Name), City: p.City, State: p.State})
 	}
 	return sluice.Pair(e.Auction.Seller, nxQ3Side{Auction: e.Auction.ID})
+}
+
+// nxQ3State is a person's q3 state in the Sluice job: "" (none yet),
+// 'P' then the person's name, city and state separated by NULs, or 'A'
+// then the ids of the auctions that came first, 8 bytes each, little
+// endian. A string rather than a struct because the block store encodes
+// a MapWithState partition's whole state at every batch (to size it and
+// to check that it can leave the process): a string is copied as it is,
+// a struct goes through CBOR field by field.
+type nxQ3State string
+
+func nxQ3PersonState(v nxQ3Side) nxQ3State {
+	return nxQ3State("P" + v.Name + "\x00" + v.City + "\x00" + v.State)
+}
+
+// person returns the person of a 'P' state.
+func (s nxQ3State) person() (name, city, state string, ok bool) {
+	if len(s) == 0 || s[0] != 'P' {
+		return "", "", "", false
+	}
+	name, rest, _ := strings.Cut(string(s[1:]), "\x00")
+	city, state, _ = strings.Cut(rest, "\x00")
+	return name, city, state, true
+}
+
+// waiting returns the number of auctions of an 'A' state (0 for others)
+// and auction i of them.
+func (s nxQ3State) waiting() (n int, auction func(i int) int64) {
+	if len(s) == 0 || s[0] != 'A' {
+		return 0, nil
+	}
+	return (len(s) - 1) / 8, func(i int) int64 {
+		var v uint64
+		for k := range 8 {
+			v |= uint64(s[1+8*i+k]) << (8 * k)
+		}
+		return int64(v)
+	}
+}
+
+// withWaiting returns an 'A' (or empty) state with one more auction.
+func (s nxQ3State) withWaiting(auction int64) nxQ3State {
+	if len(s) == 0 {
+		s = "A"
+	}
+	var b [8]byte
+	for k := range b {
+		b[k] = byte(uint64(auction) >> (8 * k))
+	}
+	return s + nxQ3State(b[:])
 }
 
 // nxQ3Apply applies one side to a person's state and appends the matches
 // it makes to out.
 func nxQ3Apply(s nxQ3State, v nxQ3Side, out []nxQ3Result) (nxQ3State, []nxQ3Result) {
 	if v.Auction != 0 {
-		if s.Arrived {
-			return s, append(out, nxQ3Result{Name: s.Name, City: s.City, State: s.State, Auction: v.Auction})
+		if name, city, state, ok := s.person(); ok {
+			return s, append(out, nxQ3Result{Name: name, City: city, State: state, Auction: v.Auction})
 		}
-		s.Pending = append(slices.Clip(s.Pending), v.Auction)
-		return s, out
+		return s.withWaiting(v.Auction), out
 	}
-	s.Name, s.City, s.State, s.Arrived = v.Name, v.City, v.State, true
-	for _, a := range s.Pending {
-		out = append(out, nxQ3Result{Name: s.Name, City: s.City, State: s.State, Auction: a})
+	n, auction := s.waiting()
+	for i := range n {
+		out = append(out, nxQ3Result{Name: v.Name, City: v.City, State: v.State, Auction: auction(i)})
 	}
-	s.Pending = nil
-	return s, out
+	return nxQ3PersonState(v), out
 }
 
 func formatQ3(r nxQ3Result) string {
@@ -267,9 +303,17 @@ func nxQ3Join(sides *sluice.Stream[sluice.KV[int64, nxQ3Side]]) *sluice.Stream[n
 	return sluice.FlatMap(matches, func(r []nxQ3Result) []nxQ3Result { return r })
 }
 
+// nxQ3Seller is a person's state in q3's baseline: the person, once
+// they arrived, or the auctions that came first.
+type nxQ3Seller struct {
+	person  nxQ3Side
+	arrived bool
+	waiting []int64
+}
+
 func nexmarkQ3Baseline(in Input) func(int64, *Output) {
 	x := newNxInput(in)
-	state := make(map[int64]nxQ3State, 1<<16)
+	sellers := make(map[int64]*nxQ3Seller, 1<<16)
 	var res []nxQ3Result
 	return func(k int64, out *Output) {
 		evs, t := x.batch(k)
@@ -279,9 +323,23 @@ func nexmarkQ3Baseline(in Input) func(int64, *Output) {
 				continue
 			}
 			kv := nxQ3SideOf(e)
-			s := state[kv.Key]
-			s, res = nxQ3Apply(s, kv.Value, res)
-			state[kv.Key] = s
+			s := sellers[kv.Key]
+			if s == nil {
+				s = new(nxQ3Seller)
+				sellers[kv.Key] = s
+			}
+			switch v := kv.Value; {
+			case v.Auction == 0:
+				s.person, s.arrived = v, true
+				for _, a := range s.waiting {
+					res = append(res, nxQ3Result{Name: v.Name, City: v.City, State: v.State, Auction: a})
+				}
+				s.waiting = nil
+			case s.arrived:
+				res = append(res, nxQ3Result{Name: s.person.Name, City: s.person.City, State: s.person.State, Auction: v.Auction})
+			default:
+				s.waiting = append(s.waiting, v.Auction)
+			}
 		}
 		if out != nil {
 			lines := make([]string, len(res))
@@ -312,9 +370,19 @@ func buildNexmarkQ12(c *sluice.Context, seed uint64, rate int, out *Output) {
 	pairs := sluice.Map(nxBids(nxEvents(c, seed, rate)), func(e nexmark.Event) sluice.KV[int64, int64] {
 		return sluice.Pair(e.Bid.Bidder, int64(1))
 	})
+	add := func(a, b int64) int64 { return a + b }
+	// ReduceByKeyAndWindow(pairs, add, nil, w, w) reduces each batch
+	// only when the window that holds it is computed, so every 10 s one
+	// batch would do the work of all ten. Reduced and computed in its own
+	// batch, each batch's counts wait in the block store, and the window
+	// reduces only them.
+	perBatch := sluice.ReduceByKey(pairs, add)
+	sluice.ForeachBatch(perBatch, func(ctx context.Context, d sluice.Dataset[sluice.KV[int64, int64]], _ time.Time) error {
+		_, err := d.Count(ctx)
+		return err
+	})
 	w := nxQ12Window(c.BatchInterval())
-	counts := sluice.ReduceByKeyAndWindow(pairs, func(a, b int64) int64 { return a + b }, nil, w, w)
-	Emit(counts, out, formatBidderCount)
+	Emit(sluice.ReduceByKey(sluice.Window(perBatch, w, w), add), out, formatBidderCount)
 }
 
 func nexmarkQ12Baseline(in Input) func(int64, *Output) {
