@@ -103,7 +103,7 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-func (c Config) total() int64 {
+func (c *Config) total() int64 {
 	return int64(c.PersonProportion + c.AuctionProportion + c.BidProportion)
 }
 
@@ -113,10 +113,10 @@ func (c Config) total() int64 {
 type pos struct{ epoch, off int64 }
 
 // pos returns event i's place.
-func (c Config) pos(i int64) pos { return pos{i / c.total(), i % c.total()} }
+func (c *Config) pos(i int64) pos { return pos{i / c.total(), i % c.total()} }
 
 // next returns the place of the event after the one at p.
-func (c Config) next(p pos) pos {
+func (c *Config) next(p pos) pos {
 	if p.off++; p.off == c.total() {
 		p.epoch, p.off = p.epoch+1, 0
 	}
@@ -124,7 +124,7 @@ func (c Config) next(p pos) pos {
 }
 
 // kind returns the kind of the event at p.
-func (c Config) kind(p pos) Kind {
+func (c *Config) kind(p pos) Kind {
 	switch {
 	case p.off < int64(c.PersonProportion):
 		return KindPerson
@@ -136,13 +136,13 @@ func (c Config) kind(p pos) Kind {
 
 // lastPerson returns the base-0 id of the last person generated up to
 // the event at p (its own if it is a person; -1 before the first).
-func (c Config) lastPerson(p pos) int64 {
+func (c *Config) lastPerson(p pos) int64 {
 	return p.epoch*int64(c.PersonProportion) + min(p.off, int64(c.PersonProportion)-1)
 }
 
 // lastAuction returns the base-0 id of the last auction generated up to
 // the event at p (its own if it is an auction; -1 before the first).
-func (c Config) lastAuction(at pos) int64 {
+func (c *Config) lastAuction(at pos) int64 {
 	p, a := int64(c.PersonProportion), int64(c.AuctionProportion)
 	switch {
 	case at.off < p: // the last auction of the previous epoch
@@ -155,7 +155,7 @@ func (c Config) lastAuction(at pos) int64 {
 
 // activePeople returns the range [lo, hi) of base-0 person ids the event
 // at p may refer to at random: the active people and the lead.
-func (c Config) activePeople(p pos) (lo, hi int64) {
+func (c *Config) activePeople(p pos) (lo, hi int64) {
 	n := c.lastPerson(p) + 1
 	lo = n - min(n, int64(c.NumActivePeople))
 	return lo, n + personIDLead
@@ -163,14 +163,14 @@ func (c Config) activePeople(p pos) (lo, hi int64) {
 
 // inFlightAuctions returns the range [lo, hi) of base-0 auction ids a
 // bid at p may refer to at random.
-func (c Config) inFlightAuctions(p pos) (lo, hi int64) {
+func (c *Config) inFlightAuctions(p pos) (lo, hi int64) {
 	last := c.lastAuction(p)
 	return max(last-int64(c.NumInFlightAuctions), 0), last + 1 + auctionIDLead
 }
 
 // auctionHorizon returns the average length of an auction in
 // milliseconds: the time NumInFlightAuctions more auctions take to arrive.
-func (c Config) auctionHorizon() int64 {
+func (c *Config) auctionHorizon() int64 {
 	events := int64(c.NumInFlightAuctions) * c.total() / int64(c.AuctionProportion)
 	return events * 1000 / int64(c.Rate)
 }
