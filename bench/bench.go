@@ -1,9 +1,23 @@
 // Package bench holds Sluice's benchmark workloads (DESIGN.md section 11)
 // and the runner behind `sluice bench`.
 //
-// A workload builds a job over the seeded text generator; the runner runs
-// it on the wall clock at a fixed input rate and reports the figures every
-// `sluice bench` prints as JSON.
+// A workload builds a job over a seeded generator; the runner runs it on
+// the wall clock at a fixed input rate and reports the figures every
+// `sluice bench` prints as JSON, with those of the workload's
+// single-threaded baseline over the same input. The workloads:
+//
+//   - grep, wordcount, topk: the D-Streams paper's three, over 100-byte
+//     text lines.
+//   - nexmark-q0, -q1, -q2, -q3, -q12: Nexmark queries over
+//     bench/nexmark's events, as nexmark-flink's SQL defines them,
+//     adapted to batches (`sluice bench nexmark --query qN`). q0 passes
+//     every event through; q1 converts the bids' prices to euros; q2
+//     selects the bids on auctions whose id is a multiple of 123; q3 joins
+//     the people of Oregon, Idaho and California with the category-10
+//     auctions they sell, incrementally, each match in the batch in which
+//     its second side arrives (its state grows without bound, as
+//     Flink's); q12 counts each bidder's bids in 10 s tumbling windows of
+//     batch time (processing time).
 package bench
 
 import (
