@@ -1,9 +1,23 @@
 // Package bench holds Sluice's benchmark workloads (DESIGN.md section 11)
 // and the runner behind `sluice bench`.
 //
-// A workload builds a job over the seeded text generator; the runner runs
-// it on the wall clock at a fixed input rate and reports the figures every
-// `sluice bench` prints as JSON.
+// A workload builds a job over a seeded generator; the runner runs it on
+// the wall clock at a fixed input rate and reports the figures every
+// `sluice bench` prints as JSON, with those of the workload's
+// single-threaded baseline over the same input. The workloads:
+//
+//   - grep, wordcount, topk: the D-Streams paper's three, over 100-byte
+//     text lines.
+//   - nexmark-q0, -q1, -q2, -q3, -q12: Nexmark queries over
+//     bench/nexmark's events, as nexmark-flink's SQL defines them,
+//     adapted to batches (`sluice bench nexmark --query qN`). q0 passes
+//     every event through; q1 converts the bids' prices to euros; q2
+//     selects the bids on auctions whose id is a multiple of 123; q3 joins
+//     the people of Oregon, Idaho and California with the category-10
+//     auctions they sell, incrementally, each match in the batch in which
+//     its second side arrives (its state grows without bound, as
+//     Flink's); q12 counts each bidder's bids in 10 s tumbling windows of
+//     batch time (processing time).
 package bench
 
 import (
@@ -54,6 +68,24 @@ var Workloads = map[string]Workload{
 	"topk": {Name: "topk", DefaultRate: 400_000,
 		Description: "the 10 most frequent words over a 30 s window",
 		Build:       buildTopK, Baseline: topKBaseline, TestRate: 1000, TestBatches: 40},
+	// The Nexmark queries' default rates are what local[*] on the 2-core
+	// benchmark machine (BENCHMARKS.md) kept up with in 1 s batches while
+	// other jobs shared it.
+	"nexmark-q0": {Name: "nexmark-q0", DefaultRate: 800_000,
+		Description: "Nexmark q0: pass every event through",
+		Build:       buildNexmarkQ0, Baseline: nexmarkQ0Baseline, TestRate: 2000, TestBatches: 3},
+	"nexmark-q1": {Name: "nexmark-q1", DefaultRate: 1_000_000,
+		Description: "Nexmark q1: every bid with its price in euros",
+		Build:       buildNexmarkQ1, Baseline: nexmarkQ1Baseline, TestRate: 2000, TestBatches: 3},
+	"nexmark-q2": {Name: "nexmark-q2", DefaultRate: 1_000_000,
+		Description: "Nexmark q2: the bids on auctions whose id is a multiple of 123",
+		Build:       buildNexmarkQ2, Baseline: nexmarkQ2Baseline, TestRate: 20_000, TestBatches: 5},
+	"nexmark-q3": {Name: "nexmark-q3", DefaultRate: 800_000,
+		Description: "Nexmark q3: people of OR, ID and CA joined with the category-10 auctions they sell (incremental)",
+		Build:       buildNexmarkQ3, Baseline: nexmarkQ3Baseline, TestRate: 1000, TestBatches: 100, TestBatch: 100 * time.Millisecond},
+	"nexmark-q12": {Name: "nexmark-q12", DefaultRate: 1_000_000,
+		Description: "Nexmark q12: bids per bidder in 10 s tumbling windows of batch time",
+		Build:       buildNexmarkQ12, Baseline: nexmarkQ12Baseline, TestRate: 1000, TestBatches: 9, TestBatch: 3 * time.Second},
 }
 
 // Names returns the workload names, sorted.

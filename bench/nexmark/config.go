@@ -103,60 +103,74 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-func (c Config) total() int64 {
+func (c *Config) total() int64 {
 	return int64(c.PersonProportion + c.AuctionProportion + c.BidProportion)
 }
 
-// kind returns the kind of event i.
-func (c Config) kind(i int64) Kind {
-	switch r := i % c.total(); {
-	case r < int64(c.PersonProportion):
+// pos is an event's place in the repeating cycle of kinds: event
+// epoch·total + off. Records steps it from event to event, which spares
+// two divisions per event.
+type pos struct{ epoch, off int64 }
+
+// pos returns event i's place.
+func (c *Config) pos(i int64) pos { return pos{i / c.total(), i % c.total()} }
+
+// next returns the place of the event after the one at p.
+func (c *Config) next(p pos) pos {
+	if p.off++; p.off == c.total() {
+		p.epoch, p.off = p.epoch+1, 0
+	}
+	return p
+}
+
+// kind returns the kind of the event at p.
+func (c *Config) kind(p pos) Kind {
+	switch {
+	case p.off < int64(c.PersonProportion):
 		return KindPerson
-	case r < int64(c.PersonProportion+c.AuctionProportion):
+	case p.off < int64(c.PersonProportion+c.AuctionProportion):
 		return KindAuction
 	}
 	return KindBid
 }
 
 // lastPerson returns the base-0 id of the last person generated up to
-// event i (event i's own if it is a person; -1 before the first).
-func (c Config) lastPerson(i int64) int64 {
-	epoch, off := i/c.total(), i%c.total()
-	return epoch*int64(c.PersonProportion) + min(off, int64(c.PersonProportion)-1)
+// the event at p (its own if it is a person; -1 before the first).
+func (c *Config) lastPerson(p pos) int64 {
+	return p.epoch*int64(c.PersonProportion) + min(p.off, int64(c.PersonProportion)-1)
 }
 
 // lastAuction returns the base-0 id of the last auction generated up to
-// event i (event i's own if it is an auction; -1 before the first).
-func (c Config) lastAuction(i int64) int64 {
-	epoch, off := i/c.total(), i%c.total()
+// the event at p (its own if it is an auction; -1 before the first).
+func (c *Config) lastAuction(at pos) int64 {
 	p, a := int64(c.PersonProportion), int64(c.AuctionProportion)
 	switch {
-	case off < p: // the last auction of the previous epoch
-		return epoch*a - 1
-	case off >= p+a:
-		return epoch*a + a - 1
+	case at.off < p: // the last auction of the previous epoch
+		return at.epoch*a - 1
+	case at.off >= p+a:
+		return at.epoch*a + a - 1
 	}
-	return epoch*a + off - p
+	return at.epoch*a + at.off - p
 }
 
-// activePeople returns the range [lo, hi) of base-0 person ids an event
-// i may refer to at random: the active people and the lead.
-func (c Config) activePeople(i int64) (lo, hi int64) {
-	n := c.lastPerson(i) + 1
+// activePeople returns the range [lo, hi) of base-0 person ids the event
+// at p may refer to at random: the active people and the lead.
+func (c *Config) activePeople(p pos) (lo, hi int64) {
+	n := c.lastPerson(p) + 1
 	lo = n - min(n, int64(c.NumActivePeople))
 	return lo, n + personIDLead
 }
 
 // inFlightAuctions returns the range [lo, hi) of base-0 auction ids a
-// bid at event i may refer to at random.
-func (c Config) inFlightAuctions(i int64) (lo, hi int64) {
-	last := c.lastAuction(i)
+// bid at p may refer to at random.
+func (c *Config) inFlightAuctions(p pos) (lo, hi int64) {
+	last := c.lastAuction(p)
 	return max(last-int64(c.NumInFlightAuctions), 0), last + 1 + auctionIDLead
 }
 
 // auctionHorizon returns the average length of an auction in
 // milliseconds: the time NumInFlightAuctions more auctions take to arrive.
-func (c Config) auctionHorizon() int64 {
+func (c *Config) auctionHorizon() int64 {
 	events := int64(c.NumInFlightAuctions) * c.total() / int64(c.AuctionProportion)
 	return events * 1000 / int64(c.Rate)
 }

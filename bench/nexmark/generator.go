@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -16,6 +18,9 @@ type Gen struct {
 	cfg Config
 	// horizonMs is the average auction length (Config.auctionHorizon).
 	horizonMs int64
+	// eventKey starts event i's random stream: newRNG(seed, domainEvent,
+	// i) is rng{mix(eventKey ^ i)}.
+	eventKey uint64
 	// hotURLs[k] is hotChannels[k]'s URL; coldURLs[n] is channel-n's.
 	// Made once, like Flink's channel cache, since a channel's URL is a
 	// function of the channel (and the seed) only.
@@ -30,7 +35,8 @@ func New(cfg Config) (*Gen, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gen{cfg: cfg, horizonMs: cfg.auctionHorizon(), coldURLs: make([]string, coldChannels)}
+	g := &Gen{cfg: cfg, horizonMs: cfg.auctionHorizon(), eventKey: streamKey(cfg.Seed, domainEvent),
+		coldURLs: make([]string, coldChannels)}
 	for k := range hotChannels {
 		r := newRNG(cfg.Seed, domainHotChannel, int64(k))
 		g.hotURLs[k] = string(appendBaseURL(nil, &r))
@@ -62,19 +68,36 @@ func (g *Gen) Config() Config { return g.cfg }
 
 // Records returns events [from, to), their times spread evenly over
 // [start, end): event from+k has time start + ⌊k·(end−start)/(to−from)⌋,
-// as sluice.Generator asks. It panics if to < from or end < start.
+// as sluice.Generator asks. It panics if to < from, from < 0 or end <
+// start.
+//
+// The events' records come from small shared blocks (see arena), so
+// one kept alive keeps a few others' memory alive too.
 func (g *Gen) Records(from, to int64, start, end time.Time) []Event {
-	if to < from || end.Before(start) {
+	if to < from || from < 0 || end.Before(start) {
 		panic(fmt.Sprintf("nexmark: bad range [%d, %d) over [%v, %v)", from, to, start, end))
 	}
 	n := uint64(to - from)
-	out := make([]Event, 0, n)
+	out := make([]Event, n)
+	if n == 0 {
+		return out
+	}
 	t0 := start.UnixNano()
 	span := uint64(end.UnixNano() - t0)
-	for k := range n {
-		hi, lo := bits.Mul64(k, span)
-		q, _ := bits.Div64(hi, lo, n) // hi < n since k < n: no overflow
-		out = append(out, g.Event(from+int64(k), t0+int64(q)))
+	// ⌊k·span/n⌋ = k·step + ⌊k·rem/n⌋: the quotient q and the remainder
+	// acc of the last term grow by step and rem from event to event.
+	step, rem := span/n, span%n
+	var q, acc uint64
+	var a arena
+	at := g.cfg.pos(from)
+	for k := range out {
+		out[k] = g.event(from+int64(k), at, t0+int64(q), &a)
+		q += step
+		if acc += rem; acc >= n {
+			acc -= n
+			q++
+		}
+		at = g.cfg.next(at)
 	}
 	return out
 }
@@ -85,15 +108,92 @@ func (g *Gen) Event(i, t int64) Event {
 	if i < 0 {
 		panic(fmt.Sprintf("nexmark: negative event number %d", i))
 	}
-	r := newRNG(g.cfg.Seed, domainEvent, i)
-	switch k := g.cfg.kind(i); k {
+	return g.event(i, g.cfg.pos(i), t, nil)
+}
+
+// event makes event i, at place at, with time t, its records from a (or
+// allocated one by one if a is nil).
+func (g *Gen) event(i int64, at pos, t int64, a *arena) Event {
+	r := rng{s: mix(g.eventKey ^ uint64(i))}
+	switch k := g.cfg.kind(at); k {
 	case KindPerson:
-		return Event{Kind: k, Person: g.person(i, t, &r)}
+		return Event{Kind: k, Person: g.person(at, t, &r, a)}
 	case KindAuction:
-		return Event{Kind: k, Auction: g.auction(i, t, &r)}
+		return Event{Kind: k, Auction: g.auction(at, t, &r, a)}
 	default:
-		return Event{Kind: k, Bid: g.bid(i, t, &r)}
+		return Event{Kind: k, Bid: g.bid(at, t, &r, a)}
 	}
+}
+
+// arena hands out the records and strings of one Records call from
+// blocks, one allocation per block rather than one per record. A block
+// lives as long as any of its records or strings, so blocks are small.
+// A nil arena allocates each one on its own.
+type arena struct {
+	people   []Person
+	auctions []Auction
+	bids     []Bid
+	// text holds the strings: a strings.Builder's String never copies,
+	// and the bytes it returned never change.
+	text strings.Builder
+}
+
+// Records per block (bids are most events), and bytes per text block.
+const (
+	peopleBlock   = 4
+	auctionsBlock = 8
+	bidsBlock     = 32
+	textBlock     = 4096
+)
+
+// str returns b as a string.
+func (a *arena) str(b []byte) string {
+	if a == nil {
+		return string(b)
+	}
+	if a.text.Cap()-a.text.Len() < len(b) {
+		a.text = strings.Builder{}
+		a.text.Grow(max(textBlock, len(b)))
+	}
+	a.text.Write(b)
+	s := a.text.String()
+	return s[len(s)-len(b):]
+}
+
+func (a *arena) person() *Person {
+	if a == nil {
+		return new(Person)
+	}
+	if len(a.people) == 0 {
+		a.people = make([]Person, peopleBlock)
+	}
+	p := &a.people[0]
+	a.people = a.people[1:]
+	return p
+}
+
+func (a *arena) auction() *Auction {
+	if a == nil {
+		return new(Auction)
+	}
+	if len(a.auctions) == 0 {
+		a.auctions = make([]Auction, auctionsBlock)
+	}
+	x := &a.auctions[0]
+	a.auctions = a.auctions[1:]
+	return x
+}
+
+func (a *arena) bid() *Bid {
+	if a == nil {
+		return new(Bid)
+	}
+	if len(a.bids) == 0 {
+		a.bids = make([]Bid, bidsBlock)
+	}
+	b := &a.bids[0]
+	a.bids = a.bids[1:]
+	return b
 }
 
 var (
@@ -103,9 +203,11 @@ var (
 	lastNames  = [...]string{"Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris"}
 )
 
-// person makes the person of event i. Its strings share one allocation.
-func (g *Gen) person(i, t int64, r *rng) *Person {
-	p := &Person{ID: g.cfg.lastPerson(i) + FirstPersonID, DateTime: t}
+// person makes the person of the event at place at, from ar. Its strings
+// are parts of one.
+func (g *Gen) person(at pos, t int64, r *rng, ar *arena) *Person {
+	p := ar.person()
+	*p = Person{ID: g.cfg.lastPerson(at) + FirstPersonID, DateTime: t}
 	var arr [256]byte
 	b := append(arr[:0], firstNames[r.intn(len(firstNames))]...)
 	b = append(append(b, ' '), lastNames[r.intn(len(lastNames))]...)
@@ -122,19 +224,21 @@ func (g *Gen) person(i, t int64, r *rng) *Person {
 	card := len(b)
 	p.City, p.State = usCities[r.intn(len(usCities))], usStates[r.intn(len(usStates))]
 	b = appendExtra(b, r, 8+card+len(p.City)+len(p.State), g.cfg.AvgPersonBytes)
-	s := string(b)
+	s := ar.str(b)
 	p.Name, p.EmailAddress, p.CreditCard, p.Extra = s[:name], s[name:email], s[email:card], s[card:]
 	return p
 }
 
-// auction makes the auction of event i. Its strings share one allocation.
-func (g *Gen) auction(i, t int64, r *rng) *Auction {
-	a := &Auction{ID: g.cfg.lastAuction(i) + FirstAuctionID, DateTime: t}
+// auction makes the auction of the event at place at, from ar. Its
+// strings are parts of one.
+func (g *Gen) auction(at pos, t int64, r *rng, ar *arena) *Auction {
+	a := ar.auction()
+	*a = Auction{ID: g.cfg.lastAuction(at) + FirstAuctionID, DateTime: t}
 	// The hot seller is the first of the last group of hotGroup people.
 	if r.intn(g.cfg.HotSellersRatio) > 0 {
-		a.Seller = g.cfg.lastPerson(i) / hotGroup * hotGroup
+		a.Seller = g.cfg.lastPerson(at) / hotGroup * hotGroup
 	} else {
-		lo, hi := g.cfg.activePeople(i)
+		lo, hi := g.cfg.activePeople(at)
 		a.Seller = lo + r.int63n(hi-lo)
 	}
 	a.Seller += FirstPersonID
@@ -148,28 +252,29 @@ func (g *Gen) auction(i, t int64, r *rng) *Auction {
 	desc := len(b)
 	a.Reserve = a.InitialBid + nextPrice(r)
 	b = appendExtra(b, r, 8+desc+5*8, g.cfg.AvgAuctionBytes)
-	s := string(b)
+	s := ar.str(b)
 	a.ItemName, a.Description, a.Extra = s[:name], s[name:desc], s[desc:]
 	return a
 }
 
-// bid makes the bid of event i.
-func (g *Gen) bid(i, t int64, r *rng) *Bid {
-	b := &Bid{DateTime: t}
+// bid makes the bid of the event at place at, from ar.
+func (g *Gen) bid(at pos, t int64, r *rng, ar *arena) *Bid {
+	b := ar.bid()
+	*b = Bid{DateTime: t}
 	// The hot auction is the first of the last group of hotGroup auctions.
 	if r.intn(g.cfg.HotAuctionRatio) > 0 {
-		b.Auction = g.cfg.lastAuction(i) / hotGroup * hotGroup
+		b.Auction = g.cfg.lastAuction(at) / hotGroup * hotGroup
 	} else {
-		lo, hi := g.cfg.inFlightAuctions(i)
+		lo, hi := g.cfg.inFlightAuctions(at)
 		b.Auction = lo + r.int63n(hi-lo)
 	}
 	b.Auction += FirstAuctionID
 	// The hot bidder is the second of the last group of hotGroup people,
 	// so that hot bidders and hot sellers differ.
 	if r.intn(g.cfg.HotBiddersRatio) > 0 {
-		b.Bidder = g.cfg.lastPerson(i)/hotGroup*hotGroup + 1
+		b.Bidder = g.cfg.lastPerson(at)/hotGroup*hotGroup + 1
 	} else {
-		lo, hi := g.cfg.activePeople(i)
+		lo, hi := g.cfg.activePeople(at)
 		b.Bidder = lo + r.int63n(hi-lo)
 	}
 	b.Bidder += FirstPersonID
@@ -182,7 +287,7 @@ func (g *Gen) bid(i, t int64, r *rng) *Bid {
 		b.Channel, b.URL = coldChannelName(n), g.coldURLs[n]
 	}
 	var arr [256]byte
-	b.Extra = string(appendExtra(arr[:0], r, 4*8, g.cfg.AvgBidBytes))
+	b.Extra = ar.str(appendExtra(arr[:0], r, 4*8, g.cfg.AvgBidBytes))
 	return b
 }
 
@@ -200,7 +305,48 @@ func coldChannelName(n int) string { return coldChannelNames[n] }
 
 // nextPrice returns a price in cents, log-uniform in [$1, $1,000,000].
 func nextPrice(r *rng) int64 {
-	return int64(math.Round(math.Pow(10, r.float()*6) * 100))
+	return int64(math.Round(pow10(r.float()*6) * 100))
+}
+
+// ln10 is math.Log(10), as math.Pow computes it.
+var ln10 = math.Log(10)
+
+// pow10 returns math.Pow(10, y), bit for bit, for y in [0, 6]: math.Pow's
+// own steps for x = 10, with Log(10) and Frexp(10) done once, and its
+// Ldexp as a multiplication by a power of two, exact in this range.
+func pow10(y float64) float64 {
+	switch y {
+	case 0:
+		return 1
+	case 1:
+		return 10
+	case 0.5:
+		return math.Sqrt(10)
+	}
+	yi, yf := math.Modf(y)
+	a1 := 1.0
+	if yf != 0 {
+		if yf > 0.5 {
+			yf--
+			yi++
+		}
+		a1 = math.Exp(yf * ln10)
+	}
+	// 10**yi by successive squarings of Frexp(10) = 0.625·2^4.
+	x1, xe, ae := 0.625, 4, 0
+	for i := int64(yi); i != 0; i >>= 1 {
+		if i&1 == 1 {
+			a1 *= x1
+			ae += xe
+		}
+		x1 *= x1
+		xe <<= 1
+		if x1 < .5 {
+			x1 += x1
+			xe--
+		}
+	}
+	return a1 * float64(uint64(1)<<ae)
 }
 
 // appendString appends a random string of 3 to maxLen-1 characters,
@@ -236,16 +382,47 @@ func appendExtra(b []byte, r *rng, size, avg int) []byte {
 	if delta > 0 {
 		n += r.intn(2 * delta)
 	}
-	// 26^13 < 2^64: one draw gives 13 letters.
-	for n > 0 {
+	// 26^13 < 2^64: one draw gives 13 letters, its base-26 digits from
+	// the lowest.
+	at := len(b)
+	b = slices.Grow(b, n)[:at+n]
+	for ; n >= 13; at, n = at+13, n-13 {
+		// Digits 0–5 and 6–11 in two independent 32-bit chains.
 		v := r.next()
-		for k := 0; k < 13 && n > 0; k, n = k+1, n-1 {
-			b = append(b, byte('a'+v%26))
+		hi := v / pow26x6
+		put6Letters(b[at:at+6], uint32(v-hi*pow26x6))
+		put6Letters(b[at+6:at+12], uint32(hi%pow26x6))
+		b[at+12] = byte('a' + hi/pow26x6%26)
+	}
+	if n > 0 {
+		v := r.next()
+		for k := range n {
+			b[at+k] = byte('a' + v%26)
 			v /= 26
 		}
 	}
 	return b
 }
+
+const pow26x6 = 26 * 26 * 26 * 26 * 26 * 26
+
+// put6Letters writes v's 6 base-26 digits (v < 26^6) into d as letters,
+// the lowest first.
+func put6Letters(d []byte, v uint32) {
+	_ = d[5]
+	p0, v := &letterPairs[v%(26*26)], v/(26*26)
+	p1, v := &letterPairs[v%(26*26)], v/(26*26)
+	p2 := &letterPairs[v]
+	d[0], d[1], d[2], d[3], d[4], d[5] = p0[0], p0[1], p1[0], p1[1], p2[0], p2[1]
+}
+
+// letterPairs[v] is v's two lowest base-26 digits as letters, lowest first.
+var letterPairs = func() (t [26 * 26][2]byte) {
+	for v := range t {
+		t[v] = [2]byte{byte('a' + v%26), byte('a' + v/26)}
+	}
+	return t
+}()
 
 // appendDigits4 appends v in [0, 10000) as four digits.
 func appendDigits4(b []byte, v int) []byte {

@@ -16,8 +16,11 @@ const (
 type rng struct{ s uint64 }
 
 func newRNG(seed, domain uint64, i int64) rng {
-	return rng{s: mix(mix(seed^domain*0x9e3779b97f4a7c15) ^ uint64(i))}
+	return rng{s: mix(streamKey(seed, domain) ^ uint64(i))}
 }
+
+// streamKey is the part of newRNG's state that does not depend on i.
+func streamKey(seed, domain uint64) uint64 { return mix(seed ^ domain*0x9e3779b97f4a7c15) }
 
 // mix is splitmix64's finalizer.
 func mix(z uint64) uint64 {
