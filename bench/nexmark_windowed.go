@@ -2,6 +2,7 @@ package bench
 
 import (
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"time"
@@ -85,10 +86,32 @@ func nxwClosing[V any](open map[int64]V, w, latest int64) []int64 {
 // the most bids (Flink: HOP(dateTime, 2 s, 10 s), count per auction, and
 // those whose count is the window's highest).
 
-// nxwBids is a number of bids and the latest one's time.
-type nxwBids struct{ N, Latest int64 }
+// nxwGroup is how many consecutive auction ids one q5 record counts the
+// bids of (and q8, person ids: one bit each in a uint64). Nexmark numbers
+// auctions and people in order, and bids and sellers are recent ones, so a
+// window's keys are dense in ids: keeping them in arrays makes the window
+// state (which the engine keeps per key and encodes every batch) 64 times
+// fewer entries than one per id. The results are the same for any ids,
+// only slower when they are sparse.
+const nxwGroup = 64
 
-func (b nxwBids) latest() int64 { return b.Latest }
+// nxwGroupBids counts the bids on each auction of a group: N[i] is auction
+// key·nxwGroup+i's. Latest is the latest bid's time. A count cannot
+// overflow below 400 million bids/s on one auction (10 s windows).
+type nxwGroupBids struct {
+	Latest int64
+	N      [nxwGroup]uint32
+}
+
+func (b nxwGroupBids) latest() int64 { return b.Latest }
+
+func nxwAddGroups(a, b nxwGroupBids) nxwGroupBids {
+	for i, n := range b.N {
+		a.N[i] += n
+	}
+	a.Latest = max(a.Latest, b.Latest)
+	return a
+}
 
 // nxwHot is the auctions with the most bids in a window, and how many.
 type nxwHot struct {
@@ -106,8 +129,7 @@ func formatHotItem(h nxwHotItem) string {
 
 func buildNexmarkQ5(c *sluice.Context, seed uint64, rate int, out *Output) {
 	panes := sluice.MapPartitions(nxwEvents(c, seed, rate), nxwCountPanes)
-	counts := sluice.ReduceByKeyAndEventWindow(panes, nxwEventTime[int64, nxwBids],
-		func(a, b nxwBids) nxwBids { return nxwBids{a.N + b.N, max(a.Latest, b.Latest)} },
+	counts := sluice.ReduceByKeyAndEventWindow(panes, nxwEventTime[int64, nxwGroupBids], nxwAddGroups,
 		time.Duration(nxwWindow), time.Duration(nxwSlide), sluice.Named("nexmark-q5-counts"))
 	// Each partition's hottest auctions per window, then the window's.
 	hot := sluice.ReduceByKey(sluice.MapPartitions(counts, nxwHottest), nxwMergeHot)
@@ -121,48 +143,54 @@ func buildNexmarkQ5(c *sluice.Context, seed uint64, rate int, out *Output) {
 	Emit(items, out, formatHotItem)
 }
 
-// nxwCountPanes counts a partition's bids per auction and 2 s pane (the
-// slide): all the bids of a pane are in the same windows.
-func nxwCountPanes(events []nexmark.Event) []sluice.KV[int64, nxwBids] {
-	type paneKey struct{ auction, pane int64 }
+// nxwCountPanes counts a partition's bids per auction group and 2 s pane
+// (the slide): all the bids of a pane are in the same windows.
+func nxwCountPanes(events []nexmark.Event) []sluice.KV[int64, nxwGroupBids] {
+	type paneKey struct{ group, pane int64 }
 	at := make(map[paneKey]int)
-	var out []sluice.KV[int64, nxwBids]
+	var out []sluice.KV[int64, nxwGroupBids]
 	for _, e := range events {
 		if e.Kind != nexmark.KindBid {
 			continue
 		}
 		b := e.Bid
-		k := paneKey{b.Auction, nxwFloor(b.DateTime, nxwSlide)}
-		if i, ok := at[k]; ok {
-			v := &out[i].Value
-			v.N, v.Latest = v.N+1, max(v.Latest, b.DateTime)
-			continue
+		k := paneKey{b.Auction / nxwGroup, nxwFloor(b.DateTime, nxwSlide)}
+		i, ok := at[k]
+		if !ok {
+			i = len(out)
+			at[k] = i
+			out = append(out, sluice.Pair(k.group, nxwGroupBids{Latest: b.DateTime}))
 		}
-		at[k] = len(out)
-		out = append(out, sluice.Pair(b.Auction, nxwBids{N: 1, Latest: b.DateTime}))
+		v := &out[i].Value
+		v.N[b.Auction%nxwGroup]++
+		v.Latest = max(v.Latest, b.DateTime)
 	}
 	return out
 }
 
 // nxwHottest returns, for each window of a partition of closed windows'
 // counts, its auctions with the most bids.
-func nxwHottest(p []sluice.KV[sluice.EventWindow[int64], nxwBids]) []sluice.KV[int64, nxwHot] {
+func nxwHottest(p []sluice.KV[sluice.EventWindow[int64], nxwGroupBids]) []sluice.KV[int64, nxwHot] {
 	at := make(map[int64]int)
 	var out []sluice.KV[int64, nxwHot]
 	for _, kv := range p {
-		s, n := kv.Key.Start.UnixNano(), kv.Value.N
+		s := kv.Key.Start.UnixNano()
 		i, ok := at[s]
 		if !ok {
-			at[s] = len(out)
-			out = append(out, sluice.Pair(s, nxwHot{Count: n, Auctions: []int64{kv.Key.Key}}))
-			continue
+			i = len(out)
+			at[s] = i
+			out = append(out, sluice.Pair(s, nxwHot{}))
 		}
 		h := &out[i].Value
-		switch {
-		case n > h.Count:
-			h.Count, h.Auctions = n, append(h.Auctions[:0], kv.Key.Key)
-		case n == h.Count:
-			h.Auctions = append(h.Auctions, kv.Key.Key)
+		for j, n := range kv.Value.N {
+			a := kv.Key.Key*nxwGroup + int64(j)
+			switch c := int64(n); {
+			case c == 0: // no bid: not in the window
+			case c > h.Count:
+				h.Count, h.Auctions = c, append(h.Auctions[:0], a)
+			case c == h.Count:
+				h.Auctions = append(h.Auctions, a)
+			}
 		}
 	}
 	return out
@@ -406,25 +434,26 @@ func (q *nxwQ7Baseline) step(k int64, out *Output) {
 // window). One operator over both keeps them by person id, so its
 // watermark is the latest time of the people and auctions.
 
-// nxwUser is what q8 knows of a person id in a window.
-type nxwUser struct {
-	Name   string // the person's, if they registered in the window
-	Seen   uint8  // nxwRegistered, nxwSold or both
-	Latest int64  // the latest event time of the records
+// nxwUsers is what q8 knows of a group of nxwGroup consecutive person ids
+// (the key: id / nxwGroup, as q5 groups auctions) in a window: bit i of
+// Registered and of Sold is for person key·nxwGroup+i, and Names[i] is the
+// name they registered with. Latest is the latest event time of the
+// records.
+type nxwUsers struct {
+	Registered, Sold uint64 // nxwGroup bits
+	Latest           int64
+	Names            [nxwGroup]string
 }
 
-const (
-	nxwRegistered uint8 = 1 << iota
-	nxwSold
-)
+func (u nxwUsers) latest() int64 { return u.Latest }
 
-func (u nxwUser) latest() int64 { return u.Latest }
-
-func nxwMergeUsers(a, b nxwUser) nxwUser {
-	if a.Name == "" {
-		a.Name = b.Name
+func nxwMergeUsers(a, b nxwUsers) nxwUsers {
+	for r := b.Registered &^ a.Registered; r != 0; r &= r - 1 {
+		i := bits.TrailingZeros64(r)
+		a.Names[i] = b.Names[i]
 	}
-	return nxwUser{Name: a.Name, Seen: a.Seen | b.Seen, Latest: max(a.Latest, b.Latest)}
+	a.Registered, a.Sold, a.Latest = a.Registered|b.Registered, a.Sold|b.Sold, max(a.Latest, b.Latest)
+	return a
 }
 
 // nxwQ8Item is a q8 result.
@@ -438,41 +467,49 @@ func formatQ8(r nxwQ8Item) string {
 }
 
 func buildNexmarkQ8(c *sluice.Context, seed uint64, rate int, out *Output) {
-	users := sluice.MapPartitions(nxwEvents(c, seed, rate), nxwUsers)
-	windows := sluice.ReduceByKeyAndEventWindow(users, nxwEventTime[int64, nxwUser], nxwMergeUsers,
+	users := sluice.MapPartitions(nxwEvents(c, seed, rate), nxwCollectUsers)
+	windows := sluice.ReduceByKeyAndEventWindow(users, nxwEventTime[int64, nxwUsers], nxwMergeUsers,
 		time.Duration(nxwWindow), time.Duration(nxwWindow), sluice.Named("nexmark-q8-users"))
-	joined := sluice.Filter(windows, func(kv sluice.KV[sluice.EventWindow[int64], nxwUser]) bool {
-		return kv.Value.Seen == nxwRegistered|nxwSold
-	})
-	items := sluice.Map(joined, func(kv sluice.KV[sluice.EventWindow[int64], nxwUser]) nxwQ8Item {
-		return nxwQ8Item{Start: kv.Key.Start.UnixNano(), ID: kv.Key.Key, Name: kv.Value.Name}
+	items := sluice.FlatMap(windows, func(kv sluice.KV[sluice.EventWindow[int64], nxwUsers]) []nxwQ8Item {
+		var out []nxwQ8Item
+		u := &kv.Value
+		for both := u.Registered & u.Sold; both != 0; both &= both - 1 {
+			i := bits.TrailingZeros64(both)
+			out = append(out, nxwQ8Item{Start: kv.Key.Start.UnixNano(), ID: kv.Key.Key*nxwGroup + int64(i), Name: u.Names[i]})
+		}
+		return out
 	})
 	Emit(items, out, formatQ8)
 }
 
-// nxwUsers returns a partition's people and sellers, one record per
-// person id and window.
-func nxwUsers(events []nexmark.Event) []sluice.KV[int64, nxwUser] {
-	type userKey struct{ id, window int64 }
-	at := make(map[userKey]int)
-	var out []sluice.KV[int64, nxwUser]
-	add := func(id, t int64, u nxwUser) {
-		k := userKey{id, nxwFloor(t, nxwWindow)}
-		if i, ok := at[k]; ok {
-			out[i].Value = nxwMergeUsers(out[i].Value, u)
-			return
+// nxwCollectUsers returns a partition's people and sellers, one record per
+// group of person ids and window.
+func nxwCollectUsers(events []nexmark.Event) []sluice.KV[int64, nxwUsers] {
+	type groupKey struct{ group, window int64 }
+	at := make(map[groupKey]int)
+	var out []sluice.KV[int64, nxwUsers]
+	group := func(id, t int64) *nxwUsers {
+		k := groupKey{id / nxwGroup, nxwFloor(t, nxwWindow)}
+		i, ok := at[k]
+		if !ok {
+			i = len(out)
+			at[k] = i
+			out = append(out, sluice.Pair(k.group, nxwUsers{Latest: t}))
 		}
-		at[k] = len(out)
-		out = append(out, sluice.Pair(id, u))
+		u := &out[i].Value
+		u.Latest = max(u.Latest, t)
+		return u
 	}
 	for _, e := range events {
 		switch e.Kind {
 		case nexmark.KindPerson:
 			p := e.Person
-			add(p.ID, p.DateTime, nxwUser{Name: p.Name, Seen: nxwRegistered, Latest: p.DateTime})
+			u, i := group(p.ID, p.DateTime), p.ID%nxwGroup
+			u.Registered |= 1 << i
+			u.Names[i] = p.Name
 		case nexmark.KindAuction:
 			a := e.Auction
-			add(a.Seller, a.DateTime, nxwUser{Seen: nxwSold, Latest: a.DateTime})
+			group(a.Seller, a.DateTime).Sold |= 1 << (a.Seller % nxwGroup)
 		}
 	}
 	return out
