@@ -24,9 +24,10 @@ import (
 // drop any.
 //
 // The jobs pre-aggregate each input partition before the shuffle: a
-// partition's records of one (key, window) become one record, which keeps
-// the latest of their event times, so the operator's watermark, and the
-// windows each record falls in, are the same as record by record.
+// partition's records of one key and tumbling window (q5: 2 s pane, the
+// slide) become one record, which keeps the latest of their event times,
+// so the operator's watermark, and the windows each record falls in, are
+// the same as record by record.
 
 const (
 	// nxwWindow is the window of q5, q7 and q8; nxwSlide is q5's slide.
