@@ -86,6 +86,18 @@ var Workloads = map[string]Workload{
 	"nexmark-q12": {Name: "nexmark-q12", DefaultRate: 1_000_000,
 		Description: "Nexmark q12: bids per bidder in 10 s tumbling windows of batch time",
 		Build:       buildNexmarkQ12, Baseline: nexmarkQ12Baseline, TestRate: 1000, TestBatches: 9, TestBatch: 3 * time.Second},
+	"nexmark-q4": {Name: "nexmark-q4", DefaultRate: 600_000,
+		Description: "Nexmark q4: the average winning price of the closed auctions per category",
+		Build:       buildNexmarkQ4, Baseline: nexmarkQ4Baseline, TestRate: 2000, TestBatches: 20},
+	"nexmark-q5": {Name: "nexmark-q5", DefaultRate: 500_000,
+		Description: "Nexmark q5: the auctions with the most bids in 10 s event-time windows sliding every 2 s",
+		Build:       buildNexmarkQ5, Baseline: nexmarkQ5Baseline, TestRate: 2000, TestBatches: 25},
+	"nexmark-q7": {Name: "nexmark-q7", DefaultRate: 600_000,
+		Description: "Nexmark q7: the highest bids of 10 s tumbling event-time windows",
+		Build:       buildNexmarkQ7, Baseline: nexmarkQ7Baseline, TestRate: 2000, TestBatches: 35},
+	"nexmark-q8": {Name: "nexmark-q8", DefaultRate: 600_000,
+		Description: "Nexmark q8: people who registered and sold in the same 10 s tumbling event-time window",
+		Build:       buildNexmarkQ8, Baseline: nexmarkQ8Baseline, TestRate: 2000, TestBatches: 25},
 }
 
 // Names returns the workload names, sorted.
