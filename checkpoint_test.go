@@ -388,6 +388,9 @@ func TestResumeWithOtherParallelism(t *testing.T) {
 	if err := c2.Stop(); err != nil {
 		t.Fatal(err)
 	}
+	if n := sluice.StatePlacements(c2); n != 1 {
+		t.Errorf("the restored state was placed again by key %d times, want once", n)
+	}
 	if rep := c2.Resumed(); rep == nil || len(rep.Kept) != 3 {
 		t.Fatalf("resume report %v, want totals, window and seen kept", rep)
 	}

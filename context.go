@@ -42,6 +42,10 @@ type Context struct {
 	reg *lineage.Registry
 	env *env
 
+	// statePlacements counts the MapWithState states placed again by key
+	// (restored from a checkpoint of another parallelism).
+	statePlacements atomic.Int64
+
 	mu      sync.Mutex
 	nodes   []*node
 	inputs  []*node

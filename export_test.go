@@ -122,3 +122,6 @@ func StateCached(c *Context, name string) bool {
 
 // LocalWorkers names a local-mode context's workers.
 func LocalWorkers(c *Context) []string { return c.env.local.Workers() }
+
+// StatePlacements counts the MapWithState states c placed again by key.
+func StatePlacements(c *Context) int64 { return c.statePlacements.Load() }

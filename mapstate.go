@@ -140,6 +140,7 @@ func MapWithState[K comparable, V, S, U any](s *Stream[KV[K, V]], f func(t time.
 				// State restored from a checkpoint of a job that placed it
 				// otherwise (another parallelism): placed again by key.
 				prevRecs = replaceState[K, S, U](prevRecs, p)
+				c.statePlacements.Add(1)
 			}
 		case hasInitial:
 			prevRecs = initialRecords[K, S, U](dataset.PartitionBy(initial.InScope(sc), p), t)
@@ -149,7 +150,12 @@ func MapWithState[K comparable, V, S, U any](s *Stream[KV[K, V]], f func(t time.
 		k := int(t.Sub(c.zero()) / n.slide)
 		scan := cfg.timeout > 0 && n.truncateEvery > 0 && k%n.truncateEvery == 0
 		step := mapWithStateStep(f, t, cfg.timeout, scan)
-		return dataset.ZipPartitions(prevRecs, dataset.PartitionBy(batch, p), step).Lineage(), nil
+		ld := dataset.ZipPartitions(prevRecs, dataset.PartitionBy(batch, p), step).Lineage()
+		// The state is placed by p, as the check above expects of the
+		// previous batch's (ZipPartitions does not know it): without
+		// this, every batch placed the whole state again.
+		ld.Partitioning = lineage.Partitioning{Name: p.Name(), Parts: p.Partitions()}
+		return ld, nil
 	}
 	states := newStream[stateRecord[K, S, U]](c, n)
 	mapped := FlatMap(states, func(r stateRecord[K, S, U]) []U { return r.mapped })

@@ -185,6 +185,9 @@ func TestMapWithState(t *testing.T) {
 	got := sluicetest.Collect(out)
 	snapshots := sluicetest.Collect(snaps)
 	h.Run(5)
+	if n := sluice.StatePlacements(h.Context); n != 0 {
+		t.Errorf("the state was placed again by key %d times: each batch's state is placed as the next expects", n)
+	}
 	// Only the keys of the batch are touched and emit; records of a key
 	// are handled in order (batch 5: a is removed, then set anew).
 	assertSorted(t, got.Batches(), batches(
