@@ -71,7 +71,9 @@ type simPoint struct {
 	P50S           float64 `json:"p50_s"`
 	MaxS           float64 `json:"max_s"`
 	Batches        int     `json:"batches"`
-	Events         int     `json:"events"`
+	// Events handled by the simulator, for the run with the failure and
+	// the run it is measured against together.
+	Events int `json:"events"`
 }
 
 func newSimPoint(r sim.Result) simPoint {

@@ -52,7 +52,9 @@ type Result struct {
 	Backups    int `json:"backups"`
 	BackupsWon int `json:"backups_won"`
 	Exclusions int `json:"exclusions"`
-	Events     int `json:"events"`
+	// Events is how many events the simulation handled: with a failure,
+	// those of both runs (see Run).
+	Events int `json:"events"`
 }
 
 func secs(d time.Duration) float64 { return d.Seconds() }

@@ -179,6 +179,7 @@ func Run(cfg Config) (Result, error) {
 	n := min(completed(r), completed(ref))
 	res := r.result(n)
 	recovered(&res, ref.result(n).Processing)
+	res.Events += ref.steps
 	return res, nil
 }
 
