@@ -64,16 +64,21 @@ type simPoint struct {
 	RebuiltAfterS float64 `json:"rebuilt_after_s"`
 	LostBatches   int     `json:"lost_batches"`
 	RecoveryTasks int     `json:"recovery_tasks"`
-	TasksPerBatch int     `json:"tasks_per_batch"`
-	P50S          float64 `json:"p50_s"`
-	MaxS          float64 `json:"max_s"`
-	Batches       int     `json:"batches"`
-	Events        int     `json:"events"`
+	// RecoveryChains (parallel recovery): the recovery tasks that each
+	// rebuild one state partition, a reduce step per lost batch in turn.
+	RecoveryChains int     `json:"recovery_chains"`
+	TasksPerBatch  int     `json:"tasks_per_batch"`
+	P50S           float64 `json:"p50_s"`
+	MaxS           float64 `json:"max_s"`
+	Batches        int     `json:"batches"`
+	// Events handled by the simulator, for the run with the failure and
+	// the run it is measured against together.
+	Events int `json:"events"`
 }
 
 func newSimPoint(r sim.Result) simPoint {
 	return simPoint{Nodes: r.Nodes, Load: r.Load, RecoveryS: micro(r.Recovery), RebuiltAfterS: micro(r.RebuiltAt),
-		LostBatches: r.Lost, RecoveryTasks: r.RecTasks, TasksPerBatch: r.TasksPerBatch,
+		LostBatches: r.Lost, RecoveryTasks: r.RecTasks, RecoveryChains: r.Chains, TasksPerBatch: r.TasksPerBatch,
 		P50S: micro(r.P50), MaxS: micro(r.Max), Batches: len(r.Processing), Events: r.Events}
 }
 
@@ -95,9 +100,11 @@ func runSimRecovery(ctx context.Context, args []string, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "usage: sluice sim recovery [flags]\n\n"+
 			"For every cluster size and load, simulates a node failing half a batch before a checkpoint\n"+
 			"(the most state lost) and measures the recovery time, from the failure until the lost state\n"+
-			"is rebuilt and no batch is late any more, under parallel recovery (the lost partitions\n"+
-			"recomputed as small tasks on every node left) and upstream backup (an idle standby replays\n"+
-			"the failed node's work serially, then takes its share of each new batch).\n\nflags:\n")
+			"is rebuilt and no batch is late any more, under parallel recovery (the lost map tasks\n"+
+			"recomputed on every node left, then each lost state partition's chain of reduce steps, one\n"+
+			"per lost batch, the chains in parallel) and upstream backup (an idle standby replays the\n"+
+			"failed node's work serially, then takes its share of each new batch). Checkpoints are\n"+
+			"asynchronous and cost nothing.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := parse(fs, args); err != nil {

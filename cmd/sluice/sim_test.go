@@ -33,7 +33,8 @@ func TestSimRecoveryJSON(t *testing.T) {
 	}
 	for i, p := range res.Parallel {
 		u := res.UpstreamBackup[i]
-		if p.Nodes != u.Nodes || p.Load != u.Load || p.LostBatches == 0 || p.RecoveryTasks == 0 || u.RebuiltAfterS <= 0 {
+		if p.Nodes != u.Nodes || p.Load != u.Load || p.LostBatches == 0 || p.RecoveryTasks <= p.RecoveryChains ||
+			p.RecoveryChains == 0 || u.RecoveryChains != 0 || u.RebuiltAfterS <= 0 {
 			t.Errorf("run %d: %+v against %+v", i, p, u)
 		}
 		if p.Load == 0.8 && !(p.RecoveryS < u.RecoveryS) {

@@ -11,8 +11,10 @@ type Model string
 
 const (
 	// Parallel recomputes the failed node's state partitions since the
-	// last checkpoint as many small tasks spread over every live node
-	// (D-Streams' parallel recovery).
+	// last checkpoint over every live node (D-Streams' parallel
+	// recovery): its map tasks of the lost batches spread as independent
+	// tasks, then each state partition's chain of reduce steps, one per
+	// lost batch in order, the chains in parallel.
 	Parallel Model = "parallel"
 	// UpstreamBackup replays the failed node's work since the last
 	// checkpoint serially, as one task on one node (a hot upstream backup).
@@ -57,7 +59,8 @@ type Config struct {
 	// for none): partitions differ in size.
 	TaskSpread float64
 	// CheckpointEvery is how many batches pass between state checkpoints
-	// (default 10). Checkpoints are asynchronous and cost nothing here.
+	// (default 10). Checkpoints are asynchronous (DESIGN.md section 4, as
+	// in D-Streams) and cost nothing here: no task, no slot time.
 	CheckpointEvery int
 	// FailAt is the virtual time at which one node fails (0: none).
 	FailAt time.Duration

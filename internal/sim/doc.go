@@ -12,12 +12,14 @@
 // each preceded by a Tick to its time, with periodic Ticks in between so
 // that speculation sees stragglers. A node failure (Config.FailAt) feeds
 // WorkerLost, then rebuilds the state the node held since the last
-// checkpoint, as Config.Model says: many small tasks over every node
-// left (Parallel), or one serial replay on an idle standby node that then
-// takes the failed node's share of every batch, one batch at a time
-// (UpstreamBackup, as the D-Streams paper analyses it). The recovery time
-// is measured against the same run with a failure that loses no state, so
-// it counts what the lost state costs (Result.Recovery).
+// checkpoint, as Config.Model says: the lost batches' map tasks over
+// every node left, then one task per lost state partition that runs its
+// chain of reduce steps, batch after batch (Parallel), or one serial
+// replay on an idle standby node that then takes the failed node's share
+// of every batch, one batch at a time (UpstreamBackup, as the D-Streams
+// paper analyses it). The recovery time is measured against the same run
+// with a failure that loses no state, so it counts what the lost state
+// costs (Result.Recovery).
 //
 //	res, err := sim.Run(sim.Config{Nodes: 100, Load: 0.5, FailAt: 15 * time.Second})
 //	fmt.Println(res.P50, res.Recovery)

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math"
+	"math/rand/v2"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/scheduler"
@@ -14,11 +15,25 @@ const standby scheduler.WorkerID = "standby"
 // recomputes the current batches' map outputs it held; the state it held
 // since the last checkpoint is rebuilt by a recovery job as cfg.Model
 // says. Batches not done yet cannot complete before that job (their state
-// updates need the rebuilt state).
+// updates need the rebuilt state). Their tasks run meanwhile, though, at a
+// lower priority, so their own reduce step on the failed node's
+// partitions, which needs the rebuilt state, does not wait for it: a
+// little optimistic, by about a task time per batch in flight when the
+// state is rebuilt (the first within the task time of lateness that
+// Result.Recovery allows).
 //
-// Parallel: the node's partitions of every lost batch, each a task like
-// the batch's own, spread over the live nodes, which from then on also
-// carry the failed node's share of every batch.
+// Parallel: a job as the engine plans the recomputation of a state
+// dataset (see the root package's recover.go and the runtime's stage
+// planning): a map stage, the node's map tasks of every lost batch,
+// independent and spread over the live nodes (one stage for the engine's
+// one per lost batch: all are parents of the chains alike); then a result
+// stage, one task per state partition the node held, that runs the
+// partition's chain of lost reduce steps (UpdateStateByKey's state at
+// batch b reads the same partition at b−1, a narrow dependency the engine
+// pipelines into one task), so each chain takes about Lost reduce task
+// times, the chains in parallel. The scheduler places both stages. The
+// live nodes from then on also carry the failed node's share of every
+// batch.
 //
 // UpstreamBackup (the D-Streams paper's model of it): an idle standby node
 // takes the failed node's place. It replays the node's share of the lost
@@ -49,14 +64,33 @@ func (r *run) fail() error {
 		r.recoveryAt = r.now
 		return nil
 	}
-	perNode := float64(r.mapTasks+r.redTasks) / float64(r.cfg.Nodes)
-	r.recTasks = max(1, int(math.Round(float64(r.lost)*perNode)))
-	st := r.newStage(r.recRng, r.recTasks, r.mean)
+	n := float64(r.cfg.Nodes)
+	maps := max(1, int(math.Round(float64(r.lost*r.mapTasks)/n)))
+	r.chains = max(1, int(math.Round(float64(r.redTasks)/n)))
+	r.recTasks = maps + r.chains
+	m := r.newStage(r.recRng, maps, r.mean)
+	chains := r.newChainStage(r.recRng, r.chains, r.lost, r.mean)
 	r.recoveryJob = scheduler.JobID(2*r.inOrder + 1)
 	r.pending++
 	return r.step(scheduler.SubmitJob{Job: scheduler.Job{ID: r.recoveryJob, Stages: []scheduler.Stage{
-		{ID: st, NumTasks: r.recTasks, Result: true},
+		{ID: m, NumTasks: maps},
+		{ID: chains, NumTasks: r.chains, Parents: []scheduler.StageID{m}, Result: true},
 	}}})
+}
+
+// newChainStage adds a stage of n tasks, each a chain of steps tasks of
+// the given mean run one after the other (its duration is the sum of
+// theirs: each step's partition size is drawn as a batch's task's is).
+func (r *run) newChainStage(rng *rand.Rand, n, steps int, mean time.Duration) scheduler.StageID {
+	base := make([]time.Duration, n)
+	for p := range base {
+		for _, d := range r.durations(rng, steps, mean) {
+			base[p] += d
+		}
+	}
+	r.nextStage++
+	r.base = append(r.base, base)
+	return r.nextStage
 }
 
 // failOver starts the standby (UpstreamBackup): its replay of the lost

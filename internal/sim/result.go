@@ -30,26 +30,31 @@ type Result struct {
 	// KeptUp says every batch completed within one batch interval.
 	KeptUp bool `json:"kept_up"`
 	// The failure, if any: when, how many batches since the checkpoint
-	// were lost, how many tasks rebuilt them, when that was done
-	// (RebuiltAt, from the failure), and the recovery time: from the
-	// failure until the lost state is rebuilt and no batch is late any
-	// more (-1: a batch is still late at the end of the run, or never
-	// completed). A batch is late if it completes more than one task time
-	// (TaskTime) after it does in the same run with a failure that loses
-	// no state (see Run): the cluster left is smaller under Parallel
-	// (Nodes-1 nodes carry all the work), and the standby does its share
-	// one batch at a time under UpstreamBackup, so batches may take longer
-	// for good; only what the lost state costs counts.
+	// were lost, how many tasks rebuilt them (under Parallel, the failed
+	// node's map tasks of the lost batches, then Chains tasks, one per
+	// state partition it held, each running Lost reduce steps in turn),
+	// when that was done (RebuiltAt, from the failure), and the recovery
+	// time: from the failure until the lost state is rebuilt and no batch
+	// is late any more (-1: a batch is still late at the end of the run,
+	// or never completed). A batch is late if it completes more than one
+	// task time (TaskTime) after it does in the same run with a failure
+	// that loses no state (see Run): the cluster left is smaller under
+	// Parallel (Nodes-1 nodes carry all the work), and the standby does its
+	// share one batch at a time under UpstreamBackup, so batches may take
+	// longer for good; only what the lost state costs counts.
 	FailAt    float64 `json:"fail_at_s,omitempty"`
 	Lost      int     `json:"lost_batches,omitempty"`
 	RecTasks  int     `json:"recovery_tasks,omitempty"`
+	Chains    int     `json:"recovery_chains,omitempty"`
 	RebuiltAt float64 `json:"rebuilt_after_s,omitempty"`
 	Recovery  float64 `json:"recovery_s,omitempty"`
 	// What the scheduler's speculation and exclusion did.
 	Backups    int `json:"backups"`
 	BackupsWon int `json:"backups_won"`
 	Exclusions int `json:"exclusions"`
-	Events     int `json:"events"`
+	// Events is how many events the simulation handled: with a failure,
+	// those of both runs (see Run).
+	Events int `json:"events"`
 }
 
 func secs(d time.Duration) float64 { return d.Seconds() }
@@ -78,7 +83,7 @@ func (r *run) result(n int) Result {
 	}
 	res.P50, res.P90, res.Max = quantiles(res.Processing)
 	if r.failed {
-		res.FailAt, res.Lost, res.RecTasks = secs(c.FailAt), r.lost, r.recTasks
+		res.FailAt, res.Lost, res.RecTasks, res.Chains = secs(c.FailAt), r.lost, r.recTasks, r.chains
 		res.RebuiltAt = -1
 		if r.recoveryAt >= 0 {
 			res.RebuiltAt = secs(r.recoveryAt - c.FailAt)

@@ -133,7 +133,8 @@ type run struct {
 	recoveryJob scheduler.JobID
 	recoveryAt  time.Duration // when the lost state is rebuilt (-1: not yet)
 	lost        int           // batches since the checkpoint at the failure
-	recTasks    int
+	recTasks    int           // tasks of the recovery job
+	chains      int           // Parallel: its chains, one per state partition lost
 }
 
 // Run simulates one run. With a failure, it also simulates the same run
@@ -178,6 +179,7 @@ func Run(cfg Config) (Result, error) {
 	n := min(completed(r), completed(ref))
 	res := r.result(n)
 	recovered(&res, ref.result(n).Processing)
+	res.Events += ref.steps
 	return res, nil
 }
 

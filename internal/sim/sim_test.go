@@ -84,11 +84,17 @@ func TestRecoveryScales(t *testing.T) {
 			t.Fatalf("run %d: no recovery measured: %+v", i, r)
 		}
 	}
+	// More nodes share the map side and the catching up, never the
+	// chains of reduce steps: parallel recovery gets faster, then flat.
 	for i := 1; i < len(par); i++ {
-		if par[i].Recovery >= par[i-1].Recovery {
-			t.Errorf("parallel recovery did not get faster from %d to %d nodes: %.3fs then %.3fs",
+		if par[i].Recovery > par[i-1].Recovery {
+			t.Errorf("parallel recovery got slower from %d to %d nodes: %.3fs then %.3fs",
 				par[i-1].Nodes, par[i].Nodes, par[i-1].Recovery, par[i].Recovery)
 		}
+	}
+	if first, last := par[0], par[len(par)-1]; last.Recovery >= first.Recovery {
+		t.Errorf("parallel recovery no faster on %d nodes (%.3fs) than on %d (%.3fs)",
+			last.Nodes, last.Recovery, first.Nodes, first.Recovery)
 	}
 	// Upstream backup replays one node's work on one node: more nodes
 	// do not help (within 10%), and it is slower than parallel recovery.
@@ -184,7 +190,8 @@ func TestInvalidConfig(t *testing.T) {
 // upstream backup: the standby replays the W batches of work lost while
 // new work keeps coming at load λ, so it catches up after about
 // Wλ/(1−λ) intervals, whatever the cluster size; parallel recovery on 50
-// nodes stays within a second. Five nodes cannot recover in parallel at
+// nodes takes its chains of reduce steps (a task time per lost batch) and
+// little more, at either load. Five nodes cannot recover in parallel at
 // load 0.9: the four left would need 112% of their capacity.
 func TestUpstreamBackupExplodes(t *testing.T) {
 	loads := []float64{0.5, 0.9}
@@ -204,8 +211,10 @@ func TestUpstreamBackupExplodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range par {
-		if r.Recovery < 0 || r.Recovery > 1 {
-			t.Errorf("parallel recovery on 50 nodes at load %.1f: %.2fs", r.Load, r.Recovery)
+		chain := float64(r.Lost) * r.TaskTime
+		t.Logf("parallel recovery on 50 nodes, load %.1f: recovered after %.2fs (chains of %d steps: %.2fs)", r.Load, r.Recovery, r.Lost, chain)
+		if r.Recovery < 0 || r.Recovery > chain+0.5 {
+			t.Errorf("parallel recovery on 50 nodes at load %.1f: %.2fs, its chains take %.2fs", r.Load, r.Recovery, chain)
 		}
 	}
 	small, err := Recovery(Config{Seed: 4}, []int{5}, []float64{0.9}, Parallel)
@@ -214,5 +223,37 @@ func TestUpstreamBackupExplodes(t *testing.T) {
 	}
 	if small[0].Recovery != -1 {
 		t.Errorf("5 nodes at load 0.9 recovered in parallel after %.1fs: the 4 left are overloaded", small[0].Recovery)
+	}
+}
+
+// TestParallelRecoveryChains checks that parallel recovery rebuilds each
+// lost state partition as a chain: its reduce step of batch b reads its
+// state of batch b−1, so however many nodes share the work, the rebuild
+// takes at least Lost reduce task times (rebuilding every partition of
+// every lost batch at once, as independent tasks, took one or two task
+// times on 100 or more nodes); and on a large cluster little more than
+// that, with one wave of map tasks before the chains.
+func TestParallelRecoveryChains(t *testing.T) {
+	res, err := Recovery(Config{Seed: 5}, []int{10, 100}, []float64{0.2, 0.6}, Parallel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		chain := float64(r.Lost) * r.TaskTime
+		t.Logf("%d nodes, load %.1f: %d batches lost, %d recovery tasks (%d chains), state rebuilt after %.3fs (chain %.3fs), recovered after %.3fs",
+			r.Nodes, r.Load, r.Lost, r.RecTasks, r.Chains, r.RebuiltAt, chain, r.Recovery)
+		if r.Lost < 2 || r.Chains < 1 || r.RecTasks <= r.Chains {
+			t.Fatalf("%d nodes, load %.1f: no chained recovery: %+v", r.Nodes, r.Load, r)
+		}
+		if r.RebuiltAt < 0.9*chain || r.Recovery < r.RebuiltAt {
+			t.Errorf("%d nodes, load %.1f: state rebuilt after %.3fs, recovered after %.3fs, but a chain of %d reduce steps takes about %.3fs",
+				r.Nodes, r.Load, r.RebuiltAt, r.Recovery, r.Lost, chain)
+		}
+		// Waiting for slots the running batch holds, a wave of map
+		// tasks, then the longest of the chains.
+		if r.Nodes >= 100 && r.RebuiltAt > 1.2*chain+3*r.TaskTime {
+			t.Errorf("%d nodes, load %.1f: state rebuilt after %.3fs, more than a wave of map tasks and a chain of %d reduce steps (%.3fs)",
+				r.Nodes, r.Load, r.RebuiltAt, r.Lost, chain)
+		}
 	}
 }

@@ -47,9 +47,10 @@ const MaxCatchUp = 250
 // checkpoint (at most CheckpointEvery intervals at load λ): W/(1−λ) for
 // upstream backup (one standby node replays W while new work keeps coming
 // at λ), and W/N/(1−λN/(N−1)) for parallel recovery (every node left
-// recovers its part while carrying N/(N−1) of the load). Runs that cannot
-// catch up at all (N−1 nodes overloaded) stop MaxCatchUp intervals after
-// the failure.
+// recovers its part while carrying N/(N−1) of the load) plus its chains
+// of reduce steps, one task time per lost batch. Runs that cannot catch
+// up at all (N−1 nodes overloaded) stop MaxCatchUp intervals after the
+// failure.
 func recoveryBatches(c Config) int {
 	every := float64(max(c.CheckpointEvery, 1))
 	if c.CheckpointEvery == 0 {
@@ -63,6 +64,9 @@ func recoveryBatches(c Config) int {
 	catchUp := float64(MaxCatchUp)
 	if spare > 0 {
 		catchUp = min(catchUp, 1.5*lost/spare)
+	}
+	if c.Model == Parallel {
+		catchUp += every * c.TaskTime.Seconds() / c.BatchInterval.Seconds()
 	}
 	return int(c.FailAt/c.BatchInterval) + int(math.Ceil(catchUp)) + 2*max(c.CheckpointEvery, 5)
 }
