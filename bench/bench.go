@@ -58,6 +58,9 @@ var Workloads = map[string]Workload{
 	"topk": {Name: "topk", DefaultRate: 400_000,
 		Description: "the 10 most frequent words over a 30 s window",
 		Build:       buildTopK, Baseline: topKBaseline, TestRate: 1000, TestBatches: 40},
+	"ysb": {Name: "ysb", DefaultRate: 2_000_000,
+		Description: "Yahoo streaming benchmark: JSON ad events, views joined to campaigns, counted in 10 s event-time windows",
+		Build:       buildYSB, Baseline: ysbBaseline, TestRate: 3000, TestBatches: 25, WindowLatency: true},
 }
 
 // Names returns the workload names, sorted.
