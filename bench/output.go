@@ -45,9 +45,10 @@ func (in Input) Range(k int64) (from, to int64, start, end time.Time) {
 type Output struct {
 	mu      sync.Mutex
 	batches map[time.Time][]string
-	// latencies, when not nil, makes this a benchmark run's Output: it
-	// holds each window result's latency and keeps no results.
-	latencies *[]windowLatency
+	// measures makes this a benchmark run's Output (newLatencyOutput):
+	// it keeps no results, only the latencies of window results.
+	measures  bool
+	latencies []windowLatency
 }
 
 // windowLatency is one event-time window result's latency, written by the
@@ -59,22 +60,22 @@ type windowLatency struct {
 
 // newLatencyOutput returns a benchmark run's Output that records window
 // latencies.
-func newLatencyOutput() *Output { return &Output{latencies: new([]windowLatency)} }
+func newLatencyOutput() *Output { return &Output{measures: true} }
 
 // discards says whether results written to o are dropped: a benchmark
 // run's Output.
-func (o *Output) discards() bool { return o == nil || o.latencies != nil }
+func (o *Output) discards() bool { return o == nil || o.measures }
 
 // windowLatencyMs returns the latencies, in milliseconds, of the window
 // results written by the batches at or after from.
 func (o *Output) windowLatencyMs(from time.Time) []float64 {
-	if o == nil || o.latencies == nil {
+	if o == nil {
 		return nil
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var out []float64
-	for _, l := range *o.latencies {
+	for _, l := range o.latencies {
 		if !l.t.Before(from) {
 			out = append(out, ms(l.latency))
 		}
@@ -117,8 +118,9 @@ func (o *Output) Times() []time.Time {
 }
 
 // Emit writes s's results: each batch's records formatted with format
-// into out, or, in a benchmark run (a nil out), counted and dropped,
-// which computes them all without the cost of formatting.
+// into out, or, in a benchmark run (a nil out, or one that measures),
+// counted and dropped, which computes them all without the cost of
+// formatting.
 func Emit[T any](s *sluice.Stream[T], out *Output, format func(T) string) {
 	sluice.ForeachBatch(s, func(ctx context.Context, d sluice.Dataset[T], t time.Time) error {
 		if out.discards() {
@@ -146,7 +148,7 @@ func Emit[T any](s *sluice.Stream[T], out *Output, format func(T) string) {
 // batch's results reach the driver.
 func EmitWindows[K comparable, V any](s *sluice.Stream[sluice.KV[sluice.EventWindow[K], V]], out *Output,
 	format func(sluice.KV[sluice.EventWindow[K], V]) string) {
-	if out == nil || out.latencies == nil {
+	if out == nil || !out.measures {
 		Emit(s, out, format)
 		return
 	}
@@ -159,7 +161,7 @@ func EmitWindows[K comparable, V any](s *sluice.Stream[sluice.KV[sluice.EventWin
 		out.mu.Lock()
 		defer out.mu.Unlock()
 		for _, r := range recs {
-			*out.latencies = append(*out.latencies, windowLatency{t: t, latency: now.Sub(r.Key.End)})
+			out.latencies = append(out.latencies, windowLatency{t: t, latency: now.Sub(r.Key.End)})
 		}
 		return nil
 	})
