@@ -55,6 +55,10 @@ type Workload struct {
 	// its batch interval (default 1s).
 	TestRate, TestBatches int
 	TestBatch             time.Duration
+	// WindowLatency says Build writes event-time windows with
+	// EmitWindows: a benchmark run then measures their latency (see
+	// Result.WindowLatencyMsP50).
+	WindowLatency bool
 }
 
 // Workloads lists the workloads by name.
@@ -98,6 +102,9 @@ var Workloads = map[string]Workload{
 	"nexmark-q8": {Name: "nexmark-q8", DefaultRate: 600_000,
 		Description: "Nexmark q8: people who registered and sold in the same 10 s tumbling event-time window",
 		Build:       buildNexmarkQ8, Baseline: nexmarkQ8Baseline, TestRate: 2000, TestBatches: 25},
+	"ysb": {Name: "ysb", DefaultRate: 2_000_000,
+		Description: "Yahoo streaming benchmark: JSON ad events, views joined to campaigns, counted in 10 s event-time windows",
+		Build:       buildYSB, Baseline: ysbBaseline, TestRate: 3000, TestBatches: 25, WindowLatency: true},
 }
 
 // Names returns the workload names, sorted.
@@ -167,6 +174,13 @@ type Result struct {
 	// above 1 when Sluice beats one competent thread.
 	BaselineRecordsPerSec float64 `json:"baseline_records_per_sec"`
 	CostRatio             float64 `json:"cost_ratio"`
+	// WindowLatency, for a workload with Workload.WindowLatency, is the
+	// delay from an event-time window's end to its result being written
+	// (the Yahoo streaming benchmark's latency), over the results of the
+	// measured batches: WindowResults of them.
+	WindowLatencyMsP50 float64 `json:"window_latency_ms_p50,omitempty"`
+	WindowLatencyMsP99 float64 `json:"window_latency_ms_p99,omitempty"`
+	WindowResults      int     `json:"window_results,omitempty"`
 }
 
 // Run runs a workload and measures it. records_per_sec is the processing
@@ -198,7 +212,11 @@ func Run(ctx context.Context, w Workload, o Options) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	w.Build(c, o.Seed, o.Rate, nil)
+	var out *Output // a benchmark run's: nil, or one that measures window latencies
+	if w.WindowLatency {
+		out = newLatencyOutput()
+	}
+	w.Build(c, o.Seed, o.Rate, out)
 	if err := sluice.RunUntilDone(ctx, c, o.Duration); err != nil {
 		return Result{}, err
 	}
@@ -210,6 +228,9 @@ func Run(ctx context.Context, w Workload, o Options) (Result, error) {
 	}
 	r := summarize(w.Name, o, min(workers, runtime.NumCPU()), infos[o.Warmup:])
 	r.SpeculativeLaunched, r.SpeculativeWon, r.Exclusions = st.SpeculativeLaunched, st.SpeculativeWon, st.Exclusions
+	if lat := out.windowLatencyMs(infos[o.Warmup].Time); len(lat) > 0 {
+		r.WindowLatencyMsP50, r.WindowLatencyMsP99, r.WindowResults = Percentile(lat, 50), Percentile(lat, 99), len(lat)
+	}
 	if !o.NoBaseline {
 		in := Input{Seed: o.Seed, Rate: o.Rate, Batch: o.Batch, Zero: baselineZero}
 		r.BaselineRecordsPerSec = RunBaseline(ctx, w, in, o.Warmup, len(infos))

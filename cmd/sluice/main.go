@@ -1,7 +1,7 @@
 // Command sluice is how people try, measure and break Sluice:
 //
 //	sluice demo     the main job: streaming ad-fraud and billing analytics
-//	sluice bench    benchmarks (grep, wordcount, topk, recovery); --json for figures
+//	sluice bench    benchmarks (grep, wordcount, topk, ysb, recovery); --json for figures
 //	sluice chaos    a stateful job under SIGKILLs, compared with a run without
 //	sluice replay   one batch of a built-in job computed again from its checkpoint
 //	sluice sim      the simulator: recovery and stragglers on clusters of up to thousands of nodes
@@ -30,7 +30,7 @@ usage: sluice <command> [flags]
 
 commands:
   demo    run the main job: ad-fraud and billing analytics over a generated ad stream
-  bench   run a benchmark workload (grep, wordcount, topk, recovery)
+  bench   run a benchmark workload (grep, wordcount, topk, ysb, recovery)
   chaos   kill workers and the driver of a stateful job, then compare its output with a failure-free run
   replay  compute one batch of a built-in job again from its checkpoint and print its outputs (--checkpoint DIR --batch T)
   sim     simulate recovery (parallel against upstream backup) and stragglers on up to thousands of nodes
