@@ -411,12 +411,18 @@ func (d *Driver) loop() {
 	start := time.Now()
 	tick := time.NewTicker(d.cfg.TickInterval)
 	defer tick.Stop()
+	var last time.Duration // the scheduler's time never goes back
 	for {
 		select {
 		case ev := <-d.events:
 			d.handle(ev)
-		case now := <-tick.C:
-			d.step(scheduler.Tick{Now: now.Sub(start)})
+		case <-tick.C:
+			// The time of the handling, not the one the ticker sent: a
+			// tick's value can be older than the previous tick's (one
+			// was seen 74 ms older under load), which the scheduler
+			// rightly refuses.
+			last = max(last, time.Since(start))
+			d.step(scheduler.Tick{Now: last})
 		case <-d.quit:
 			d.failAll(ErrStopped)
 			return
