@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,8 +48,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	baseline := fs.Bool("baseline", true, "also run the single-threaded baseline over the same input (baseline_records_per_sec, cost_ratio)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: sluice bench WORKLOAD [flags]\n\nworkloads:\n")
+		var queries []string
 		for _, n := range bench.Names() {
+			if q, ok := strings.CutPrefix(n, "nexmark-"); ok {
+				queries = append(queries, q)
+				continue
+			}
 			fmt.Fprintf(stderr, "  %-10s %s\n", n, bench.Workloads[n].Description)
+		}
+		// Nexmark queries in their numeric order: q0, q1, …, q12.
+		slices.SortFunc(queries, func(a, b string) int { return cmp.Compare(len(a), len(b))*2 + cmp.Compare(a, b) })
+		fmt.Fprintf(stderr, "  %-10s %s\n", "nexmark", "the Nexmark queries, one per run (--query):")
+		for _, q := range queries {
+			fmt.Fprintf(stderr, "    %-8s %s\n", q, strings.TrimPrefix(bench.Workloads["nexmark-"+q].Description, "Nexmark "+q+": "))
 		}
 		fmt.Fprintf(stderr, "  %-10s %s\n", "recovery", "extra result delay after SIGKILL of a worker of a stateful job (own flags: see --help)")
 		fmt.Fprintf(stderr, "  %-10s %s\n", "latency", "the highest rate that keeps up, and end-to-end delay, per batch interval (own flags)")

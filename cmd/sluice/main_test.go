@@ -59,6 +59,31 @@ func TestBenchJSON(t *testing.T) {
 	}
 }
 
+// TestBenchNexmarkJSON runs a Nexmark query as the issue's must-show
+// command does, shorter, and checks the COST figures are there.
+func TestBenchNexmarkJSON(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 3-second benchmark")
+	}
+	code, out, errs := runCmd("bench", "nexmark", "--query", "q5", "--master", "local[2]", "--duration", "3s",
+		"--batch", "500ms", "--rate", "20000", "--warmup", "1", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var r map[string]any
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("stdout is not one JSON object: %v\n%s", err, out)
+	}
+	if r["workload"] != "nexmark-q5" {
+		t.Errorf("workload %v, want nexmark-q5", r["workload"])
+	}
+	for _, k := range []string{"records_per_sec_per_core", "baseline_records_per_sec", "cost_ratio"} {
+		if v, ok := r[k].(float64); !ok || v <= 0 {
+			t.Errorf("%s is %v, want a positive figure: %s", k, r[k], out)
+		}
+	}
+}
+
 func TestBadInvocations(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -69,6 +94,8 @@ func TestBadInvocations(t *testing.T) {
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"bench", "nope"}, 2, `unknown workload "nope"`},
 		{[]string{"bench"}, 2, "usage: sluice bench"},
+		{[]string{"bench", "nexmark"}, 2, "--query is required"},
+		{[]string{"bench", "nexmark", "--query", "q6"}, 2, `unknown workload "nexmark-q6"`},
 		{[]string{"demo", "--master", "mars[3]"}, 1, `unknown master "mars[3]"`},
 		{[]string{"demo", "--batch", "0s"}, 1, "batch interval"},
 		{[]string{"demo", "extra"}, 2, "unexpected arguments"},
