@@ -161,7 +161,8 @@ type Generator[T any] interface {
 	// of its records, so record i's time is the same (to the nanosecond)
 	// however the batch is partitioned, and whichever batch reads it. A
 	// partition of a batch that reads records of several intervals (held
-	// back by backpressure) calls Records once per interval.
+	// back by backpressure) calls Records once per interval. The slice
+	// returned becomes the partition: Records must not keep or change it.
 	Records(from, to int64, start, end time.Time) []T
 }
 

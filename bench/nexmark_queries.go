@@ -221,10 +221,11 @@ func nxQ3SideOf(e nexmark.Event) sluice.KV[int64, nxQ3Side] {
 // nxQ3State is a person's q3 state in the Sluice job: "" (none yet),
 // 'P' then the person's name, city and state separated by NULs, or 'A'
 // then the ids of the auctions that came first, 8 bytes each, little
-// endian. A string rather than a struct because the block store encodes
-// a MapWithState partition's whole state at every batch (to size it and
-// to check that it can leave the process): a string is copied as it is,
-// a struct goes through CBOR field by field.
+// endian. A string rather than a struct: it was chosen when the block
+// store encoded a MapWithState partition's whole state at every batch (it
+// now samples it), and a string still encodes and copies as it is where a
+// struct goes through CBOR field by field (at checkpoints and, on a
+// cluster, when state moves).
 type nxQ3State string
 
 func nxQ3PersonState(v nxQ3Side) nxQ3State {

@@ -91,8 +91,8 @@ func nxwClosing[V any](open map[int64]V, w, latest int64) []int64 {
 // bids of (and q8, person ids: one bit each in a uint64). Nexmark numbers
 // auctions and people in order, and bids and sellers are recent ones, so a
 // window's keys are dense in ids: keeping them in arrays makes the window
-// state (which the engine keeps per key and encodes every batch) 64 times
-// fewer entries than one per id. The results are the same for any ids,
+// state (which the engine keeps per key, checkpoints and, on a cluster,
+// shuffles) 64 times fewer entries than one per id. The results are the same for any ids,
 // only slower when they are sparse.
 const nxwGroup = 64
 

@@ -33,7 +33,10 @@ func EstimateBytes(typ lineage.Type, v any) int64 {
 func estimate(typ lineage.Type, v any) (int64, error) {
 	n := typ.Len(v)
 	if n == 0 {
-		return blockOverhead, nil
+		// Encoding nothing still asks the codec for the type: one it
+		// refuses cannot be spilled, even empty.
+		_, err := safeEncode(nil, typ, v)
+		return blockOverhead, err
 	}
 	// A partition of one record holding a whole state is estimated by
 	// the record from a sample of its values: encoding it all, at every

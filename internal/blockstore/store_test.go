@@ -464,8 +464,12 @@ func TestUnencodableBlocksAreNeverSpilled(t *testing.T) {
 			t.Fatalf("Put: %v", err)
 		}
 	}
-	if st := s.Stats(); st.Blocks != 3 || st.SpilledBlocks != 0 {
-		t.Fatalf("stats %+v: want 3 blocks in memory", st)
+	// An empty partition of such a type cannot be spilled either.
+	if err := s.Put(ID{Part: 3}, []string(nil), panicType{}); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	if st := s.Stats(); st.Blocks != 4 || st.SpilledBlocks != 0 {
+		t.Fatalf("stats %+v: want 4 blocks in memory", st)
 	}
 	if _, ok, err := s.Get(ID{Part: 1}); !ok || err != nil {
 		t.Fatalf("Get = %v, %v", ok, err)
