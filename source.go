@@ -158,8 +158,10 @@ type Generator[T any] interface {
 	// Records returns records [from, to). Their event times spread
 	// evenly over [start, end): the records' share of the interval of the
 	// batch they arrived in (see Generate), in proportion to their share
-	// of its records, so record i's time is the same (to the nanosecond)
-	// however the batch is partitioned, and whichever batch reads it. A
+	// of its records, so record i's time is the same whichever batch reads
+	// it and, to within a nanosecond, however the batch is partitioned
+	// (exactly when the interval is a whole number of nanoseconds per
+	// record: a partition's share is interpolated over its own span). A
 	// partition of a batch that reads records of several intervals (held
 	// back by backpressure) calls Records once per interval. The slice
 	// returned becomes the partition: Records must not keep or change it.
