@@ -133,26 +133,24 @@ func msOrNone(v float64) string {
 	return fmt.Sprintf("%.0f ms", v)
 }
 
-func intList(s string) ([]int, error) {
-	var out []int
+// listOf parses a comma-separated list of values, each parsed by parse
+// and accepted by ok; what names them in the error.
+func listOf[T any](s, what string, parse func(string) (T, error), ok func(T) bool) ([]T, error) {
+	var out []T
 	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			return nil, fmt.Errorf("%q is not a list of positive integers", s)
+		v, err := parse(strings.TrimSpace(f))
+		if err != nil || !ok(v) {
+			return nil, fmt.Errorf("%q is not a list of %s", s, what)
 		}
-		out = append(out, n)
+		out = append(out, v)
 	}
 	return out, nil
 }
 
+func intList(s string) ([]int, error) {
+	return listOf(s, "positive integers", strconv.Atoi, func(n int) bool { return n >= 1 })
+}
+
 func durationList(s string) ([]time.Duration, error) {
-	var out []time.Duration
-	for _, f := range strings.Split(s, ",") {
-		d, err := time.ParseDuration(strings.TrimSpace(f))
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("%q is not a list of positive durations", s)
-		}
-		out = append(out, d)
-	}
-	return out, nil
+	return listOf(s, "positive durations", time.ParseDuration, func(d time.Duration) bool { return d > 0 })
 }

@@ -311,26 +311,11 @@ func runSimStragglers(args []string, stdout, stderr io.Writer) error {
 }
 
 func floatList(s string) ([]float64, error) {
-	var out []float64
-	for _, f := range strings.Split(s, ",") {
-		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-		if err != nil || !(v > 0) {
-			return nil, fmt.Errorf("%q is not a list of positive numbers", s)
-		}
-		out = append(out, v)
-	}
-	return out, nil
+	return listOf(s, "positive numbers", func(f string) (float64, error) { return strconv.ParseFloat(f, 64) },
+		func(v float64) bool { return v > 0 })
 }
 
 // countList parses a list of counts, 0 allowed.
 func countList(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("%q is not a list of counts", s)
-		}
-		out = append(out, n)
-	}
-	return out, nil
+	return listOf(s, "counts", strconv.Atoi, func(n int) bool { return n >= 0 })
 }
