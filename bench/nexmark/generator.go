@@ -164,36 +164,32 @@ func (a *arena) person() *Person {
 	if a == nil {
 		return new(Person)
 	}
-	if len(a.people) == 0 {
-		a.people = make([]Person, peopleBlock)
-	}
-	p := &a.people[0]
-	a.people = a.people[1:]
-	return p
+	return take(&a.people, peopleBlock)
 }
 
 func (a *arena) auction() *Auction {
 	if a == nil {
 		return new(Auction)
 	}
-	if len(a.auctions) == 0 {
-		a.auctions = make([]Auction, auctionsBlock)
-	}
-	x := &a.auctions[0]
-	a.auctions = a.auctions[1:]
-	return x
+	return take(&a.auctions, auctionsBlock)
 }
 
 func (a *arena) bid() *Bid {
 	if a == nil {
 		return new(Bid)
 	}
-	if len(a.bids) == 0 {
-		a.bids = make([]Bid, bidsBlock)
+	return take(&a.bids, bidsBlock)
+}
+
+// take hands out the first element of *free, a fresh block of n made
+// when it is empty.
+func take[T any](free *[]T, n int) *T {
+	if len(*free) == 0 {
+		*free = make([]T, n)
 	}
-	b := &a.bids[0]
-	a.bids = a.bids[1:]
-	return b
+	p := &(*free)[0]
+	*free = (*free)[1:]
+	return p
 }
 
 var (
