@@ -68,6 +68,14 @@ type Context struct {
 	lastDone atomic.Int64
 	received atomic.Int64
 	onStart  []func() // run by Start before the first batch
+	// onStop are run by Stop once the engine stopped (closing sources);
+	// afterBatch after each batch, in order, on the driver.
+	onStop     []func()
+	afterBatch []func(BatchInfo)
+	// inputNames are the names of the inputs read from sources; bad
+	// counts the bad records their dead-letter outputs wrote, by input.
+	inputNames map[string]bool
+	bad        map[string]int64
 	// cl is set on the driver of a local-cluster, wk in a worker process.
 	cl *clusterDriver
 	wk *workerMode

@@ -41,6 +41,10 @@ type node struct {
 	// work on one partition (found by the node's ID in a task descriptor).
 	partition runtime.OutputFunc
 
+	// counted, for outputs run on the workers, is told how many records
+	// each batch's run wrote.
+	counted func(t time.Time, records int64)
+
 	// rtype is the record type of the node's datasets.
 	rtype lineage.Type
 
@@ -332,6 +336,9 @@ func (c *Context) Start() error {
 	cfg := runtime.StreamConfig{Interval: c.cfg.batch, First: from, Clock: c.cfg.clock, OnBatch: func(b BatchInfo) {
 		c.updateRates(b)
 		c.observeBatch(b)
+		for _, f := range c.afterBatch {
+			f(b)
+		}
 		if c.cfg.onBatch != nil {
 			c.cfg.onBatch(b)
 		}
@@ -394,6 +401,9 @@ func (c *Context) Stop() error {
 	}
 	if st != stopped {
 		c.env.close()
+		for _, f := range c.onStop {
+			f()
+		}
 		if c.ck != nil {
 			c.ck.store.Close()
 		}

@@ -1,6 +1,7 @@
 package sluice
 
 import (
+	"maps"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/runtime"
@@ -34,6 +35,9 @@ type Status struct {
 	// Inputs are the inputs that backpressure or MaxRate limit, with
 	// their current rate limit.
 	Inputs []InputStatus `json:"inputs,omitempty"`
+	// BadRecords counts, by input, the bad records sent to its
+	// dead-letter sink since the start (see DeadLetter).
+	BadRecords map[string]int64 `json:"bad_records,omitempty"`
 }
 
 // WorkerStatus describes a worker in the status.
@@ -131,6 +135,11 @@ func (c *Context) Status() Status {
 	obs, drv := c.obs, c.env.driver
 	c.mu.Unlock()
 	st := Status{Master: c.cfg.master, BatchMS: c.cfg.batch.Milliseconds(), Inputs: c.inputStatus()}
+	c.mu.Lock()
+	if len(c.bad) > 0 {
+		st.BadRecords = maps.Clone(c.bad)
+	}
+	c.mu.Unlock()
 	if obs != nil {
 		st.Batches = obs.m.Recent()
 	}
@@ -169,3 +178,17 @@ func (c *Context) Status() Status {
 
 // statsView names the driver's counters for the gauges.
 type statsView struct{ runtime.Stats }
+
+// countBad counts n bad records of input that its dead-letter output wrote.
+func (c *Context) countBad(input string, n int64) {
+	c.mu.Lock()
+	if c.bad == nil {
+		c.bad = make(map[string]int64)
+	}
+	c.bad[input] += n
+	obs := c.obs
+	c.mu.Unlock()
+	if obs != nil {
+		obs.m.AddBadRecords(input, n)
+	}
+}

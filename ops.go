@@ -24,6 +24,9 @@ type opConfig struct {
 	// lateness is how far event-time windows wait behind the latest
 	// event time before they close (AllowedLateness).
 	lateness time.Duration
+	// deadLetter is where FromSource sends bad records (nil: they fail
+	// their batch).
+	deadLetter Sink[BadRecord]
 }
 
 // Named gives an operation a stable name. Stateful operations

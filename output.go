@@ -71,8 +71,17 @@ func addPartitionOutput[T any](s *Stream[T], kind string, f func(ctx context.Con
 		return f(ctx, time.Unix(0, t), p, parts, recs)
 	}
 	n.output = func(ctx context.Context, d *lineage.Dataset, t time.Time) error {
-		if _, err := c.env.RunJob(ctx, d, runtime.Action{Kind: runtime.ActOutput, Node: n.id}); err != nil {
+		res, err := c.env.RunJob(ctx, d, runtime.Action{Kind: runtime.ActOutput, Node: n.id})
+		if err != nil {
 			return err
+		}
+		if n.counted != nil {
+			var sum int64
+			for _, r := range res {
+				k, _ := r.(int64)
+				sum += k
+			}
+			n.counted(t, sum)
 		}
 		if after != nil {
 			return after(ctx, t, d.NumParts)

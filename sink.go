@@ -67,17 +67,23 @@ func WriteTo[T any](s *Stream[T], sink Sink[T], o ...OpOption) {
 	if c.check(op, cfg.name == "", "outputs written to a sink need a name: add sluice.Named(\"...\")") {
 		return
 	}
+	writeTo(s, op, sink, cfg.name)
+}
+
+// writeTo adds an output named name that writes s to sink (nil if the
+// name is taken, which fails the context).
+func writeTo[T any](s *Stream[T], op string, sink Sink[T], name string) *node {
+	c := s.n.c
 	c.mu.Lock()
 	if c.outputNames == nil {
 		c.outputNames = make(map[string]bool)
 	}
-	dup := c.outputNames[cfg.name]
-	c.outputNames[cfg.name] = true
+	dup := c.outputNames[name]
+	c.outputNames[name] = true
 	c.mu.Unlock()
-	if c.check(op, dup, "output name %q is already used", cfg.name) {
-		return
+	if c.check(op, dup, "output name %q is already used", name) {
+		return nil
 	}
-	name := cfg.name
 	var after func(ctx context.Context, t time.Time, parts int) error
 	if bc, ok := sink.(BatchCommitter); ok {
 		after = func(ctx context.Context, t time.Time, parts int) error { return bc.CommitBatch(ctx, name, t, parts) }
@@ -86,4 +92,5 @@ func WriteTo[T any](s *Stream[T], sink Sink[T], o ...OpOption) {
 		return sink.Write(ctx, OutputKey{Output: name, Batch: t, Partition: p, Partitions: parts}, recs)
 	}, after)
 	n.name = name
+	return n
 }

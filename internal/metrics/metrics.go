@@ -68,6 +68,7 @@ type Driver struct {
 	batches, failed, records        prometheus.Counter
 	processing, scheduling, delayed prometheus.Histogram
 	inputRate                       *prometheus.GaugeVec
+	badRecords                      *prometheus.CounterVec
 
 	mu     sync.Mutex
 	recent []Batch
@@ -89,8 +90,10 @@ func NewDriver(g DriverGauges) *Driver {
 		delayed:    prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_batch_total_delay_seconds", Help: "Time from a batch's end to its results.", Buckets: delayBuckets}),
 		inputRate: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_input_rate_limit",
 			Help: "The records per second an input may read, from backpressure and its maximum rate (0: no limit)."}, []string{"input"}),
+		badRecords: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_input_bad_records_total",
+			Help: "Records an input could not decode or validate, sent to its dead-letter sink."}, []string{"input"}),
 	}
-	r.MustRegister(d.batches, d.failed, d.records, d.processing, d.scheduling, d.delayed, d.inputRate)
+	r.MustRegister(d.batches, d.failed, d.records, d.processing, d.scheduling, d.delayed, d.inputRate, d.badRecords)
 	gauge, counter := funcs(r)
 	gauge("sluice_workers", "Workers connected.", g.Workers)
 	gauge("sluice_running_tasks", "Tasks running.", g.RunningTasks)
@@ -120,6 +123,11 @@ func funcs(r *prometheus.Registry) (gauge, counter func(name, help string, f fun
 		}
 	}
 	return gauge, counter
+}
+
+// AddBadRecords counts n bad records of input.
+func (d *Driver) AddBadRecords(input string, n int64) {
+	d.badRecords.WithLabelValues(input).Add(float64(n))
 }
 
 // ObserveBatch records a processed batch.

@@ -93,7 +93,7 @@ type TaskResult struct {
 	Task   scheduler.Task
 	Worker string
 	// Value is the action's result (result tasks only): for ActCount an
-	// int64, for ActOutput nil, otherwise records of ValueType (or, after
+	// int64, for ActOutput the records written (an int64), otherwise records of ValueType (or, after
 	// crossing processes, an Encoded partition of that type).
 	Value any
 	// ValueType is the record type of Value (in-process only).

@@ -269,7 +269,10 @@ func (w *Worker) act(tc *taskCtx, d *TaskDesc, ds *lineage.Dataset, part any, re
 		if err != nil {
 			return nil, err
 		}
-		return nil, f(tc.ctx, d.BatchTime, d.Task.Partition, ds.NumParts, part)
+		if err := f(tc.ctx, d.BatchTime, d.Task.Partition, ds.NumParts, part); err != nil {
+			return nil, err
+		}
+		return int64(ds.Type.Len(part)), nil
 	case ActFunc:
 		if a.Fn == nil { // the function stayed in the driver's process
 			res.ValueType, res.Shipped = ds.Type, true
