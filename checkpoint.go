@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -241,6 +242,12 @@ type checkpoints struct {
 	// replay marks a Replay's context: an input with no recorded plan of
 	// a batch it needs is an error, unless it can plan it again.
 	replay bool
+
+	// metaMu orders the metadata writes, each of which snapshots the
+	// inputs' plans once it holds it: the newest written has them all.
+	// last is the latest written (nil: none yet).
+	metaMu sync.Mutex
+	last   *metadata
 }
 
 // openCheckpoints opens the configured store, if any.
@@ -371,6 +378,8 @@ func insertSorted(xs []int64, x int64) []int64 {
 // writeMetadata writes the metadata checkpoint after batch t, then deletes
 // what no checkpoint references any more.
 func (c *Context) writeMetadata(ctx context.Context, t time.Time) error {
+	c.ck.metaMu.Lock()
+	defer c.ck.metaMu.Unlock()
 	m := metadata{Version: metadataVersion, Batch: c.cfg.batch, First: c.first.UnixNano(), Completed: t.UnixNano(),
 		Program: c.cfg.program, Args: c.cfg.programArgs, Parallelism: c.cfg.parallelism}
 	c.ck.mu.Lock()
@@ -401,7 +410,40 @@ func (c *Context) writeMetadata(ctx context.Context, t time.Time) error {
 	if err := c.ck.store.Put(ctx, metadataKey(t.UnixNano()), b); err != nil {
 		return fmt.Errorf("sluice: metadata checkpoint after batch %d: %w", t.UnixMilli(), err)
 	}
+	c.ck.last = &m
 	return c.collect(ctx, t.UnixNano(), garbage)
+}
+
+// recordPlans writes the latest metadata checkpoint again with batch t's
+// plans, just planned, before its jobs run. Without it a driver lost while
+// the batch runs would plan it again from its inputs: an input that is not
+// a pure function of time (Kafka, NATS, files) could then give the batch
+// other records than those the outputs it committed before the loss
+// wrote. Nothing is written before the first batch completes, nor when
+// every input plans each batch again the same (Generate).
+func (c *Context) recordPlans(ctx context.Context, t time.Time) {
+	if c.ck.replay || !slices.ContainsFunc(c.inputs, func(n *node) bool { return !n.replay }) {
+		return
+	}
+	c.ck.metaMu.Lock()
+	defer c.ck.metaMu.Unlock()
+	if c.ck.last == nil {
+		return
+	}
+	m := *c.ck.last
+	c.ck.mu.Lock()
+	m.Epoch = c.ck.epoch
+	c.ck.mu.Unlock()
+	m.Inputs = c.inputMetas()
+	b, err := json.Marshal(m)
+	if err == nil {
+		err = c.ck.store.Put(ctx, metadataKey(m.Completed), b)
+	}
+	if err != nil {
+		// The job goes on: were the driver lost during the batch, it
+		// would be planned again (as before this write).
+		c.cfg.logger.Warn("sluice: recording the plans of a batch failed", "batch", t.UnixMilli(), "err", err)
+	}
 }
 
 // retain returns n's committed checkpoints a resume may still need: the
@@ -574,6 +616,7 @@ func (c *Context) resume(ctx context.Context) error {
 	c.ck.mu.Lock()
 	c.ck.epoch = m.Epoch + 1
 	c.ck.completed = m.Completed
+	c.ck.last = m // recordPlans adds the plans of the next batches to it
 	c.ck.resumeFrom = from
 	c.ck.report = rep
 	c.ck.dropped = rep.Dropped

@@ -393,3 +393,59 @@ func ExampleClock() {
 	// <nil>
 	// true
 }
+
+// offsets is a plan of counterLog: the records [From, To).
+type offsets struct{ From, To int64 }
+
+// counterLog is a replayable source: a log in which record i is "event i"
+// and records arrive at 3 per second; every fifth record is corrupt.
+type counterLog struct{}
+
+func (counterLog) Plan(_ context.Context, req sluice.PlanRequest[offsets]) (offsets, error) {
+	var from int64
+	if req.HasPrev {
+		from = req.Prev.To // go on from where the previous batch ended
+	}
+	to := int64(req.Batch.Sub(sluicetest.Epoch)/time.Second) * 3
+	return offsets{from, max(from, to)}, nil
+}
+
+func (counterLog) Parts(p offsets) int { return min(int(p.To-p.From), 2) }
+
+func (counterLog) Read(_ context.Context, p offsets, part int) ([]string, []sluice.BadRecord, error) {
+	var recs []string
+	var bad []sluice.BadRecord
+	for i := p.From + int64(part); i < p.To; i += 2 { // two partitions
+		if i%5 == 4 {
+			bad = append(bad, sluice.BadRecord{Position: fmt.Sprintf("log@%d", i), Value: []byte{0xff}, Error: "corrupt"})
+			continue
+		}
+		recs = append(recs, fmt.Sprintf("event %d", i))
+	}
+	return recs, bad, nil
+}
+
+// printBad is a dead-letter sink that prints what it is given.
+type printBad struct{}
+
+func (printBad) Write(_ context.Context, _ sluice.OutputKey, recs []sluice.BadRecord) error {
+	for _, r := range recs {
+		fmt.Printf("dead letter from %s at %s: %s\n", r.Input, r.Position, r.Error)
+	}
+	return nil
+}
+
+// FromSource reads a replayable source: the driver plans each batch's
+// offsets (kept in the metadata checkpoint), tasks read them. Records that
+// do not decode go to the dead-letter sink with their position.
+func ExampleFromSource() {
+	j := newExampleJob()
+	defer j.stop()
+	events := sluice.FromSource(j.Context, counterLog{}, sluice.Named("events"), sluice.DeadLetter(printBad{}))
+	printEachBatch(sluice.Count(events))
+	j.run(2)
+	// Output:
+	// 1s: [3]
+	// dead letter from events at log@4: corrupt
+	// 2s: [2]
+}

@@ -457,6 +457,9 @@ func (g *generator) generate(t time.Time) (*runtime.Batch, error) {
 	if err := c.planInputs(t, b); err != nil {
 		return nil, err
 	}
+	if c.ck != nil {
+		c.recordPlans(context.Background(), t)
+	}
 	for _, out := range c.outputs {
 		d, ok, err := out.parents[0].at(t)
 		if err != nil {

@@ -2,10 +2,13 @@ package sluice_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -230,5 +233,112 @@ func TestFromSourceNeedsName(t *testing.T) {
 	sluice.Print(sluice.FromSource(c, &logSource{PerSecond: 1, NParts: 1}), 1)
 	if err := c.Start(); err == nil || !strings.Contains(err.Error(), "sluice.Named") {
 		t.Fatalf("Start: %v, want an error asking for a name", err)
+	}
+}
+
+// growingLog is a log that holds Avail records: its plans are not a pure
+// function of the batch time (as Kafka's are not).
+type growingLog struct{ avail atomic.Int64 }
+
+func (g *growingLog) Plan(_ context.Context, req sluice.PlanRequest[logPlan]) (logPlan, error) {
+	from := int64(0)
+	if req.HasPrev {
+		from = req.Prev.To
+	}
+	return logPlan{From: from, To: max(from, g.avail.Load()), Parts: 2}, nil
+}
+
+func (g *growingLog) Parts(p logPlan) int { return p.Parts }
+
+func (g *growingLog) Read(ctx context.Context, p logPlan, part int) ([]string, []sluice.BadRecord, error) {
+	return (&logSource{}).Read(ctx, p, part)
+}
+
+// TestFromSourceRestartRereadsPlannedBatch loses the driver while a batch
+// runs, after one of its outputs ran, and resumes it from its checkpoint
+// once the source holds more records: the batch is run again with the
+// records it was planned with (its plan was in the checkpoint before its
+// jobs ran), and the next batch reads the rest.
+func TestFromSourceRestartRereadsPlannedBatch(t *testing.T) {
+	loc := t.TempDir()
+	src := &growingLog{}
+	var mu sync.Mutex
+	got := make(map[int64][]string) // by batch second
+	var fail atomic.Bool
+	build := func(c *sluice.Context) {
+		in := sluice.FromSource(c, src, sluice.Named("log"))
+		sluice.ForeachBatch(in, func(ctx context.Context, d sluice.Dataset[string], bt time.Time) error {
+			recs, err := d.Collect(ctx)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			got[int64(bt.Sub(sluicetest.Epoch)/time.Second)] = recs
+			mu.Unlock()
+			return nil
+		})
+		sluice.ForeachBatch(in, func(context.Context, sluice.Dataset[string], time.Time) error {
+			if fail.Load() {
+				return errors.New("the driver is lost here")
+			}
+			return nil
+		})
+	}
+	start := func() (*sluice.Context, *sluicetest.ManualClock, chan sluice.BatchInfo) {
+		clock := sluicetest.NewManualClock(sluicetest.Epoch)
+		infos := make(chan sluice.BatchInfo, 64)
+		c, err := sluice.GetOrCreate(loc, build, sluice.Master("local[2]"), sluice.Batch(time.Second), sluice.WithClock(clock),
+			sluice.Output(io.Discard), sluice.OnBatch(func(b sluice.BatchInfo) { infos <- b }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return c, clock, infos
+	}
+	step := func(clock *sluicetest.ManualClock, infos chan sluice.BatchInfo) sluice.BatchInfo {
+		clock.Advance(time.Second)
+		select {
+		case b := <-infos:
+			return b
+		case <-time.After(30 * time.Second):
+			t.Fatal("no batch in 30s")
+			return sluice.BatchInfo{}
+		}
+	}
+	c1, clock1, infos1 := start()
+	for i, avail := range []int64{5, 10, 15} {
+		src.avail.Store(avail)
+		fail.Store(i == 2)
+		if b := step(clock1, infos1); (b.Err != nil) != (i == 2) {
+			t.Fatalf("batch %d: %v", i+1, b.Err)
+		}
+	}
+	sluice.Crash(c1)
+	mu.Lock()
+	first := slices.Clone(got[3])
+	mu.Unlock()
+	if len(first) != 5 {
+		t.Fatalf("batch 3 first read %v, want r10..r14", first)
+	}
+
+	src.avail.Store(30) // more records arrived while the driver was down
+	fail.Store(false)
+	c2, clock2, infos2 := start()
+	defer c2.Stop()
+	clock2.Set(sluicetest.Epoch.Add(2 * time.Second))
+	for range 2 {
+		if b := step(clock2, infos2); b.Err != nil {
+			t.Fatal(b.Err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(got[3], first) {
+		t.Errorf("batch 3 read %v after the restart, %v before: its plan was lost", got[3], first)
+	}
+	if len(got[4]) != 15 || got[4][0] != "r15" {
+		t.Errorf("batch 4 read %v, want r15..r29", got[4])
 	}
 }

@@ -27,6 +27,9 @@ type opConfig struct {
 	// deadLetter is where FromSource sends bad records (nil: they fail
 	// their batch).
 	deadLetter Sink[BadRecord]
+	// token, tlsCert and tlsKey secure HTTP receivers (AuthToken, TLS).
+	token           string
+	tlsCert, tlsKey string
 }
 
 // Named gives an operation a stable name. Stateful operations

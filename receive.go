@@ -413,6 +413,20 @@ func readSocket(ctx context.Context, addr string, emit func(string), bad func(er
 // readLines reads lines from r, skipping (and reporting) lines that are
 // too long or not UTF-8. It never holds more than MaxLineBytes of a line.
 func readLines(r io.Reader, emit func(string), bad func(error)) error {
+	return scanLines(r, func(n int, line []byte, tooLong bool) {
+		if err := checkLine(n, line, tooLong); err != nil {
+			bad(err)
+			return
+		}
+		emit(string(line))
+	})
+}
+
+// scanLines calls each with every line of r, numbered from 1, without
+// its "\n" or "\r\n". A line longer than MaxLineBytes is given cut to
+// its first MaxLineBytes, with tooLong set: scanLines never holds more.
+// line is only valid during the call.
+func scanLines(r io.Reader, each func(n int, line []byte, tooLong bool)) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var line []byte
 	tooLong := false
@@ -422,6 +436,9 @@ func readLines(r io.Reader, emit func(string), bad func(error)) error {
 		if len(line)+len(chunk) <= MaxLineBytes+2 { // room for "\r\n"
 			line = append(line, chunk...)
 		} else {
+			if room := MaxLineBytes - len(line); room > 0 {
+				line = append(line, chunk[:min(room, len(chunk))]...)
+			}
 			tooLong = true
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -429,11 +446,11 @@ func readLines(r io.Reader, emit func(string), bad func(error)) error {
 		}
 		if len(chunk) > 0 || len(line) > 0 || tooLong {
 			n++
-			if tooLong {
-				bad(fmt.Errorf("line %d is longer than %d bytes", n, MaxLineBytes))
-			} else {
-				lineDone(line, n, emit, bad)
+			l := bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+			if len(l) > MaxLineBytes {
+				l, tooLong = l[:MaxLineBytes], true
 			}
+			each(n, l, tooLong)
 		}
 		line, tooLong = line[:0], false
 		if err == io.EOF {
@@ -445,16 +462,16 @@ func readLines(r io.Reader, emit func(string), bad func(error)) error {
 	}
 }
 
-func lineDone(line []byte, n int, emit func(string), bad func(error)) {
-	s := strings.TrimSuffix(strings.TrimSuffix(string(line), "\n"), "\r")
+// checkLine says what is wrong with line n, if anything: too long or not
+// UTF-8.
+func checkLine(n int, line []byte, tooLong bool) error {
 	switch {
-	case len(s) > MaxLineBytes:
-		bad(fmt.Errorf("line %d is longer than %d bytes", n, MaxLineBytes))
-	case !utf8.ValidString(s):
-		bad(fmt.Errorf("line %d is not valid UTF-8", n))
-	default:
-		emit(s)
+	case tooLong:
+		return fmt.Errorf("line %d is longer than %d bytes", n, MaxLineBytes)
+	case !utf8.Valid(line):
+		return fmt.Errorf("line %d is not valid UTF-8", n)
 	}
+	return nil
 }
 
 // TextFiles makes a stream of the lines of the files that appear in dir:

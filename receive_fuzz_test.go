@@ -2,6 +2,10 @@ package sluice
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -41,6 +45,60 @@ func FuzzReadLines(f *testing.F) {
 					t.Fatalf("line %d: got %.80q (%d bytes), want %.80q (%d bytes)", i, lines[i], len(lines[i]), l, len(l))
 				}
 			}
+		}
+	})
+}
+
+// FuzzReadRequest checks an HTTPJSON receiver's body decoder with a
+// dead-letter sink: it never panics, every non-blank line is either a
+// record or a bad record naming its line, and a bad record holds the
+// line as sent (cut to MaxLineBytes).
+func FuzzReadRequest(f *testing.F) {
+	f.Add([]byte("{\"a\":1}\n\n{\"a\":\n\xff\n"))
+	f.Add([]byte("[1,2]\r\n{\"a\":\"x\"}"))
+	f.Add(bytes.Repeat([]byte("{"), MaxLineBytes+3))
+	type rec struct{ A int }
+	decode := func(line []byte) (rec, error) {
+		var v rec
+		err := json.Unmarshal(line, &v)
+		return v, err
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		items, nbad, err := readRequest(r, bytes.NewReader(in), true, func(_ *http.Request, n int, line []byte, lerr error) (httpItem[rec], error) {
+			if lerr == nil {
+				v, derr := decode(line)
+				if derr == nil {
+					return httpItem[rec]{Rec: v}, nil
+				}
+				lerr = derr
+			}
+			return httpItem[rec]{Bad: &BadRecord{Position: fmt.Sprintf("line %d", n), Value: bytes.Clone(line), Error: lerr.Error()}}, nil
+		})
+		if err != nil {
+			t.Fatalf("reading from memory failed: %v", err)
+		}
+		lines := strings.Split(strings.TrimSuffix(string(in), "\n"), "\n")
+		if len(in) == 0 {
+			lines = nil
+		}
+		nonBlank, bads := 0, 0
+		for _, l := range lines {
+			l = strings.TrimSuffix(l, "\r")
+			if len(l) > MaxLineBytes || !utf8.ValidString(l) || len(bytes.TrimSpace([]byte(l))) > 0 {
+				nonBlank++
+			}
+		}
+		for _, it := range items {
+			if it.Bad != nil {
+				bads++
+				if len(it.Bad.Value) > MaxLineBytes || it.Bad.Error == "" {
+					t.Fatalf("bad record %q: %s", it.Bad.Value[:min(len(it.Bad.Value), 40)], it.Bad.Error)
+				}
+			}
+		}
+		if bads != nbad || len(items) != nonBlank {
+			t.Fatalf("%d items (%d bad, counted %d) for %d non-blank lines", len(items), bads, nbad, nonBlank)
 		}
 	})
 }

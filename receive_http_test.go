@@ -2,10 +2,19 @@ package sluice_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -257,4 +266,171 @@ func TestWriteAheadLogNeedsACheckpoint(t *testing.T) {
 	if _, err := sluice.NewContext(sluice.WriteAheadLog()); err == nil || !strings.Contains(err.Error(), "Checkpoint") {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// postAuth sends body with an Authorization header (none if token is "")
+// through client.
+func postAuth(t *testing.T, client *http.Client, url, token, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+type postedClick struct {
+	User string `json:"user"`
+	Ad   int    `json:"ad"`
+}
+
+func TestHTTPJSONTokenAndDeadLetter(t *testing.T) {
+	addr := sameAddr(t, freeAddr(t))
+	h := sluicetest.New(t, time.Second)
+	dl := &memSink[sluice.BadRecord]{}
+	out := sluicetest.Collect(sluice.HTTPJSON[postedClick](h.Context, addr, sluice.AuthToken("s3cret"), sluice.DeadLetter(dl)))
+	h.Run(1) // starts the receiver
+	url := "http://" + addr + "/"
+	waitFor(t, "the receiver to listen", func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusUnauthorized
+	})
+	body := "{\"user\":\"ann\",\"ad\":1}\n\n{\"user\":\"bob\",\"ad\":2}\n"
+	if code, msg := postAuth(t, http.DefaultClient, url, "", body); code != http.StatusUnauthorized {
+		t.Fatalf("no token: %d %q", code, msg)
+	}
+	if code, msg := postAuth(t, http.DefaultClient, url, "s3cre", body); code != http.StatusUnauthorized {
+		t.Fatalf("wrong token: %d %q", code, msg)
+	}
+	if code, msg := postAuth(t, http.DefaultClient, url, "s3cret", body); code != http.StatusOK || msg != `{"records":2}` {
+		t.Fatalf("POST: %d %q", code, msg)
+	}
+	// Bad lines go to the dead-letter sink; the good ones are taken.
+	if code, msg := postAuth(t, http.DefaultClient, url, "s3cret", "{\"user\":\"cy\",\"ad\":3}\n{\"user\":\n\xff\n"); code != http.StatusOK || msg != `{"bad":2,"records":1}` {
+		t.Fatalf("POST with bad lines: %d %q", code, msg)
+	}
+	h.Run(1)
+	assertBatches(t, out.Batches(), batches(nil, []postedClick{{"ann", 1}, {"bob", 2}, {"cy", 3}}))
+	if sluice.IsWorker() {
+		return
+	}
+	if n := h.Context.Status().BadRecords["HTTPJSON("+addr+")"]; n != 2 {
+		t.Errorf("Status counts %d bad records, want 2", n)
+	}
+	if !strings.HasPrefix(h.Context.Status().Master, "local[") {
+		return // the sink's writes are in the worker processes
+	}
+	bad := dl.all()
+	if len(bad) != 2 || !strings.HasSuffix(bad[0].Position, "line 2") || !strings.HasSuffix(bad[1].Position, "line 3") ||
+		string(bad[0].Value) != `{"user":` || !strings.Contains(bad[1].Error, "UTF-8") || bad[0].Input != "HTTPJSON("+addr+")" {
+		t.Fatalf("dead letters %+v", bad)
+	}
+}
+
+func TestHTTPTextWithoutDeadLetterRefusesBadJSON(t *testing.T) {
+	addr := sameAddr(t, freeAddr(t))
+	h := sluicetest.New(t, time.Second)
+	out := sluicetest.Collect(sluice.HTTPJSON[postedClick](h.Context, addr))
+	h.Run(1)
+	url := "http://" + addr + "/"
+	waitListening(t, url)
+	if code, msg := post(t, url, "{\"user\":\"ann\",\"ad\":1}\n{\"ad\":\"two\"}\n"); code != http.StatusBadRequest || !strings.Contains(msg, "line 2") {
+		t.Fatalf("bad JSON: %d %q", code, msg)
+	}
+	h.Run(1)
+	assertBatches(t, out.Batches(), batches[postedClick](nil, nil))
+}
+
+// selfSigned writes a self-signed certificate for 127.0.0.1 and its key
+// to dir and returns a client that trusts it.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, client *http.Client) {
+	t.Helper()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if sluice.IsWorker() { // the test process wrote them
+		return certFile, keyFile, nil
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sluice test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return certFile, keyFile, &http.Client{Transport: tr}
+}
+
+func TestHTTPTextTLS(t *testing.T) {
+	addr := sameAddr(t, freeAddr(t))
+	dir := sameDir(t)
+	certFile, keyFile, client := selfSigned(t, dir)
+	h := sluicetest.New(t, time.Second)
+	out := sluicetest.Collect(sluice.HTTPText(h.Context, addr, sluice.TLS(certFile, keyFile), sluice.AuthToken("tok")))
+	h.Run(1)
+	url := "https://" + addr + "/"
+	waitFor(t, "the receiver to listen", func() bool {
+		resp, err := client.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusUnauthorized
+	})
+	if code, msg := postAuth(t, client, url, "tok", "a\nb\n"); code != http.StatusOK {
+		t.Fatalf("POST over TLS: %d %q", code, msg)
+	}
+	// Plain HTTP is refused (net/http's TLS server answers it 400),
+	// taking nothing.
+	if code, _ := post(t, "http://"+addr+"/", "c\n"); code != http.StatusBadRequest {
+		t.Fatalf("plain HTTP to the TLS receiver: %d", code)
+	}
+	h.Run(1)
+	assertBatches(t, out.Batches(), batches(nil, []string{"a", "b"}))
+}
+
+// sameDir gives the worker processes of SLUICE_TEST_MASTER=local-cluster[N]
+// the test process's temporary directory.
+func sameDir(t *testing.T) string {
+	key := "SLUICE_TEST_DIR_" + strings.NewReplacer("/", "_", "#", "_").Replace(t.Name())
+	if d := os.Getenv(key); d != "" && sluice.IsWorker() {
+		return d
+	}
+	d := t.TempDir()
+	t.Setenv(key, d)
+	return d
 }
