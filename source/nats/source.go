@@ -39,10 +39,10 @@ type Source[T any] struct {
 
 // The interfaces a Source implements.
 var (
-	_ sluice.Source[Plan, string]       = (*Source[string])(nil)
-	_ sluice.SourceCounter[Plan]        = (*Source[string])(nil)
-	_ sluice.SourceCommitter[Plan]      = (*Source[string])(nil)
-	_ interface{ Close() error }        = (*Source[string])(nil)
+	_ sluice.Source[Plan, string]  = (*Source[string])(nil)
+	_ sluice.SourceCounter[Plan]   = (*Source[string])(nil)
+	_ sluice.SourceCommitter[Plan] = (*Source[string])(nil)
+	_ interface{ Close() error }   = (*Source[string])(nil)
 )
 
 // New makes a source of the JetStream stream named stream on the server

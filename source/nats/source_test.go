@@ -12,8 +12,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/sluicehq/sluice"
-	natssrc "github.com/sluicehq/sluice/source/nats"
 	"github.com/sluicehq/sluice/sluicetest"
+	natssrc "github.com/sluicehq/sluice/source/nats"
 )
 
 // msgs returns "m<from>" … "m<to-1>".
