@@ -27,7 +27,7 @@ var bg = context.Background()
 // startServer starts an embedded JetStream server for the test, on a
 // random port with its store in a temporary directory, and returns its
 // URL; in a worker process it returns the URL of the test process's.
-func startServer(t *testing.T) string {
+func startServer(t testing.TB) string {
 	t.Helper()
 	if sluice.IsWorker() {
 		u := os.Getenv(urlEnv)
@@ -55,7 +55,7 @@ func startServer(t *testing.T) string {
 }
 
 // connect connects the test to url, closed when the test ends.
-func connect(t *testing.T, url string) jetstream.JetStream {
+func connect(t testing.TB, url string) jetstream.JetStream {
 	t.Helper()
 	nc, err := natsgo.Connect(url)
 	if err != nil {

@@ -27,7 +27,7 @@ var bg = context.Background()
 // startServer starts an embedded JetStream server for the test, on a
 // random port with its store in a temporary directory, and returns its
 // URL; in a worker process it returns the URL of the test process's.
-func startServer(t *testing.T) string {
+func startServer(t testing.TB) string {
 	t.Helper()
 	if sluice.IsWorker() {
 		u := os.Getenv(urlEnv)
@@ -55,7 +55,7 @@ func startServer(t *testing.T) string {
 }
 
 // connect connects the test to url, closed when the test ends.
-func connect(t *testing.T, url string) jetstream.JetStream {
+func connect(t testing.TB, url string) jetstream.JetStream {
 	t.Helper()
 	nc, err := natsgo.Connect(url)
 	if err != nil {
@@ -92,4 +92,15 @@ func publish(t *testing.T, js jetstream.JetStream, subject string, payloads ...s
 			t.Fatal(err)
 		}
 	}
+}
+
+// benchStream starts a server with stream EVENTS on events.> for a
+// benchmark.
+func benchStream(b *testing.B) (string, jetstream.JetStream) {
+	url := startServer(b)
+	js := connect(b, url)
+	if _, err := js.CreateStream(bg, jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{"events.>"}}); err != nil {
+		b.Fatal(err)
+	}
+	return url, js
 }

@@ -2,6 +2,7 @@ package nats_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,5 +138,17 @@ func TestReadOnLocalCluster(t *testing.T) {
 	h.Run(1)
 	if got, want := out.Batches(), [][]string{msgs(0, 30), msgs(30, 35)}; !equalBatches(got, want) {
 		t.Errorf("batches %q, want %q", got, want)
+	}
+}
+
+func TestRecreatedStreamFailsPlanning(t *testing.T) {
+	url, js := newStream(t, "S", "s.>")
+	publish(t, js, "s.a", "m0")
+	src := natssrc.New(url, "S", natssrc.Text)
+	defer src.Close()
+	prev := natssrc.Plan{From: 1, To: 50, Parts: 1} // as if the stream had held 49 messages
+	_, err := src.Plan(bg, sluice.PlanRequest[natssrc.Plan]{Prev: prev, HasPrev: true, Limit: -1})
+	if err == nil || !strings.Contains(err.Error(), "ends at sequence 1, before where the previous batch ended (49)") {
+		t.Errorf("Plan after the stream went back: %v, want an error", err)
 	}
 }

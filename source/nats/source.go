@@ -125,6 +125,10 @@ func (s *Source[T]) Plan(ctx context.Context, req sluice.PlanRequest[Plan]) (Pla
 	}
 	last := info.State.LastSeq
 	from := req.Prev.To
+	if req.HasPrev && from > last+1 {
+		return Plan{}, fmt.Errorf("nats: stream %s ends at sequence %d, before where the previous batch ended (%d): was it deleted and made again?",
+			s.stream, last, from-1)
+	}
 	if !req.HasPrev {
 		if from, err = s.startAt(ctx, st, info.State); err != nil {
 			return Plan{}, err
