@@ -54,9 +54,14 @@
 //	src := nats.New(url, "EVENTS", decode, nats.PlanByTime(nats.TimeHeader))
 //	c, _ := sluice.NewContext(sluice.NoBackpressure(), …) // no limit may cut a batch
 //
-// The job's batch times must then be those of the stamps: the chaos
-// command stamps its events with the batch times of its own (manual or
-// real) clock.
+// With batch interval B, batch t reads the messages stamped in [t-B, t)
+// (the first batch, everything stamped before it from the start
+// position), so stamp the events meant for batch t in that interval: a
+// chaos run and its failure-free reference then read the same messages in
+// the same batches, as long as their clocks give the same batch times
+// (a manual clock, or the same first batch time). A batch time past the
+// last stamp plans an empty batch, so fill the stream beyond the last
+// batch the run will have.
 //
 // # Progress for monitoring
 //
