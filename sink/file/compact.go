@@ -18,7 +18,7 @@ import (
 )
 
 // compact compacts the periods of output due after the commit of batch
-// now (ms), in these steps, each of which may be the last (a crash):
+// now (ms) or of a later one, in these steps, each of which may be the last (a crash):
 //
 //  1. Finish what an interrupted compaction or commit left: remove the
 //     directories under _pending that are being written or removed, and
@@ -41,6 +41,14 @@ func (s *Sink[T]) compact(ctx context.Context, output string, now int64) error {
 	}
 	if err := s.cleanup(root, st); err != nil {
 		return err
+	}
+	// A late batch (committed after later ones) compacts what the latest
+	// one would.
+	for ms := range st.gens {
+		now = max(now, ms)
+	}
+	for ms := range st.covered {
+		now = max(now, ms)
 	}
 	every := s.every.Milliseconds()
 	periods := make(map[int64][]int64) // period start → batches
