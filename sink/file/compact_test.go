@@ -184,4 +184,3 @@ func TestCompactEndToEnd(t *testing.T) {
 		t.Errorf("%d compacted periods, want 3", compacted)
 	}
 }
-
