@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -173,9 +172,10 @@ func newSource[T any](loc Location, opts []Option) *Source[T] {
 	return s
 }
 
-// Lines reads every line of the files as a record, decoded by decode. A
-// line that is not valid UTF-8, is longer than MaxLineLength or that
-// decode refuses is a bad record.
+// Lines reads every line of the files as a record, decoded by decode
+// (which must copy what it keeps: line is reused after the call). A line
+// that is not valid UTF-8, is longer than MaxLineLength or that decode
+// refuses is a bad record.
 func Lines[T any](loc Location, decode func(line []byte) (T, error), opts ...Option) *Source[T] {
 	s := newSource[T](loc, opts)
 	s.line = decode
@@ -196,14 +196,8 @@ func Text(loc Location, opts ...Option) *Source[string] {
 func JSONLines[T any](loc Location, opts ...Option) *Source[T] {
 	return Lines(loc, func(l []byte) (T, error) {
 		var v T
-		dec := json.NewDecoder(bytes.NewReader(l))
-		if err := dec.Decode(&v); err != nil {
-			return v, err
-		}
-		if dec.More() || dec.InputOffset() < int64(len(bytes.TrimRight(l, " \t\r"))) {
-			return v, errors.New("more than one JSON value on the line")
-		}
-		return v, nil
+		err := json.Unmarshal(l, &v) // refuses what follows the value too
+		return v, err
 	}, opts...)
 }
 
