@@ -109,7 +109,7 @@ func TestWriteReplacesWhole(t *testing.T) {
 	if err := s.Write(ctx, key("w", 1000, 0, 1), []string{"x"}); err != nil {
 		t.Fatal(err)
 	}
-	if got := readFile(t, filepath.Join(dir, "w", "1000", "part-00000.jsonl")); got != "\"x\"\n" {
+	if got := readFile(t, filepath.Join(dir, "w", "_pending", "1000", "part-00000.jsonl")); got != "\"x\"\n" {
 		t.Fatalf("part holds %q after the rerun", got)
 	}
 }
@@ -128,7 +128,7 @@ func TestConcurrentAttempts(t *testing.T) {
 		fmt.Fprintf(&want, "%d\n", r)
 	}
 	k := key("c", 5000, 3, 4)
-	part := filepath.Join(dir, "c", "5000", "part-00003.jsonl")
+	part := filepath.Join(dir, "c", "_pending", "5000", "part-00003.jsonl")
 
 	stop := make(chan struct{})
 	var reads atomic.Int64
@@ -187,12 +187,13 @@ func TestCrashMidWriteLeavesNoVisibleFile(t *testing.T) {
 	dir := t.TempDir()
 	s := file.New[string](dir)
 	bdir := filepath.Join(dir, "logs", "2000")
-	if err := os.MkdirAll(bdir, 0o755); err != nil {
+	pdir := filepath.Join(dir, "logs", "_pending", "2000")
+	if err := os.MkdirAll(pdir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	// What a crash in the middle of a write leaves (the temporary file's
 	// name is the one Write uses).
-	tmp := filepath.Join(bdir, ".part-00000.jsonl.tmp-12345")
+	tmp := filepath.Join(pdir, ".part-00000.jsonl.tmp-12345")
 	if err := os.WriteFile(tmp, []byte("\"half\"\n\"a li"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +235,7 @@ func TestFailedWriteLeavesNothing(t *testing.T) {
 	if !errors.Is(err, errBad) || !strings.Contains(err.Error(), "f/1000/0") || !strings.Contains(err.Error(), "record 2") {
 		t.Fatalf("Write = %v, want the formatter's error with the key and the record", err)
 	}
-	if got := ls(t, filepath.Join(dir, "f", "1000")); len(got) != 0 {
+	if got := ls(t, filepath.Join(dir, "f", "_pending", "1000")); len(got) != 0 {
 		t.Fatalf("a failed write left %q", got)
 	}
 }
@@ -364,7 +365,7 @@ func TestFormat(t *testing.T) {
 	if err := csv.Write(ctx, key("csv", 1000, 0, 1), []sluice.KV[string, int]{{Key: "a", Value: 1}, {Key: "b", Value: 2}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := readFile(t, filepath.Join(dir, "csv", "1000", "part-00000.jsonl")); got != "a,1\nb,2\n" {
+	if got := readFile(t, filepath.Join(dir, "csv", "_pending", "1000", "part-00000.jsonl")); got != "a,1\nb,2\n" {
 		t.Fatalf("part holds %q", got)
 	}
 	multi := file.New(dir, file.Format(func(s string) ([]byte, error) { return []byte(s), nil }))
