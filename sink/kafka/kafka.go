@@ -48,6 +48,10 @@ type config struct {
 	txnPrefix   string
 	txnTimeout  time.Duration
 	attempts    int
+	// attemptWait bounds one transactional attempt: one stuck (waiting
+	// on a producer ID or a marker read) fails and the next, with a new
+	// producer, fences whatever held it.
+	attemptWait time.Duration
 	clientOpts  []kgo.Opt
 }
 
@@ -70,6 +74,11 @@ func MarkerTopic(name string) Option { return func(c *config) { c.marker = name 
 // (default "sluice"): the ID of output o's partition p is "prefix/o/p".
 // Two jobs writing outputs of the same name must use different prefixes.
 func TransactionalIDPrefix(p string) Option { return func(c *config) { c.txnPrefix = p } }
+
+// AttemptTimeout bounds one attempt at a transactional write (default 30
+// s): an attempt stuck waiting for the broker is given up, and the next
+// one, with a new producer, fences whatever it waited on.
+func AttemptTimeout(d time.Duration) Option { return func(c *config) { c.attemptWait = d } }
 
 // TransactionTimeout sets the transactions' timeout (default 1 minute,
 // within the broker's transaction.max.timeout.ms): a writer that dies
@@ -115,7 +124,7 @@ type markerIndex struct {
 // right panic.
 func New[T any](brokers []string, topic string, encode Encoder[T], opts ...Option) *Sink[T] {
 	s := &Sink[T]{brokers: slices.Clone(brokers), topic: topic, encode: encode,
-		cfg:   config{marker: DefaultMarkerTopic, txnPrefix: "sluice", txnTimeout: time.Minute, attempts: 8},
+		cfg:   config{marker: DefaultMarkerTopic, txnPrefix: "sluice", txnTimeout: time.Minute, attempts: 8, attemptWait: 30 * time.Second},
 		index: make(map[int32]*markerIndex)}
 	for _, o := range opts {
 		o(&s.cfg)
@@ -196,8 +205,14 @@ func (s *Sink[T]) Write(ctx context.Context, key sluice.OutputKey, records []T) 
 	}
 	wait := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		err = s.writeOnce(ctx, key, recs)
-		if err == nil || !retriable(err) || attempt >= s.cfg.attempts || ctx.Err() != nil {
+		actx, cancel := context.WithTimeout(ctx, s.cfg.attemptWait)
+		err = s.writeOnce(actx, key, recs)
+		timedOut := actx.Err() != nil && ctx.Err() == nil
+		cancel()
+		if timedOut {
+			err = fmt.Errorf("attempt %d took over %v: %w", attempt, s.cfg.attemptWait, err)
+		}
+		if err == nil || !(retriable(err) || timedOut) || attempt >= s.cfg.attempts || ctx.Err() != nil {
 			break
 		}
 		select {
