@@ -69,6 +69,18 @@ func newInput[T any, P any](c *Context, kind string, plan func(t time.Time) (P, 
 		p, ok := plans[t.UnixNano()]
 		delete(plans, t.UnixNano())
 		mu.Unlock()
+		if !ok && c.wk == nil {
+			// Computed again (the dataset was forgotten, and state
+			// recomputed after a resume or a lost worker reads it): the
+			// plan the driver still keeps for its workers, so that both
+			// build the same partitions.
+			n.mu.Lock()
+			b, kept := n.plans[t.UnixNano()]
+			n.mu.Unlock()
+			if ps, err := wire.Decode(b); kept && err == nil && len(ps) == 1 {
+				p, ok = ps[0], true
+			}
+		}
 		if !ok && c.wk == nil && c.resumedBefore(t) {
 			// A batch before a resume that the checkpoint kept no plan
 			// of (only an operator new in this job reads it): planned

@@ -3,7 +3,10 @@
 // the replayable generator, kills worker processes with SIGKILL at random
 // and the driver once (then restarts it, resuming from its checkpoint),
 // then runs the same input without failures and compares every output
-// record by record.
+// record by record. The input is the replayable generator, or (--source
+// kafka) a Kafka topic filled ahead of the job's clock and read by time;
+// the outputs go to the file sink or (--sink kafka) to Kafka topics
+// through the transactional sink (see kinds.go).
 //
 // The job (Build) keeps running word counts (UpdateStateByKey), windowed
 // counts (an incremental ReduceByKeyAndWindow), first-seen batches
@@ -14,6 +17,7 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -25,7 +29,6 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/dataset"
-	"github.com/sluicehq/sluice/sink/file"
 	"github.com/sluicehq/sluice/sink/postgres"
 )
 
@@ -48,6 +51,10 @@ type JobConfig struct {
 	// Postgres, if set, is a database the running totals are also
 	// written to, into Table.
 	Postgres, Table string
+	// Source and Sink are the kinds of input and outputs (see
+	// SourceKinds and SinkKinds; "": gen and file); Brokers the Kafka
+	// peer's addresses, comma-separated, for the Kafka kinds.
+	Source, Sink, Brokers string
 	// CheckpointInterval, if set, is how often the state is checkpointed
 	// (rounded up to a multiple of each operator's slide); by default
 	// the engine's (sluice.DefaultCheckpointInterval).
@@ -81,7 +88,7 @@ func withBatch[V int | int64](s *sluice.Stream[sluice.KV[string, V]]) *sluice.St
 
 // Build builds the job on c.
 func Build(c *sluice.Context, cfg JobConfig) {
-	text := sluice.Generate(c, sluice.TextGenerator(cfg.Seed), cfg.Rate)
+	text := sources[cmp.Or(cfg.Source, "gen")].text(c, cfg)
 	words := sluice.FlatMap(text, strings.Fields)
 	ones := sluice.Map(words, func(w string) sluice.KV[string, int] { return sluice.Pair(w, 1) })
 	add := func(a, b int) int { return a + b }
@@ -114,9 +121,9 @@ func Build(c *sluice.Context, cfg JobConfig) {
 			return dataset.Map(d, func(n int64) Rec { return Rec{ms, "records", n} })
 		}),
 	}
-	sink := file.New[Rec](cfg.Out)
+	kind := sinks[cmp.Or(cfg.Sink, "file")]
 	for _, name := range Outputs {
-		sluice.WriteTo(out[name], sluice.Sink[Rec](sink), sluice.Named(name))
+		sluice.WriteTo(out[name], kind.sink(cfg, name), sluice.Named(name))
 	}
 	if cfg.Postgres != "" {
 		pg := postgres.New[Rec](cfg.Postgres, cfg.Table, []string{"batch_ms", "key", "value"},
@@ -150,7 +157,13 @@ func parseJob(args []string, stderr io.Writer) (*jobFlags, error) {
 	fs.StringVar(&j.jobConfig.Table, "table", "", "the PostgreSQL table")
 	fs.DurationVar(&j.jobConfig.CheckpointInterval, "checkpoint-interval", 0,
 		"checkpoint the state this often (rounded up to each operator's slide; 0: the engine's default, 10s)")
+	fs.StringVar(&j.jobConfig.Source, "source", "gen", "the input: "+SourceKinds())
+	fs.StringVar(&j.jobConfig.Sink, "sink", "file", "where the outputs go: "+SinkKinds())
+	fs.StringVar(&j.jobConfig.Brokers, "kafka-brokers", "", "the Kafka cluster's addresses, comma-separated (a Kafka source or sink)")
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := checkKinds(j.jobConfig.Source, j.jobConfig.Sink); err != nil {
 		return nil, err
 	}
 	if j.dir == "" {

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -37,6 +39,11 @@ type Config struct {
 	Seed             uint64
 	// Postgres, if set, is a database the job also writes to.
 	Postgres string
+	// Source and Sink are the kinds of the job's input and outputs
+	// (SourceKinds, SinkKinds; "" is "gen" and "file"). A Kafka source
+	// or sink runs against an in-process Kafka cluster (kfake) in this
+	// process, which the kills do not touch.
+	Source, Sink string
 	// Dir is the working directory (checkpoint, outputs, logs).
 	Dir string
 	// Binary is the sluice command to run the job with.
@@ -87,6 +94,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Batch <= 0 || cfg.Duration < cfg.Batch || cfg.Workers < 1 {
 		return nil, fmt.Errorf("chaos: need a batch interval, a duration of at least one batch and a worker")
 	}
+	cfg.Source, cfg.Sink = cmp.Or(cfg.Source, "gen"), cmp.Or(cfg.Sink, "file")
+	if err := checkKinds(cfg.Source, cfg.Sink); err != nil {
+		return nil, err
+	}
 	res := &Result{Seed: cfg.Seed, Dir: cfg.Dir, ExpectedBatches: int(cfg.Duration / cfg.Batch)}
 	for _, d := range []string{"checkpoint", "out", "ref"} {
 		if err := os.MkdirAll(filepath.Join(cfg.Dir, d), 0o755); err != nil {
@@ -100,8 +111,18 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, err
 		}
 	}
-	kills, drains, err := runWithKills(ctx, cfg, table, res)
+	p, peerArgs, err := startPeers(ctx, cfg)
 	if err != nil {
+		return res, err
+	}
+	defer p.stop()
+	kills, drains, err := runWithKills(ctx, cfg, append(jobArgs(cfg, table), peerArgs...), res)
+	if err != nil {
+		return res, err
+	}
+	// The job is done: the input holds every record its batches read
+	// (and more), so the reference finds them too.
+	if err := p.stopFilling(); err != nil {
 		return res, err
 	}
 	info, err := sluice.ReadCheckpoint(ctx, filepath.Join(cfg.Dir, "checkpoint"))
@@ -111,11 +132,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	recoveries(cfg, kills, res)
 	drainLateness(cfg, drains, res)
 	fmt.Fprintf(cfg.Log, "chaos: running the same %d batches without failures\n", res.ExpectedBatches)
-	if err := runReference(ctx, cfg, info.First); err != nil {
+	if err := runReference(ctx, cfg, p, info.First); err != nil {
 		return res, err
 	}
 	last := info.First.Add(time.Duration(res.ExpectedBatches-1) * cfg.Batch)
-	if err := compare(cfg, table, info.First, last, res); err != nil {
+	if err := compare(cfg, p, table, info.First, last, res); err != nil {
 		return res, err
 	}
 	res.Identical = res.LostRecords == 0 && res.DuplicatedRecords == 0 && res.Batches == res.ExpectedBatches
@@ -133,15 +154,21 @@ func jobArgs(cfg Config, table string) []string {
 	if cfg.DrainWorkerEvery > 0 {
 		args = append(args, "--keep-workers", strconv.Itoa(cfg.Workers))
 	}
+	if cfg.Source != "gen" {
+		args = append(args, "--source", cfg.Source)
+	}
+	if cfg.Sink != "file" {
+		args = append(args, "--sink", cfg.Sink)
+	}
 	return args
 }
 
 // runWithKills runs the job to its last batch, killing a random worker
 // every KillWorkerEvery and the driver once at KillDriverAt (restarting
 // it at once); it returns the kill times.
-func runWithKills(ctx context.Context, cfg Config, table string, res *Result) (kills []Kill, drains []time.Time, err error) {
+func runWithKills(ctx context.Context, cfg Config, args []string, res *Result) (kills []Kill, drains []time.Time, err error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
-	d, err := startDriver(cfg.Binary, jobArgs(cfg, table), cfg.Log, nil)
+	d, err := startDriver(cfg.Binary, args, cfg.Log, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -176,7 +203,7 @@ func runWithKills(ctx context.Context, cfg Config, table string, res *Result) (k
 				d.cmd.Process.Signal(syscall.SIGKILL)
 				<-d.done
 				res.DriverKills++
-				if d, err = startDriver(cfg.Binary, jobArgs(cfg, table), cfg.Log, nil); err != nil {
+				if d, err = startDriver(cfg.Binary, args, cfg.Log, nil); err != nil {
 					return kills, drains, err
 				}
 				continue
@@ -273,8 +300,9 @@ func (c *fastClock) WaitUntil(ctx context.Context, t time.Time) error {
 }
 
 // runReference runs the job without failures, in this process, over the
-// same batches (from first), as fast as it goes.
-func runReference(ctx context.Context, cfg Config, first time.Time) error {
+// same batches (from first), as fast as it goes, from the same source
+// into the file sink.
+func runReference(ctx context.Context, cfg Config, p *peers, first time.Time) error {
 	n := int(cfg.Duration / cfg.Batch)
 	last := first.Add(time.Duration(n-1) * cfg.Batch)
 	clock := &fastClock{now: first.Add(-cfg.Batch), end: last}
@@ -293,7 +321,8 @@ func runReference(ctx context.Context, cfg Config, first time.Time) error {
 	if err != nil {
 		return err
 	}
-	Build(c, JobConfig{Out: filepath.Join(cfg.Dir, "ref"), Rate: cfg.Rate, Seed: cfg.Seed})
+	Build(c, JobConfig{Out: filepath.Join(cfg.Dir, "ref"), Rate: cfg.Rate, Seed: cfg.Seed,
+		Source: cfg.Source, Sink: "file", Brokers: strings.Join(p.brokers, ",")})
 	if err := sluice.RunUntilDone(ctx, c, 0); err != nil {
 		return fmt.Errorf("chaos: the reference run: %w", err)
 	}
@@ -308,15 +337,21 @@ func runReference(ctx context.Context, cfg Config, first time.Time) error {
 
 // compare compares the job's outputs with the reference's, batch by
 // batch, in [first, last].
-func compare(cfg Config, table string, first, last time.Time, res *Result) error {
+func compare(cfg Config, p *peers, table string, first, last time.Time, res *Result) error {
 	inRange := func(t time.Time) bool { return !t.Before(first) && !t.After(last) }
 	// A batch is complete when every output the reference has at its
 	// time is there.
 	complete, needed := make(map[int64]int), make(map[int64]int)
 	for _, name := range Outputs {
-		got, err := readOutput(filepath.Join(cfg.Dir, "out"), name, inRange)
+		all, err := sinks[cfg.Sink].read(cfg, p, name)
 		if err != nil {
-			return err
+			return fmt.Errorf("chaos: reading the job's output %s: %w", name, err)
+		}
+		got := make(map[int64][]string)
+		for bt, lines := range all {
+			if inRange(time.UnixMilli(bt)) {
+				got[bt] = lines
+			}
 		}
 		want, err := readOutput(filepath.Join(cfg.Dir, "ref"), name, inRange)
 		if err != nil {
