@@ -50,7 +50,7 @@ const MaxRequestBytes = 16 << 20
 //   - 503, with Retry-After, when the block could not be stored or the
 //     receiver is stopping.
 //
-// Options: AuthToken, TLS, DeadLetter.
+// Options: AuthToken, TLS, DeadLetter, Named (as for HTTPJSON).
 func HTTPText(c *Context, addr string, o ...OpOption) *Stream[string] {
 	return httpIngest(c, "HTTPText", addr, false, func(line []byte) (string, error) { return string(line), nil }, opts(o))
 }
@@ -60,7 +60,9 @@ func HTTPText(c *Context, addr string, o ...OpOption) *Stream[string] {
 // are skipped). It answers as HTTPText does; a line that does not decode
 // is a bad line (400, or the DeadLetter sink).
 //
-// Options: AuthToken, TLS, DeadLetter.
+// Options: AuthToken, TLS, DeadLetter, Named (the input's name in bad
+// records, metrics and the dead-letter output's name, "<name>.dead-letter";
+// by default "HTTPJSON(<addr>)").
 func HTTPJSON[T any](c *Context, addr string, o ...OpOption) *Stream[T] {
 	return httpIngest(c, "HTTPJSON", addr, true, func(line []byte) (T, error) {
 		var v T
@@ -95,6 +97,9 @@ func httpIngest[T any](c *Context, kind, addr string, skipBlank bool, decode fun
 	c.check(kind, addr == "", "empty address")
 	c.check(kind, cfg.tlsCert == "" != (cfg.tlsKey == ""), "TLS needs a certificate and a key")
 	name := kind + "(" + addr + ")"
+	if cfg.name != "" {
+		name = cfg.name
+	}
 	if cfg.deadLetter == nil {
 		return receiverStream(c, kind, func(ctx context.Context, in *intake[T]) {
 			serveIngest(ctx, in, addr, name, cfg, skipBlank, func(r *http.Request, n int, line []byte, err error) (T, error) {
