@@ -20,5 +20,8 @@ func LeftJoinTable[K comparable, V, R any](stream *sluice.Stream[sluice.KV[K, V]
 }
 
 func keyed[K comparable, R any](table *sluice.Stream[R], key func(R) K) *sluice.Stream[sluice.KV[K, R]] {
+	if key == nil {
+		panic("postgres: JoinTable: nil key function")
+	}
 	return sluice.Map(table, func(r R) sluice.KV[K, R] { return sluice.Pair(key(r), r) })
 }

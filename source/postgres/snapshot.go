@@ -129,13 +129,17 @@ func (s *snapshot) next(values [][]byte) ([][]byte, bool, error) {
 	d := &reader{b: s.rest}
 	values = values[:0]
 	for range s.fields {
-		n := d.uint(uint64(len(d.b)) + 1)
+		n := d.uint(1 << 40)
 		if d.err != nil {
 			break
 		}
 		if n == 0 {
 			values = append(values, nil)
 			continue
+		}
+		if n-1 > uint64(len(d.b)) {
+			d.err = fmt.Errorf("%w: value of %d bytes in %d", errCorrupt, n-1, len(d.b))
+			break
 		}
 		v := d.b[: n-1 : n-1]
 		d.b = d.b[n-1:]
@@ -174,7 +178,7 @@ func (r *reader) uint(limit uint64) uint64 {
 }
 
 func (r *reader) string() string {
-	n := r.uint(uint64(len(r.b)))
+	n := r.uint(1 << 40)
 	if r.err != nil || n > uint64(len(r.b)) {
 		if r.err == nil {
 			r.err = fmt.Errorf("%w: string of %d bytes in %d", errCorrupt, n, len(r.b))

@@ -18,12 +18,11 @@ import (
 
 const (
 	// DefaultMaxBytes bounds an encoded snapshot unless MaxBytes says
-	// otherwise.
-	DefaultMaxBytes = 16 << 20
+	// otherwise: the metadata checkpoint, written after every batch,
+	// holds a copy per batch the job may still recompute (see doc.go).
+	DefaultMaxBytes = 4 << 20
 	// MaxMaxBytes is the most MaxBytes may allow: a plan crosses to the
-	// workers in one message of at most 64 MiB (the engine's RPC limit),
-	// and the metadata checkpoint (256 MiB at most, in base64) holds the
-	// plans of every batch not yet completed.
+	// workers in one message of at most 64 MiB (the engine's RPC limit).
 	MaxMaxBytes = 48 << 20
 	// DefaultTimeout bounds taking a snapshot unless Timeout says
 	// otherwise.
