@@ -45,6 +45,12 @@
 //     cannot recompute a batch once the table changed: it fails instead,
 //     which is not exactly-once.
 //
+// BenchmarkSnapshot measures the cost: for a table of 50 000 rows of
+// three columns (a snapshot of 1.2 MB), on a shared 2-core machine with
+// the server on the same host, taking a snapshot (Plan) takes about 20 ms
+// and decoding and scanning it with pgx.RowToStructByName (Read) about
+// 25 ms, some 2 million rows/s each.
+//
 // # Refresh and restarts
 //
 // With Refresh(d), the first batch d or more of batch time after the one
