@@ -31,6 +31,22 @@
 // table filled by COPY). The rows of one partition become visible
 // together, and those of a batch partition by partition.
 //
+// Both modes copy with COPY, which pgx streams in 64 KiB messages, so a
+// partition's size is bounded by its records alone. An upsert copies into
+// a temporary staging table (one per connection, emptied at commit) and
+// merges it into the table ChunkRows records at a time (50 000 unless
+// set), which bounds the staging table and the merge's sort.
+//
+// BenchmarkWrite measures rows written per second. On a shared 2-core
+// machine with PostgreSQL 15 on the same host (default settings,
+// synchronous commit): appending partitions of 200 000 records of two
+// columns, about 1.3 million rows/s; upserting them into a table with a
+// primary key, about 125 000 rows/s when every key is new and 70 000 when
+// every key updates a row. The merge's INSERT … ON CONFLICT dominates an
+// upsert (the copy into the staging table and its sort take about 15%).
+// Small partitions are bound by the commit: about 5 ms for 100 records
+// appended, 8 to 10 ms upserted.
+//
 // Every worker builds the sink (the job's build function runs on each), so
 // nothing connects until the first Write, which also checks that the table
 // and its columns exist; errors name what is wrong: the login, the

@@ -51,7 +51,7 @@ type testDB struct {
 // the environment: they use the schema instead of making one.
 const schemaEnv = "SLUICE_POSTGRES_TEST_SCHEMA"
 
-func newDB(t *testing.T) *testDB {
+func newDB(t testing.TB) *testDB {
 	t.Helper()
 	url := serverURL(t)
 	ctx := context.Background()

@@ -46,8 +46,14 @@ type Sink[T any] struct {
 type config struct {
 	// upsertKeys are the key columns in upsert mode; empty: append.
 	upsertKeys []string
-	marker     pgx.Identifier
+	// chunkRows is the most records an upsert stages and merges at once.
+	chunkRows int
+	marker    pgx.Identifier
 }
+
+// DefaultChunkRows is how many records an upsert stages and merges at a
+// time unless ChunkRows says otherwise.
+const DefaultChunkRows = 50_000
 
 // Option configures a Sink (and Committed).
 type Option func(*config)
@@ -61,6 +67,17 @@ type Option func(*config)
 // ReduceByKey), since partitions commit in no set order.
 func Upsert(keyColumns ...string) Option {
 	return func(c *config) { c.upsertKeys = slices.Clone(keyColumns) }
+}
+
+// ChunkRows makes an upsert stage and merge at most n records at a time
+// (DefaultChunkRows unless set): a partition of more is copied into the
+// staging table and merged into the table chunk by chunk, all in its one
+// transaction (a later chunk's record of a key wins, as within a chunk).
+// It bounds the staging table and the merge's sort, which past work_mem
+// spills to disk. Append mode copies every record in one COPY, which
+// streams: it needs no chunks.
+func ChunkRows(n int) Option {
+	return func(c *config) { c.chunkRows = n }
 }
 
 // MarkerTable sets the table that records what was committed, made if
@@ -85,7 +102,7 @@ func MarkerTable(name string) Option {
 // function, upsert keys that are not columns) panic.
 func New[T any](url, table string, columns []string, row func(T) []any, opts ...Option) *Sink[T] {
 	s := &Sink[T]{url: url, table: mustIdent("New", table), columns: slices.Clone(columns), row: row,
-		cfg: config{marker: pgx.Identifier{DefaultMarkerTable}}}
+		cfg: config{marker: pgx.Identifier{DefaultMarkerTable}, chunkRows: DefaultChunkRows}}
 	for _, o := range opts {
 		o(&s.cfg)
 	}
@@ -94,6 +111,8 @@ func New[T any](url, table string, columns []string, row func(T) []any, opts ...
 		panic("postgres: New: no columns")
 	case row == nil:
 		panic("postgres: New: nil row function")
+	case s.cfg.chunkRows < 1:
+		panic(fmt.Sprintf("postgres: ChunkRows(%d): want at least 1", s.cfg.chunkRows))
 	}
 	for i, c := range columns {
 		if c == "" || slices.Contains(columns[:i], c) {
@@ -163,28 +182,44 @@ func (s *Sink[T]) write(ctx context.Context, pool *pgxpool.Pool, key sluice.Outp
 	return tx.Commit(ctx)
 }
 
-// copyRows copies the records into the table, or in upsert mode into a
-// temporary table merged into it.
+// copyRows copies the records into the table, or in upsert mode into the
+// staging table, merged into it chunk by chunk.
 func (s *Sink[T]) copyRows(ctx context.Context, tx pgx.Tx, records []T) error {
-	src := &rowSource[T]{records: records, row: s.row, columns: s.columns, i: -1}
-	table, columns := s.table, s.columns
-	if s.sql.upsert != "" {
-		if _, err := tx.Exec(ctx, s.sql.createStaging); err != nil {
+	if s.sql.upsert == "" {
+		return copyChunk(ctx, tx, s.table, s.columns, &rowSource[T]{records: records, row: s.row, columns: s.columns, i: -1})
+	}
+	if _, err := tx.Exec(ctx, s.sql.createStaging); err != nil {
+		return err
+	}
+	columns := append(slices.Clip(s.columns), ordinalColumn)
+	for lo := 0; lo < len(records); lo += s.cfg.chunkRows {
+		if lo > 0 {
+			if _, err := tx.Exec(ctx, s.sql.truncateStaging); err != nil {
+				return err
+			}
+		}
+		hi := min(lo+s.cfg.chunkRows, len(records))
+		src := &rowSource[T]{records: records[lo:hi], row: s.row, columns: s.columns, i: -1, ordinal: true, base: lo}
+		if err := copyChunk(ctx, tx, s.sql.staging, columns, src); err != nil {
 			return err
 		}
-		table, columns, src.ordinal = stagingTable, append(slices.Clip(s.columns), ordinalColumn), true
+		if _, err := tx.Exec(ctx, s.sql.upsert); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// copyChunk copies src's records into table.
+func copyChunk[T any](ctx context.Context, tx pgx.Tx, table pgx.Identifier, columns []string, src *rowSource[T]) error {
 	n, err := tx.CopyFrom(ctx, table, columns, src)
 	if err != nil {
 		return err
 	}
-	if n != int64(len(records)) {
-		return fmt.Errorf("copied %d rows of %d records", n, len(records))
+	if n != int64(len(src.records)) {
+		return fmt.Errorf("copied %d rows of %d records", n, len(src.records))
 	}
-	if s.sql.upsert != "" {
-		_, err = tx.Exec(ctx, s.sql.upsert)
-	}
-	return err
+	return nil
 }
 
 // rowSource feeds COPY, calling row record by record.
@@ -192,7 +227,8 @@ type rowSource[T any] struct {
 	records []T
 	row     func(T) []any
 	columns []string
-	ordinal bool // add the record's index as a last value
+	ordinal bool // add the record's index (base+i) as a last value
+	base    int  // the index of records[0] in the partition
 	i       int  // the current record
 	values  []any
 	err     error
@@ -205,11 +241,11 @@ func (r *rowSource[T]) Next() bool {
 	}
 	r.values = r.row(r.records[r.i])
 	if len(r.values) != len(r.columns) {
-		r.err = fmt.Errorf("record %d has %d values for the %d columns %s", r.i, len(r.values), len(r.columns), strings.Join(r.columns, ", "))
+		r.err = fmt.Errorf("record %d has %d values for the %d columns %s", r.base+r.i, len(r.values), len(r.columns), strings.Join(r.columns, ", "))
 		return false
 	}
 	if r.ordinal {
-		r.values = append(slices.Clip(r.values), int64(r.i))
+		r.values = append(slices.Clip(r.values), int64(r.base+r.i))
 	}
 	return true
 }

@@ -359,6 +359,7 @@ func TestNewPanicsOnBadArguments(t *testing.T) {
 		"column twice":   func() { postgres.New("", "t", []string{"a", "a"}, row) },
 		"bad table name": func() { postgres.New("", "a.b.c", []string{"a"}, row) },
 		"key not column": func() { postgres.New("", "t", []string{"a"}, row, postgres.Upsert("b")) },
+		"no chunk":       func() { postgres.New("", "t", []string{"a"}, row, postgres.ChunkRows(0)) },
 		"bad marker":     func() { postgres.New("", "t", []string{"a"}, row, postgres.MarkerTable("")) },
 	} {
 		func() {

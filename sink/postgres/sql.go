@@ -2,17 +2,15 @@ package postgres
 
 import (
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// stagingTable is the temporary table an upsert copies into, dropped at
-// commit; ordinalColumn numbers its rows, so that the last record of a
-// key wins.
-var stagingTable = pgx.Identifier{"pg_temp", "sluice_upsert"}
-
+// ordinalColumn numbers the rows of an upsert's staging table, so that
+// the last record of a key wins.
 const ordinalColumn = "sluice$ord"
 
 // statements are a sink's SQL, made once by New.
@@ -21,9 +19,18 @@ type statements struct {
 	// no row if the key was committed. $1..$4: output, batch_ms, part,
 	// rows.
 	insertMarker string
-	// createStaging and upsert are empty in append mode.
-	createStaging string
-	upsert        string
+	// staging is the temporary table an upsert copies into: made once
+	// per connection (createStaging), emptied at every commit (ON COMMIT
+	// DELETE ROWS) and between chunks (truncateStaging). Kept rather than
+	// made and dropped by every write: that costs a write about a
+	// millisecond and leaves dead rows in the system catalogs. Its name
+	// is the target's and columns' hash: another sink's staging table
+	// in the same session does not clash.
+	staging pgx.Identifier
+	// createStaging, truncateStaging and upsert are empty in append mode.
+	createStaging   string
+	truncateStaging string
+	upsert          string
 }
 
 func buildStatements(table pgx.Identifier, columns []string, cfg config) statements {
@@ -34,8 +41,12 @@ func buildStatements(table pgx.Identifier, columns []string, cfg config) stateme
 		return st
 	}
 	cols, keys := quoteAll(columns), quoteAll(cfg.upsertKeys)
-	st.createStaging = fmt.Sprintf(`CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT %s, 0::bigint AS %s FROM %s WITH NO DATA`,
-		stagingTable[1], cols, quote(ordinalColumn), table.Sanitize())
+	h := fnv.New64a()
+	h.Write([]byte(table.Sanitize() + "(" + cols + ")"))
+	st.staging = pgx.Identifier{"pg_temp", fmt.Sprintf("sluice_upsert_%016x", h.Sum64())}
+	st.createStaging = fmt.Sprintf(`CREATE TEMP TABLE IF NOT EXISTS %s ON COMMIT DELETE ROWS AS SELECT %s, 0::bigint AS %s FROM %s WITH NO DATA`,
+		quote(st.staging[1]), cols, quote(ordinalColumn), table.Sanitize())
+	st.truncateStaging = "TRUNCATE " + st.staging.Sanitize()
 	var sets []string
 	for _, c := range columns {
 		if !slices.Contains(cfg.upsertKeys, c) {
@@ -47,7 +58,7 @@ func buildStatements(table pgx.Identifier, columns []string, cfg config) stateme
 		action = "DO UPDATE SET " + strings.Join(sets, ", ")
 	}
 	st.upsert = fmt.Sprintf(`INSERT INTO %s (%s) SELECT DISTINCT ON (%s) %s FROM %s ORDER BY %s, %s DESC ON CONFLICT (%s) %s`,
-		table.Sanitize(), cols, keys, cols, stagingTable.Sanitize(), keys, quote(ordinalColumn), keys, action)
+		table.Sanitize(), cols, keys, cols, st.staging.Sanitize(), keys, quote(ordinalColumn), keys, action)
 	return st
 }
 
