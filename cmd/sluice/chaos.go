@@ -32,15 +32,15 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.Rate, "rate", 20000, "records per second")
 	seed := fs.Uint64("seed", 0, "seed of the input and of the kill schedule (0: a random one, printed)")
 	fs.StringVar(&cfg.Postgres, "postgres", "", "also write the running totals to this PostgreSQL database (URL) and compare them")
-	fs.StringVar(&cfg.Source, "source", "gen", "the job's input: "+chaos.SourceKinds()+" (kafka: a topic in an in-process Kafka cluster, filled as the records arrive and read by time)")
-	fs.StringVar(&cfg.Sink, "sink", "file", "where the job's outputs go: "+chaos.SinkKinds()+" (kafka: topics of the in-process Kafka cluster, through the transactional sink)")
+	fs.StringVar(&cfg.Source, "source", "gen", "the job's input: "+chaos.SourceKinds()+" (kafka: a topic in an in-process Kafka cluster; nats: a JetStream stream in an embedded NATS server; filled as the records arrive and read by time)")
+	fs.StringVar(&cfg.Sink, "sink", "file", "where the job's outputs go: "+chaos.SinkKinds()+" (kafka: topics of the in-process Kafka cluster, through the transactional sink; nats: subjects of the embedded NATS server, through the JetStream sink, deduplicated by message id)")
 	fs.StringVar(&cfg.Dir, "dir", "", "working directory, kept (default: a temporary one, removed unless the run fails)")
 	asJSON := fs.Bool("json", false, "print one JSON object with the figures, nothing else on stdout")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: sluice chaos [flags]\n\n"+
 			"Runs a stateful job (running counts, windows, MapWithState) on local-cluster over the generator\n"+
-			"(or a Kafka topic: --source kafka), writing to the exactly-once file sink (or Kafka: --sink kafka;\n"+
-			"and PostgreSQL with --postgres), while killing random\n"+
+			"(or a Kafka topic or NATS stream: --source kafka, --source nats), writing to the exactly-once file\n"+
+			"sink (or Kafka: --sink kafka; NATS: --sink nats; and PostgreSQL with --postgres), while killing random\n"+
 			"workers and the driver with SIGKILL; then runs the same input without failures and compares\n"+
 			"the outputs record by record.\n\nflags:\n")
 		fs.PrintDefaults()

@@ -4,9 +4,11 @@
 // and the driver once (then restarts it, resuming from its checkpoint),
 // then runs the same input without failures and compares every output
 // record by record. The input is the replayable generator, or (--source
-// kafka) a Kafka topic filled ahead of the job's clock and read by time;
-// the outputs go to the file sink or (--sink kafka) to Kafka topics
-// through the transactional sink (see kinds.go).
+// kafka, --source nats) a Kafka topic or a NATS JetStream stream filled
+// ahead of the job's clock and read by time; the outputs go to the file
+// sink, or (--sink kafka) to Kafka topics through the transactional sink,
+// or (--sink nats) to NATS subjects through the deduplicating JetStream
+// sink (see kinds.go and nats.go).
 //
 // The job (Build) keeps running word counts (UpdateStateByKey), windowed
 // counts (an incremental ReduceByKeyAndWindow), first-seen batches
@@ -53,8 +55,9 @@ type JobConfig struct {
 	Postgres, Table string
 	// Source and Sink are the kinds of input and outputs (see
 	// SourceKinds and SinkKinds; "": gen and file); Brokers the Kafka
-	// peer's addresses, comma-separated, for the Kafka kinds.
-	Source, Sink, Brokers string
+	// peer's addresses, comma-separated, for the Kafka kinds; NATS the
+	// NATS peer's URL, for the NATS kinds.
+	Source, Sink, Brokers, NATS string
 	// CheckpointInterval, if set, is how often the state is checkpointed
 	// (rounded up to a multiple of each operator's slide); by default
 	// the engine's (sluice.DefaultCheckpointInterval).
@@ -160,6 +163,7 @@ func parseJob(args []string, stderr io.Writer) (*jobFlags, error) {
 	fs.StringVar(&j.jobConfig.Source, "source", "gen", "the input: "+SourceKinds())
 	fs.StringVar(&j.jobConfig.Sink, "sink", "file", "where the outputs go: "+SinkKinds())
 	fs.StringVar(&j.jobConfig.Brokers, "kafka-brokers", "", "the Kafka cluster's addresses, comma-separated (a Kafka source or sink)")
+	fs.StringVar(&j.jobConfig.NATS, "nats-url", "", "the NATS server's URL (a NATS source or sink)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -25,15 +25,19 @@ import (
 // arguments), and, for a sink, how the harness reads back what the job
 // committed. Peers (a Kafka cluster) run in the harness process, which
 // outlives the driver and workers it kills; startPeers starts the ones
-// the kinds need and adds their addresses to the job's arguments. To add
-// a kind (NATS, PostgreSQL), add a row and, if it needs a server, a peer.
+// the kinds need (each independently: a Kafka source may feed a NATS
+// sink) and adds their addresses to the job's arguments. To add a kind
+// (PostgreSQL), add a row and, if it needs a server, a peer.
 
 // sourceKind is a kind of input.
 type sourceKind struct {
 	// text makes the job's input stream.
 	text func(c *sluice.Context, cfg JobConfig) *sluice.Stream[string]
-	// kafka is set if the kind needs the Kafka peer.
-	kafka bool
+	// input, for a kind read from a peer, opens the writer the filler
+	// fills the peer's input with (see startFill).
+	input func(ctx context.Context, p *peers) (input, error)
+	// kafka and nats are set if the kind needs the Kafka or NATS peer.
+	kafka, nats bool
 }
 
 // sinkKind is a kind of output.
@@ -42,21 +46,22 @@ type sinkKind struct {
 	sink func(cfg JobConfig, name string) sluice.Sink[Rec]
 	// read reads back what the job committed to output name, as the
 	// file sink's lines by batch (Unix ms).
-	read  func(cfg Config, p *peers, name string) (map[int64][]string, error)
-	kafka bool
+	read        func(cfg Config, p *peers, name string) (map[int64][]string, error)
+	kafka, nats bool
 }
 
 var sources = map[string]sourceKind{
 	"gen": {text: func(c *sluice.Context, cfg JobConfig) *sluice.Stream[string] {
 		return sluice.Generate(c, sluice.TextGenerator(cfg.Seed), cfg.Rate)
 	}},
-	"kafka": {kafka: true, text: func(c *sluice.Context, cfg JobConfig) *sluice.Stream[string] {
+	"kafka": {kafka: true, input: kafkaInput, text: func(c *sluice.Context, cfg JobConfig) *sluice.Stream[string] {
 		// Replay by time: batch t reads the records that arrived
 		// before t, so the reference run, over the same batch times,
 		// reads the same batches.
 		src := srckafka.New[string](cfg.brokers(), []string{inputTopic}, nil, srckafka.ReplayByTime(), srckafka.Group("sluice-chaos"))
 		return sluice.FromSource(c, src, sluice.Named("text"))
 	}},
+	"nats": {nats: true, input: natsInput, text: natsText},
 }
 
 var sinks = map[string]sinkKind{
@@ -85,6 +90,7 @@ var sinks = map[string]sinkKind{
 			return out, err
 		},
 	},
+	"nats": {nats: true, sink: natsSink, read: readNATS},
 }
 
 // kindNames returns a table's kinds, sorted, for messages.
@@ -132,7 +138,8 @@ func (cfg JobConfig) brokers() []string { return strings.Split(cfg.Brokers, ",")
 type peers struct {
 	kafka   *kfake.Cluster
 	brokers []string
-	// fill fills the input topic; stop ends it and waits.
+	nats    *natsPeer
+	// fill fills the input; stop ends it and waits.
 	stopFill context.CancelFunc
 	fillDone chan error
 }
@@ -142,34 +149,55 @@ type peers struct {
 func startPeers(ctx context.Context, cfg Config) (*peers, []string, error) {
 	p := &peers{}
 	src, snk := sources[cfg.Source], sinks[cfg.Sink]
-	if !src.kafka && !snk.kafka {
-		return p, nil, nil
-	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		return nil, nil, fmt.Errorf("chaos: starting kfake: %w", err)
-	}
-	p.kafka, p.brokers = c, c.ListenAddrs()
-	topics := map[string]int32{}
-	if src.kafka {
-		topics[inputTopic] = inputPartitions
-	}
-	if snk.kafka {
-		for _, o := range Outputs {
-			topics[outputTopic(o)] = 4
+	var args []string
+	if src.kafka || snk.kafka {
+		if err := p.startKafka(ctx, src.kafka, snk.kafka); err != nil {
+			p.stop()
+			return nil, nil, err
 		}
+		args = append(args, "--kafka-brokers", strings.Join(p.brokers, ","))
 	}
-	if err := createTopics(ctx, p.brokers, topics); err != nil {
-		p.stop()
-		return nil, nil, err
+	if src.nats || snk.nats {
+		n, err := startNATS(ctx, filepath.Join(cfg.Dir, "nats"), src.nats, snk.nats)
+		if err != nil {
+			p.stop()
+			return nil, nil, err
+		}
+		p.nats = n
+		args = append(args, "--nats-url", n.url)
 	}
-	if src.kafka {
-		if err := p.startFill(ctx, cfg); err != nil {
+	if src.input != nil {
+		in, err := src.input(ctx, p)
+		if err != nil {
+			p.stop()
+			return nil, nil, err
+		}
+		if err := p.startFill(ctx, cfg, in); err != nil {
 			p.stop()
 			return nil, nil, err
 		}
 	}
-	return p, []string{"--kafka-brokers", strings.Join(p.brokers, ",")}, nil
+	return p, args, nil
+}
+
+// startKafka starts the Kafka peer with the input topic and the output
+// topics, as asked.
+func (p *peers) startKafka(ctx context.Context, input, outputs bool) error {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		return fmt.Errorf("chaos: starting kfake: %w", err)
+	}
+	p.kafka, p.brokers = c, c.ListenAddrs()
+	topics := map[string]int32{}
+	if input {
+		topics[inputTopic] = inputPartitions
+	}
+	if outputs {
+		for _, o := range Outputs {
+			topics[outputTopic(o)] = 4
+		}
+	}
+	return createTopics(ctx, p.brokers, topics)
 }
 
 func createTopics(ctx context.Context, brokers []string, topics map[string]int32) error {
@@ -186,25 +214,55 @@ func createTopics(ctx context.Context, brokers []string, topics map[string]int32
 	return nil
 }
 
-// startFill fills the input topic with the generator's records as they
-// arrive at cfg.Rate from now on, each with its arrival time as timestamp
-// (record i on partition i mod inputPartitions), fillLead ahead of the
-// wall clock, until stop. It returns once the first fillLead is written.
-func (p *peers) startFill(ctx context.Context, cfg Config) error {
+// input is where the filler writes the input: a peer's topic or stream.
+type input interface {
+	// put writes records first, first+1, … (vals), record i arriving
+	// at at(i), in order after the ones written before.
+	put(ctx context.Context, first int64, vals []string, at func(int64) time.Time) error
+	// name names the input in errors.
+	name() string
+	close()
+}
+
+// kafkaInput writes the input topic, record i on partition i mod
+// inputPartitions, with its arrival time as timestamp.
+func kafkaInput(_ context.Context, p *peers) (input, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(p.brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerBatchMaxBytes(1<<20))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	f := &filler{cl: cl, gen: sluice.TextGenerator(cfg.Seed), rate: int64(max(cfg.Rate, 1)), t0: time.Now().Truncate(time.Millisecond)}
+	return kafkaWriter{cl}, nil
+}
+
+type kafkaWriter struct{ cl *kgo.Client }
+
+func (w kafkaWriter) put(ctx context.Context, first int64, vals []string, at func(int64) time.Time) error {
+	recs := make([]*kgo.Record, len(vals))
+	for k, v := range vals {
+		i := first + int64(k)
+		recs[k] = &kgo.Record{Topic: inputTopic, Partition: int32(i % inputPartitions), Value: []byte(v), Timestamp: at(i)}
+	}
+	return w.cl.ProduceSync(ctx, recs...).FirstErr()
+}
+
+func (w kafkaWriter) name() string { return inputTopic }
+func (w kafkaWriter) close()       { w.cl.Close() }
+
+// startFill fills in with the generator's records as they arrive at
+// cfg.Rate from now on, each with its arrival time as its time, fillLead
+// ahead of the wall clock, until stop. It returns once the first fillLead
+// is written; in is closed when filling stops.
+func (p *peers) startFill(ctx context.Context, cfg Config, in input) error {
+	f := &filler{in: in, gen: sluice.TextGenerator(cfg.Seed), rate: int64(max(cfg.Rate, 1)), t0: time.Now().Truncate(time.Millisecond)}
 	if err := f.upTo(ctx, time.Now().Add(fillLead)); err != nil {
-		cl.Close()
-		return fmt.Errorf("chaos: filling %s: %w", inputTopic, err)
+		in.close()
+		return fmt.Errorf("chaos: filling %s: %w", in.name(), err)
 	}
 	ctx, p.stopFill = context.WithCancel(ctx)
 	p.fillDone = make(chan error, 1)
 	go func() {
-		defer cl.Close()
+		defer in.close()
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		for {
@@ -214,7 +272,7 @@ func (p *peers) startFill(ctx context.Context, cfg Config) error {
 				return
 			case now := <-t.C:
 				if err := f.upTo(ctx, now.Add(fillLead)); err != nil && ctx.Err() == nil {
-					p.fillDone <- fmt.Errorf("chaos: filling %s: %w", inputTopic, err)
+					p.fillDone <- fmt.Errorf("chaos: filling %s: %w", in.name(), err)
 					return
 				}
 			}
@@ -225,7 +283,7 @@ func (p *peers) startFill(ctx context.Context, cfg Config) error {
 
 // filler writes the generator's records in arrival order.
 type filler struct {
-	cl   *kgo.Client
+	in   input
 	gen  sluice.Generator[string]
 	rate int64
 	t0   time.Time
@@ -242,13 +300,7 @@ func (f *filler) upTo(ctx context.Context, t time.Time) error {
 	end := int64(t.Sub(f.t0)) * f.rate / int64(time.Second)
 	for f.next < end {
 		to := min(end, f.next+10000)
-		vals := f.gen.Records(f.next, to, f.at(f.next), f.at(to))
-		recs := make([]*kgo.Record, len(vals))
-		for k, v := range vals {
-			i := f.next + int64(k)
-			recs[k] = &kgo.Record{Topic: inputTopic, Partition: int32(i % inputPartitions), Value: []byte(v), Timestamp: f.at(i)}
-		}
-		if err := f.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		if err := f.in.put(ctx, f.next, f.gen.Records(f.next, to, f.at(f.next), f.at(to)), f.at); err != nil {
 			return err
 		}
 		f.next = to
@@ -266,12 +318,16 @@ func (p *peers) stopFilling() error {
 	return <-p.fillDone
 }
 
-// stop stops filling and the Kafka peer; it returns the filler's error.
+// stop stops filling and the peers; it returns the filler's error.
 func (p *peers) stop() error {
 	err := p.stopFilling()
 	if p.kafka != nil {
 		p.kafka.Close()
 		p.kafka = nil
+	}
+	if p.nats != nil {
+		p.nats.stop()
+		p.nats = nil
 	}
 	return err
 }

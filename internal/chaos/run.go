@@ -41,8 +41,9 @@ type Config struct {
 	Postgres string
 	// Source and Sink are the kinds of the job's input and outputs
 	// (SourceKinds, SinkKinds; "" is "gen" and "file"). A Kafka source
-	// or sink runs against an in-process Kafka cluster (kfake) in this
-	// process, which the kills do not touch.
+	// or sink runs against an in-process Kafka cluster (kfake), a NATS
+	// one against an embedded nats-server, in this process, which the
+	// kills do not touch.
 	Source, Sink string
 	// Dir is the working directory (checkpoint, outputs, logs).
 	Dir string
@@ -322,7 +323,7 @@ func runReference(ctx context.Context, cfg Config, p *peers, first time.Time) er
 		return err
 	}
 	Build(c, JobConfig{Out: filepath.Join(cfg.Dir, "ref"), Rate: cfg.Rate, Seed: cfg.Seed,
-		Source: cfg.Source, Sink: "file", Brokers: strings.Join(p.brokers, ",")})
+		Source: cfg.Source, Sink: "file", Brokers: strings.Join(p.brokers, ","), NATS: p.natsURL()})
 	if err := sluice.RunUntilDone(ctx, c, 0); err != nil {
 		return fmt.Errorf("chaos: the reference run: %w", err)
 	}
