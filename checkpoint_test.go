@@ -440,8 +440,11 @@ func TestResumeHeldBackGeneratorIsExactlyOnce(t *testing.T) {
 		infos1 := make(chan sluice.BatchInfo, 1024)
 		c1, err := sluice.GetOrCreate(loc, got.build, sluice.Master("local[2]"), sluice.Batch(time.Second),
 			sluice.WithClock(clock1), limit, sluice.OnBatch(func(b sluice.BatchInfo) {
+				// Read before the test hears of b: it may move
+				// hold on as soon as it does.
+				h := hold.Load()
 				infos1 <- b
-				if b.Time.UnixMilli() == hold.Load() {
+				if b.Time.UnixMilli() == h {
 					<-gate
 				}
 			}))
