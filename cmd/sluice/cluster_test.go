@@ -348,28 +348,7 @@ func TestChaosShort(t *testing.T) {
 // writes its outputs to Kafka topics through the transactional sink;
 // what it committed, read back with read_committed, is identical to a
 // failure-free run's.
-func TestChaosKafkaShort(t *testing.T) {
-	seed := time.Now().UnixNano()%1_000_000 + 1
-	t.Logf("seed %d (rerun: go run ./cmd/sluice chaos --source kafka --sink kafka --seed %d ...)", seed, seed)
-	p := start(t, "chaos", "--source", "kafka", "--sink", "kafka", "--workers", "3", "--duration", "10s", "--batch", "500ms",
-		"--kill-worker-every", "2s", "--kill-driver-at", "4s", "--rate", "4000", "--seed", strconv.FormatInt(seed, 10), "--json")
-	if err := p.wait(t, 4*time.Minute); err != nil {
-		t.Fatalf("chaos (seed %d): %v\nstdout: %s\nstderr:\n%s", seed, err, p.stdout.String(), p.errors())
-	}
-	var r struct {
-		Batches     int   `json:"batches"`
-		Identical   bool  `json:"identical"`
-		Records     int64 `json:"records"`
-		WorkerKills int   `json:"worker_kills"`
-		DriverKills int   `json:"driver_kills"`
-	}
-	if err := json.Unmarshal(p.stdout.Bytes(), &r); err != nil {
-		t.Fatalf("stdout is not one JSON object: %v\n%s", err, p.stdout.String())
-	}
-	if !r.Identical || r.Batches != 20 || r.Records == 0 || r.WorkerKills < 1 || r.DriverKills != 1 {
-		t.Fatalf("seed %d: %s\nstderr:\n%s", seed, p.stdout.String(), p.errors())
-	}
-}
+func TestChaosKafkaShort(t *testing.T) { chaosThrough(t, "kafka", "kafka") }
 
 // The chaos command over NATS: the job reads a JetStream stream of an
 // embedded nats-server (in the chaos process, which the kills spare),
@@ -377,10 +356,15 @@ func TestChaosKafkaShort(t *testing.T) {
 // outputs through the NATS sink to a stream that drops rewritten
 // messages by id; what the stream holds is identical to a failure-free
 // run's.
-func TestChaosNATSShort(t *testing.T) { // skipped under -short (start builds the binary)
+func TestChaosNATSShort(t *testing.T) { chaosThrough(t, "nats", "nats") } // skipped under -short (start builds the binary)
+
+// chaosThrough runs a short chaos test from a source kind to a sink kind
+// (10 s of 500 ms batches, a worker killed every 2 s, the driver at 4 s)
+// and checks that its outputs are identical to a failure-free run's.
+func chaosThrough(t *testing.T, source, sink string) {
 	seed := time.Now().UnixNano()%1_000_000 + 1
-	t.Logf("seed %d (rerun: go run ./cmd/sluice chaos --source nats --sink nats --seed %d ...)", seed, seed)
-	p := start(t, "chaos", "--source", "nats", "--sink", "nats", "--workers", "3", "--duration", "10s", "--batch", "500ms",
+	t.Logf("seed %d (rerun: go run ./cmd/sluice chaos --source %s --sink %s --seed %d ...)", seed, source, sink, seed)
+	p := start(t, "chaos", "--source", source, "--sink", sink, "--workers", "3", "--duration", "10s", "--batch", "500ms",
 		"--kill-worker-every", "2s", "--kill-driver-at", "4s", "--rate", "4000", "--seed", strconv.FormatInt(seed, 10), "--json")
 	if err := p.wait(t, 4*time.Minute); err != nil {
 		t.Fatalf("chaos (seed %d): %v\nstdout: %s\nstderr:\n%s", seed, err, p.stdout.String(), p.errors())
