@@ -209,6 +209,9 @@ func (c *Context) updateRates(b BatchInfo) {
 		if c.obs != nil {
 			c.obs.m.SetInputRate(keys[n], rate)
 		}
+		if c.hist != nil {
+			c.hist.rateChanged(keys[n], rate)
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/sluicehq/sluice/internal/cluster"
 	"github.com/sluicehq/sluice/internal/lineage"
 	"github.com/sluicehq/sluice/internal/runtime"
+	"github.com/sluicehq/sluice/internal/ui"
 )
 
 // Checkpoint makes the job write its checkpoints to location, and resume
@@ -341,6 +342,7 @@ func (c *Context) startStateCheckpoint(n *node, d *lineage.Dataset, t int64) {
 		defer c.ck.wg.Done()
 		if err := c.writeState(context.Background(), n, d, t); err != nil {
 			c.cfg.logger.Warn("sluice: state checkpoint failed", "op", n.kind, "name", n.name, "batch", t/1e6, "err", err)
+			c.uiEvent(ui.EventCheckpoint, time.Unix(0, t), "state checkpoint of %q failed: %v", n.name, err)
 		}
 	}()
 }
@@ -364,6 +366,7 @@ func (c *Context) writeState(ctx context.Context, n *node, d *lineage.Dataset, t
 	c.ck.mu.Unlock()
 	n.setCut(t, d)
 	c.cfg.logger.Debug("sluice: state checkpoint", "name", n.name, "batch", t/1e6, "parts", d.NumParts, "took", time.Since(start))
+	c.uiEvent(ui.EventCheckpoint, time.Unix(0, t), "state of %q checkpointed (%d partitions) in %v", n.name, d.NumParts, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

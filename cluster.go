@@ -197,7 +197,7 @@ func (c *Context) startCluster() error {
 	drv, err := cluster.NewDriver(cluster.DriverConfig{Listen: listen, Security: sec, Fingerprint: fp, Plans: c.planFor,
 		WorkerTimeout: c.cfg.workerTimeout,
 		Args:          os.Args[1:], Logger: c.cfg.logger, Graph: (*resolver)(c), OnWorkerLost: c.workerLost,
-		Runtime: runtime.Config{Pinned: c.pinned, ExtraCuts: c.allCuts, OnBlock: c.onBlock, Scheduler: c.schedulerConfig()}})
+		Runtime: runtime.Config{Pinned: c.pinned, ExtraCuts: c.allCuts, OnBlock: c.onBlock, Scheduler: c.schedulerConfig(), Observer: c.observer()}})
 	if err != nil {
 		return err
 	}

@@ -79,8 +79,10 @@ type Context struct {
 	// cl is set on the driver of a local-cluster, wk in a worker process.
 	cl *clusterDriver
 	wk *workerMode
-	// obs serves metrics and status (the HTTP option).
-	obs *observer
+	// obs serves metrics, status and the web UI (the HTTP option); hist
+	// records what the UI shows (set with the HTTP option).
+	obs  *observer
+	hist *history
 	// ck writes and reads checkpoints (the Checkpoint option).
 	ck *checkpoints
 	// crashed (tests) makes Stop act as a killed driver: no final
@@ -207,10 +209,12 @@ func WorkerArgs(args ...string) Option {
 	return func(c *config) error { c.workerArgs = append([]string{}, args...); return nil }
 }
 
-// HTTP serves the driver's Prometheus metrics at /metrics and a JSON
-// status at /status on addr ("127.0.0.1:0" picks a free port; see
-// Context.HTTPAddr). The workers of a local-cluster then serve /metrics
-// too, on ports they pick. Default: off.
+// HTTP serves the driver's web UI at /, its Prometheus metrics at
+// /metrics and a JSON status at /status on addr ("127.0.0.1:0" picks a
+// free port; a taken port, the next free one of 16; see Context.HTTPAddr).
+// The workers of a local-cluster then serve /metrics too, on ports they
+// pick. Default: off (Main's --ui flag defaults to DefaultUI). The UI keeps
+// a bounded history of recent batches, tasks and events.
 func HTTP(addr string) Option { return func(c *config) error { c.http = addr; return nil } }
 
 // Listen sets the address a standalone driver accepts workers on
@@ -434,6 +438,9 @@ func NewContext(opts ...Option) (*Context, error) {
 	}
 	c := &Context{cfg: cfg, reg: lineage.NewRegistry(), names: make(map[string]*node), done: make(chan struct{})}
 	c.static = c.reg.Scope(0, 0)
+	if cfg.http != "" && !servesAsWorker(cfg.workerKey) {
+		c.hist = newHistory(c)
+	}
 	if err := c.openCheckpoints(); err != nil {
 		return nil, err
 	}
@@ -448,7 +455,7 @@ func NewContext(opts ...Option) (*Context, error) {
 		return c, nil
 	}
 	local, err := runtime.NewLocal(n, (*resolver)(c), runtime.LocalConfig{Encode: os.Getenv(encodeEnv) == "1",
-		Config: runtime.Config{OnBlock: c.onBlock, Scheduler: cfg.sched}, Stragglers: cfg.stragglers})
+		Config: runtime.Config{OnBlock: c.onBlock, Scheduler: cfg.sched, Observer: c.observer()}, Stragglers: cfg.stragglers})
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/sluicehq/sluice/dataset"
 	"github.com/sluicehq/sluice/internal/lineage"
 	"github.com/sluicehq/sluice/internal/runtime"
+	"github.com/sluicehq/sluice/internal/ui"
 )
 
 // node is one stream of the graph, untyped.
@@ -44,6 +45,9 @@ type node struct {
 	// counted, for outputs run on the workers, is told how many records
 	// each batch's run wrote.
 	counted func(t time.Time, records int64)
+
+	// lookup, for stateful operators, reads the state (the UI).
+	lookup lookupFunc
 
 	// rtype is the record type of the node's datasets.
 	rtype lineage.Type
@@ -332,6 +336,10 @@ func (c *Context) Start() error {
 	c.state = started
 	if err := c.startObserver(); err != nil {
 		return err
+	}
+	c.uiEvent(ui.EventDriver, from, "driver started: master %s, batch interval %v", c.cfg.master, c.cfg.batch)
+	if c.ck != nil && c.ck.report != nil {
+		c.uiEvent(ui.EventDriver, from, "%s", c.ck.report.String())
 	}
 	cfg := runtime.StreamConfig{Interval: c.cfg.batch, First: from, Clock: c.cfg.clock, OnBatch: func(b BatchInfo) {
 		c.updateRates(b)

@@ -15,6 +15,10 @@ import (
 	"github.com/sluicehq/sluice/internal/rpc"
 )
 
+// DefaultUI is where Main serves the web UI unless --ui says otherwise
+// (Spark's port: when it is taken, the next free one up to 4056).
+const DefaultUI = "127.0.0.1:4040"
+
 // Flags are the command-line settings every Sluice program accepts.
 type Flags struct {
 	Master      string
@@ -22,7 +26,8 @@ type Flags struct {
 	Parallelism int
 	// Duration stops the job after this long (0: run until interrupted).
 	Duration time.Duration
-	// HTTP is where the driver serves /metrics and /status ("": nowhere).
+	// HTTP is where the driver serves the web UI, /metrics and /status
+	// ("": nowhere): the --ui flag (--http is its old name).
 	HTTP string
 	// Listen is where a standalone driver accepts workers.
 	Listen string
@@ -48,7 +53,8 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.Batch, "batch", f.Batch, "batch interval (e.g. 1s, 500ms)")
 	fs.IntVar(&f.Parallelism, "parallelism", f.Parallelism, "default number of partitions (0: one per worker)")
 	fs.DurationVar(&f.Duration, "duration", f.Duration, "stop after this long (0: until Ctrl-C or SIGTERM)")
-	fs.StringVar(&f.HTTP, "http", f.HTTP, "serve Prometheus /metrics and JSON /status here (e.g. 127.0.0.1:4040; empty: off)")
+	fs.StringVar(&f.HTTP, "ui", f.HTTP, "serve the web UI, Prometheus /metrics and JSON /status here (a taken port: the next free one of 16; empty: off)")
+	fs.StringVar(&f.HTTP, "http", f.HTTP, "old name of --ui")
 	fs.StringVar(&f.Listen, "listen", f.Listen, "standalone master: accept workers on this address (default 127.0.0.1:7077)")
 	fs.StringVar(&f.SecretFile, "secret-file", f.SecretFile, "file holding the cluster secret in hex (default: $SLUICE_SECRET)")
 	fs.BoolVar(&f.Plaintext, "plaintext", f.Plaintext, "no TLS between driver and workers (development, loopback only)")
@@ -137,7 +143,7 @@ func Run(ctx context.Context, args []string, build func(c *Context), opts ...Opt
 	if len(args) > 0 && args[0] == "worker" {
 		return WorkerMain(ctx, args[1:])
 	}
-	var f Flags
+	f := Flags{HTTP: DefaultUI}
 	fs := flag.NewFlagSet("sluice", flag.ContinueOnError)
 	f.Register(fs)
 	if err := fs.Parse(args); err != nil {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/dataset"
+	"github.com/sluicehq/sluice/internal/blockstore"
 	"github.com/sluicehq/sluice/internal/lineage"
 )
 
@@ -150,13 +151,39 @@ func MapWithState[K comparable, V, S, U any](s *Stream[KV[K, V]], f func(t time.
 		k := int(t.Sub(c.zero()) / n.slide)
 		scan := cfg.timeout > 0 && n.truncateEvery > 0 && k%n.truncateEvery == 0
 		step := mapWithStateStep(f, t, cfg.timeout, scan)
-		ld := dataset.ZipPartitions(prevRecs, dataset.PartitionBy(batch, p), step).Lineage()
+		typ := dataset.RecordType[stateRecord[K, S, U]]()
+		parts := p.Partitions()
+		ld := dataset.ZipPartitionsWith(prevRecs, dataset.PartitionBy(batch, p), func(tc lineage.TaskContext, part int, prev []stateRecord[K, S, U], in []KV[K, V]) []stateRecord[K, S, U] {
+			out, evicted := step(prev, in)
+			keys := int64(0)
+			if len(out) > 0 && out[0].states != nil {
+				keys = int64(out[0].states.size)
+			}
+			recordState(tc, cfg.name, t, part, parts, keys, evicted, func() int64 { return blockstore.EstimateBytes(typ, out) })
+			return out
+		}).Lineage()
 		// The state is placed by p, as the check above expects of the
 		// previous batch's (ZipPartitions does not know it): without
 		// this, every batch placed the whole state again.
 		ld.Partitioning = lineage.Partitioning{Name: p.Name(), Parts: p.Partitions()}
 		return ld, nil
 	}
+	n.lookup = stateLookup(c, n, p, func(part []stateRecord[K, S, U], each func(K, S) bool) {
+		for _, r := range part {
+			if r.states == nil {
+				continue
+			}
+			stop := false
+			r.states.each(func(k K, e stateEntry[S]) {
+				if !stop && !each(k, e.value) {
+					stop = true
+				}
+			})
+			if stop {
+				return
+			}
+		}
+	})
 	states := newStream[stateRecord[K, S, U]](c, n)
 	mapped := FlatMap(states, func(r stateRecord[K, S, U]) []U { return r.mapped })
 	snapshots := FlatMap(states, func(r stateRecord[K, S, U]) []KV[K, S] {
@@ -200,9 +227,10 @@ func replaceState[K comparable, S, U any](d Dataset[stateRecord[K, S, U]], p Par
 // mapWithStateStep computes one partition's state record for batch t, as
 // Spark's MapWithStateRDDRecord.updateRecordWithData does.
 func mapWithStateStep[K comparable, V, S, U any](f func(time.Time, K, Optional[V], *State[S]) (U, bool), t time.Time,
-	timeout time.Duration, scan bool) func([]stateRecord[K, S, U], []KV[K, V]) []stateRecord[K, S, U] {
+	timeout time.Duration, scan bool) func([]stateRecord[K, S, U], []KV[K, V]) ([]stateRecord[K, S, U], int) {
 	now := t.UnixNano()
-	return func(prev []stateRecord[K, S, U], batch []KV[K, V]) []stateRecord[K, S, U] {
+	return func(prev []stateRecord[K, S, U], batch []KV[K, V]) ([]stateRecord[K, S, U], int) {
+		evicted := 0
 		var parent *stateMap[K, S]
 		if len(prev) > 0 {
 			parent = prev[0].states
@@ -219,20 +247,25 @@ func mapWithStateStep[K comparable, V, S, U any](f func(time.Time, K, Optional[V
 			}
 			switch {
 			case st.removed:
+				if st.exists {
+					evicted++
+				}
 				m.put(kv.Key, stateEntry[S]{deleted: true})
 			case st.updated || (st.exists && timeout > 0):
 				m.put(kv.Key, stateEntry[S]{value: st.value, updated: now})
 			}
 		}
 		if scan {
-			mapped = timeOut(m, f, t, now-int64(timeout), mapped)
+			var expired int
+			mapped, expired = timeOut(m, f, t, now-int64(timeout), mapped)
+			evicted += expired
 		}
-		return []stateRecord[K, S, U]{{states: m.compacted(), mapped: mapped}}
+		return []stateRecord[K, S, U]{{states: m.compacted(), mapped: mapped}}, evicted
 	}
 }
 
 func timeOut[K comparable, V, S, U any](m *stateMap[K, S], f func(time.Time, K, Optional[V], *State[S]) (U, bool),
-	t time.Time, threshold int64, mapped []U) []U {
+	t time.Time, threshold int64, mapped []U) ([]U, int) {
 	var expired []K
 	m.each(func(k K, e stateEntry[S]) {
 		if e.updated < threshold {
@@ -247,7 +280,7 @@ func timeOut[K comparable, V, S, U any](m *stateMap[K, S], f func(time.Time, K, 
 		}
 		m.put(k, stateEntry[S]{deleted: true})
 	}
-	return mapped
+	return mapped, len(expired)
 }
 
 // sample returns a one-layer map of at most n of m's live keys (the

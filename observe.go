@@ -124,6 +124,9 @@ func (c *Context) observeBatch(b BatchInfo) {
 		mb.Error = b.Err.Error()
 	}
 	c.obs.m.ObserveBatch(mb)
+	if c.hist != nil {
+		c.hist.batchDone(b, c.cfg.batch)
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/lineage"
 	"github.com/sluicehq/sluice/internal/runtime"
+	"github.com/sluicehq/sluice/internal/ui"
 )
 
 // Recovery of state after a worker is lost (cluster modes). The lost
@@ -160,8 +161,10 @@ func (c *Context) recompute(ctx context.Context, worker string, n *node, d *line
 		}
 		// The next job that reads the state recomputes it.
 		c.cfg.logger.Warn("sluice: recomputing state after a worker was lost", "op", n.kind, "name", n.name, "worker", worker, "err", err)
+		c.uiEvent(ui.EventRecovery, time.Unix(0, d.ID.Time), "recomputing the state of %q lost with worker %s failed: %v", n.name, worker, err)
 		return
 	}
+	c.uiEvent(ui.EventRecovery, time.Unix(0, d.ID.Time), "state of %q lost with worker %s recomputed in parallel in %v", n.name, worker, time.Since(start).Round(time.Millisecond))
 	c.cfg.logger.Info("sluice: recomputed state after a worker was lost", "op", n.kind, "name", n.name, "worker", worker,
 		"batch", d.ID.Time/1e6, "took", time.Since(start).Round(time.Millisecond))
 }

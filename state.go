@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/dataset"
+	"github.com/sluicehq/sluice/internal/blockstore"
 	"github.com/sluicehq/sluice/internal/lineage"
 )
 
@@ -100,21 +101,35 @@ func UpdateStateByKey[K comparable, V, S any](s *Stream[KV[K, V]], update func(k
 			state = dataset.EmptyPlaced[K, S](c.env, sc, p)
 		}
 		grouped := dataset.CoGroup(batch, state, dataset.WithPartitioner(p))
-		return dataset.MapKeyedPartitions(grouped, func(in []KV[K, Joined[[]V, []S]]) []KV[K, S] {
+		typ := dataset.RecordType[KV[K, S]]()
+		return dataset.MapKeyedPartitionsWith(grouped, func(tc lineage.TaskContext, part int, in []KV[K, Joined[[]V, []S]]) []KV[K, S] {
 			out := make([]KV[K, S], 0, len(in))
+			evicted := 0
 			for _, kv := range in {
 				var st S
 				exists := len(kv.Value.Right) > 0
 				if exists {
 					st = kv.Value.Right[0]
 				}
-				if ns, keep := update(kv.Key, kv.Value.Left, st, exists); keep {
+				ns, keep := update(kv.Key, kv.Value.Left, st, exists)
+				switch {
+				case keep:
 					out = append(out, KV[K, S]{Key: kv.Key, Value: ns})
+				case exists:
+					evicted++
 				}
 			}
+			recordState(tc, cfg.name, t, part, p.Partitions(), int64(len(out)), evicted, func() int64 { return blockstore.EstimateBytes(typ, out) })
 			return out
 		}).Lineage(), nil
 	}
+	n.lookup = stateLookup(c, n, p, func(part []KV[K, S], each func(K, S) bool) {
+		for _, kv := range part {
+			if !each(kv.Key, kv.Value) {
+				return
+			}
+		}
+	})
 	return newStream[KV[K, S]](c, n)
 }
 

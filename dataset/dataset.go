@@ -375,6 +375,51 @@ func MapKeyedPartitions[K comparable, V, W any](d Dataset[KV[K, V]], f func([]KV
 	return out
 }
 
+// MapKeyedPartitionsWith is MapKeyedPartitions whose f also gets the
+// task context and the partition number, to record figures about what it
+// computed (lineage.Record). For the engine's use.
+func MapKeyedPartitionsWith[K comparable, V, W any](d Dataset[KV[K, V]], f func(tc lineage.TaskContext, p int, in []KV[K, V]) []KV[K, W]) Dataset[KV[K, W]] {
+	if f == nil {
+		mustFunc("MapKeyedPartitions", nil)
+	}
+	parent := d.must()
+	ld := d.sc.New("mapKeyedPartitions", recordType[KV[K, W]](), parent.NumParts, func(tc lineage.TaskContext, p int) (any, error) {
+		in, err := tc.Partition(parent, p)
+		if err != nil {
+			return nil, err
+		}
+		return f(tc, p, slice[KV[K, V]](in)), nil
+	}, lineage.OneToOne{P: parent})
+	ld.Partitioning = parent.Partitioning
+	return Dataset[KV[K, W]]{ld: ld, sc: d.sc, env: d.env}
+}
+
+// ZipPartitionsWith is ZipPartitions whose f also gets the task context
+// and the partition number (see MapKeyedPartitionsWith). For the engine's
+// use.
+func ZipPartitionsWith[A, B, U any](a Dataset[A], b Dataset[B], f func(tc lineage.TaskContext, p int, x []A, y []B) []U) Dataset[U] {
+	if f == nil {
+		mustFunc("ZipPartitions", nil)
+	}
+	la, lb := a.must(), b.must()
+	a.sc = common(a.sc, b.sc)
+	if la.NumParts != lb.NumParts {
+		panic(fmt.Sprintf("dataset: ZipPartitions of %d and %d partitions", la.NumParts, lb.NumParts))
+	}
+	ld := a.sc.New("zipPartitions", recordType[U](), la.NumParts, func(tc lineage.TaskContext, p int) (any, error) {
+		x, err := tc.Partition(la, p)
+		if err != nil {
+			return nil, err
+		}
+		y, err := tc.Partition(lb, p)
+		if err != nil {
+			return nil, err
+		}
+		return f(tc, p, slice[A](x), slice[B](y)), nil
+	}, lineage.OneToOne{P: la}, lineage.OneToOne{P: lb})
+	return Dataset[U]{ld: ld, sc: a.sc, env: a.env}
+}
+
 // PartitionerFor returns the partitioner a keyed operation with opts
 // would use on d. For the engine's use.
 func PartitionerFor[K comparable, V any](d Dataset[KV[K, V]], opts ...Option) Partitioner[K] {

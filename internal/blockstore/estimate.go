@@ -88,3 +88,15 @@ func safeEncode(dst []byte, typ lineage.Type, v any) (b []byte, err error) {
 	}()
 	return typ.Encode(dst, v), nil
 }
+
+// EstimateRecordBytes estimates the encoded size of one record of
+// partition v of type typ, from a sample as EstimateBytes does (0 for an
+// empty partition).
+func EstimateRecordBytes(typ lineage.Type, v any) float64 {
+	n := typ.Len(v)
+	if n == 0 {
+		return 0
+	}
+	b, _ := estimate(typ, v)
+	return float64(b-blockOverhead) / float64(n)
+}

@@ -179,6 +179,10 @@ type resultWire struct {
 	Replicated []runtime.BlockCopy
 	Records    int
 	Nanos      int64
+	// WriteBytes and ReadBytes estimate the shuffle bytes written and
+	// read; Figures are what the task recorded (runtime.MaxFigures).
+	WriteBytes, ReadBytes int64
+	Figures               []lineage.Figure
 }
 
 type fetchFailure struct {
@@ -295,7 +299,8 @@ func fromWire(w *taskWire) (*runtime.TaskDesc, error) {
 
 // resultToWire encodes a task's result for the driver.
 func resultToWire(r runtime.TaskResult) *resultWire {
-	w := &resultWire{Task: r.Task, Shipped: r.Shipped, Cached: r.Cached, Replicated: r.Replicated, Records: r.Records, Nanos: int64(r.Duration)}
+	w := &resultWire{Task: r.Task, Shipped: r.Shipped, Cached: r.Cached, Replicated: r.Replicated, Records: r.Records, Nanos: int64(r.Duration),
+		WriteBytes: r.ShuffleWriteBytes, ReadBytes: r.ShuffleReadBytes, Figures: r.Figures}
 	if r.Err != nil {
 		w.Err = r.Err.Error()
 		var fe *runtime.FetchError
@@ -333,6 +338,8 @@ func (unreachableErr) Unwrap() error   { return runtime.ErrPeerUnreachable }
 func resultFromWire(worker string, w *resultWire) runtime.TaskResult {
 	r := runtime.TaskResult{Task: w.Task, Worker: worker, Shipped: w.Shipped, Cached: w.Cached, Replicated: w.Replicated, Records: w.Records}
 	r.Duration = durationOf(w.Nanos)
+	r.ShuffleWriteBytes, r.ShuffleReadBytes = max(w.WriteBytes, 0), max(w.ReadBytes, 0)
+	r.Figures = figuresFromWire(w.Figures)
 	if w.Err != "" {
 		r.Err = errors.New(w.Err)
 		if f := w.Fetch; f != nil {
@@ -354,4 +361,20 @@ func resultFromWire(worker string, w *resultWire) runtime.TaskResult {
 		r.Value = w.Count
 	}
 	return r
+}
+
+// figuresFromWire keeps the well-formed figures a worker sent, at most
+// runtime.MaxFigures of them (they only feed the UI: bad ones are dropped,
+// not fatal).
+func figuresFromWire(fs []lineage.Figure) []lineage.Figure {
+	var out []lineage.Figure
+	for _, f := range fs {
+		if len(out) == runtime.MaxFigures {
+			break
+		}
+		if f.Key != "" && len(f.Key) <= runtime.MaxFigureKey && f.Part >= 0 && f.Part < f.Parts {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -60,6 +60,31 @@ type TaskContext interface {
 	BatchTime() int64
 }
 
+// Recorder is implemented by task contexts that carry figures about what
+// a task computed back to the driver (a state's key count, say). Compute
+// functions find it by type assertion; a context without it drops them.
+type Recorder interface {
+	Record(f Figure)
+}
+
+// Figure is one number a compute function reports about a partition it
+// computed: Key names it (e.g. "state/clicks/keys"), Time is the
+// dataset's time.
+type Figure struct {
+	Key  string
+	Time int64
+	// Part is the partition, of Parts.
+	Part, Parts int
+	Value       int64
+}
+
+// Record reports f through tc if tc is a Recorder.
+func Record(tc TaskContext, f Figure) {
+	if r, ok := tc.(Recorder); ok {
+		r.Record(f)
+	}
+}
+
 // Dep is a dependency of a dataset on a parent.
 type Dep interface{ Parent() *Dataset }
 

@@ -139,3 +139,11 @@ func New(id ID, op string, typ Type, parts int, compute ComputeFunc, deps ...Dep
 	}
 	return &Dataset{ID: id, Op: op, Type: typ, NumParts: parts, Deps: deps, compute: compute}
 }
+
+// Remove forgets one dataset: one made for a single job (a state lookup)
+// once the job ended.
+func (r *Registry) Remove(id ID) {
+	r.mu.Lock()
+	delete(r.byID, id)
+	r.mu.Unlock()
+}

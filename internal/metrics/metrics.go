@@ -30,7 +30,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -207,11 +209,17 @@ type Server struct {
 	done chan struct{}
 }
 
-// Serve listens on addr and serves h until Close.
+// PortTries is how many ports Serve tries: when addr's port is taken, the
+// next ones, as Spark's UI does (4040, 4041, …), so that several drivers
+// can run on one host with the default.
+const PortTries = 17
+
+// Serve listens on addr and serves h until Close. When addr's port (not
+// 0) is in use, it tries the next PortTries-1 ports; Addr says which it got.
 func Serve(addr string, h http.Handler) (*Server, error) {
-	l, err := net.Listen("tcp", addr)
+	l, err := listen(addr)
 	if err != nil {
-		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
+		return nil, err
 	}
 	s := &Server{srv: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}, addr: l.Addr().String(), done: make(chan struct{})}
 	go func() {
@@ -232,4 +240,26 @@ func (s *Server) Close() {
 	defer cancel()
 	_ = s.srv.Shutdown(ctx)
 	<-s.done
+}
+
+// listen listens on addr, or on one of the next ports if it is taken.
+func listen(addr string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err == nil || !errors.Is(err, syscall.EADDRINUSE) {
+		if err != nil {
+			return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
+		}
+		return l, nil
+	}
+	host, port, perr := net.SplitHostPort(addr)
+	p, aerr := strconv.Atoi(port)
+	if perr != nil || aerr != nil || p == 0 {
+		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
+	}
+	for i := 1; i < PortTries && p+i <= 65535; i++ {
+		if l, err2 := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p+i))); err2 == nil {
+			return l, nil
+		}
+	}
+	return nil, fmt.Errorf("metrics: listen on %s and the next %d ports: %w", addr, PortTries-1, err)
 }

@@ -53,6 +53,9 @@ type Config struct {
 	// active when it began and for the receivers it moves (default 30s;
 	// see DrainWorker). Running attempts are always waited for.
 	DrainWait time.Duration
+	// Observer, if set, learns of jobs, task attempts and events (the
+	// web UI); it runs on the event loop.
+	Observer Observer
 }
 
 // DefaultTickInterval is Config.TickInterval's default.
@@ -89,6 +92,12 @@ type Driver struct {
 	mapOut    map[lineage.ShuffleID][]string
 	blocks    map[blockstore.ID][]string
 	running   map[scheduler.Task]string
+	// launchedAt is when each running attempt was launched (Observer).
+	launchedAt map[scheduler.Task]time.Time
+	// exclusions and excluded are the exclusions last reported to the
+	// Observer (observeExclusions).
+	exclusions int
+	excluded   map[string]bool
 	workers   map[string]int
 	reserved  map[string]bool // workers that run pinned stages only
 	nextStage scheduler.StageID
@@ -147,6 +156,7 @@ type job struct {
 	// shipped marks results that are partitions for the action's Fn.
 	shipped []bool
 	reply   chan jobResult
+	started time.Time
 	// resultStage is forgotten when the job ends.
 	resultStage scheduler.StageID
 	// replan says the job ended to be planned again (see Driver.replan);
@@ -218,6 +228,8 @@ func NewDriver(cfg Config, t Transport) *Driver {
 		mapOut:    make(map[lineage.ShuffleID][]string),
 		blocks:    make(map[blockstore.ID][]string),
 		running:   make(map[scheduler.Task]string),
+		launchedAt: make(map[scheduler.Task]time.Time),
+		excluded:  make(map[string]bool),
 		workers:   make(map[string]int),
 		reserved:  make(map[string]bool),
 		recv:      make(map[int32]*recvState),
@@ -452,6 +464,9 @@ func (d *Driver) handle(ev any) {
 		}
 		d.workers[e.name] = e.slots
 		d.reserved[e.name] = e.reserved
+		if !e.reserved {
+			d.event(Event{Kind: EventWorkerJoined, Worker: e.name, Message: fmt.Sprintf("worker %s joined with %d slots", e.name, e.slots)})
+		}
 		d.step(scheduler.WorkerJoined{Worker: scheduler.WorkerID(e.name), Slots: e.slots, Reserved: e.reserved})
 		d.placeReceivers()
 	case lostReq:
@@ -521,6 +536,7 @@ func (d *Driver) step(ev scheduler.Event) {
 		panic(fmt.Sprintf("runtime: scheduler refused %T: %v", ev, err))
 	}
 	d.performReady()
+	d.observeExclusions()
 }
 
 func (d *Driver) performReady() {
@@ -534,17 +550,23 @@ func (d *Driver) perform(a scheduler.Action) {
 	case scheduler.Launch:
 		d.launch(a)
 	case scheduler.Cancel:
-		delete(d.running, a.Task)
+		if w, ok := d.running[a.Task]; ok {
+			d.observeTask(a.Task, launched{w, d.launchedAt[a.Task]}, nil, TaskCancelled, "cancelled")
+		}
+		d.forget(a.Task)
 		d.transport.Cancel(string(a.Worker), a.Task)
 	case scheduler.JobDone:
 		if j := d.jobs[a.Job]; j != nil {
+			d.observeJob(j, true, nil)
 			d.endJob(j)
 			j.reply <- jobResult{values: j.results}
 		}
 	case scheduler.JobFailed:
 		if j := d.jobs[a.Job]; j != nil {
+			err := fmt.Errorf("runtime: job %d failed: %s", a.Job, a.Reason)
+			d.observeJob(j, true, err)
 			d.endJob(j)
-			j.reply <- jobResult{err: fmt.Errorf("runtime: job %d failed: %s", a.Job, a.Reason)}
+			j.reply <- jobResult{err: err}
 		}
 	}
 }
@@ -579,9 +601,15 @@ func (d *Driver) launch(a scheduler.Launch) {
 	}
 	w := string(a.Worker)
 	d.running[a.Task] = w
+	d.launchedAt[a.Task] = time.Now()
 	d.stats.TasksLaunched++
+	if a.Task.Speculative {
+		d.event(Event{Kind: EventSpeculation, Worker: w, Batch: desc.BatchTime,
+			Message: fmt.Sprintf("speculative copy of %s partition %d launched on %s", st.ds.Op, a.Task.Partition, w)})
+	}
 	if err := d.transport.Launch(w, desc); err != nil {
-		delete(d.running, a.Task)
+		d.observeTask(a.Task, launched{w, d.launchedAt[a.Task]}, nil, TaskFailed, err.Error())
+		d.forget(a.Task)
 		if errors.Is(err, ErrWorkerGone) {
 			d.workerLost(w) // the attempt goes back to pending with the worker's others
 			return
@@ -680,7 +708,13 @@ func (d *Driver) taskResult(r TaskResult) {
 		d.stats.StaleResults++
 		return
 	}
-	delete(d.running, r.Task)
+	l := launched{r.Worker, d.launchedAt[r.Task]}
+	if r.Err == nil {
+		d.observeTask(r.Task, l, &r, TaskOK, "")
+	} else {
+		d.observeTask(r.Task, l, &r, TaskFailed, r.Err.Error())
+	}
+	d.forget(r.Task)
 	for _, id := range r.Cached {
 		d.addBlock(id, r.Worker)
 	}
@@ -747,17 +781,23 @@ func (d *Driver) workerLost(name string) {
 	if _, ok := d.workers[name]; !ok {
 		return
 	}
+	reserved := d.reserved[name]
 	delete(d.workers, name)
 	delete(d.reserved, name)
+	lost := 0
 	for t, w := range d.running {
 		if w == name {
-			delete(d.running, t)
+			d.observeTask(t, launched{w, d.launchedAt[t]}, nil, TaskCancelled, "worker lost")
+			d.forget(t)
+			lost++
 		}
 	}
+	outputs, blocks := 0, 0
 	for id, locs := range d.mapOut {
 		for p, w := range locs {
 			if w == name {
 				d.mapOut[id][p] = ""
+				outputs++
 			}
 		}
 	}
@@ -765,11 +805,22 @@ func (d *Driver) workerLost(name string) {
 		d.blocks[id] = without(locs, name)
 		if len(d.blocks[id]) == 0 {
 			delete(d.blocks, id)
+			blocks++
 		}
+	}
+	if !reserved {
+		d.event(Event{Kind: EventWorkerLost, Worker: name, Message: fmt.Sprintf(
+			"worker %s lost: %d running tasks, %d shuffle outputs and %d blocks held nowhere else to recompute", name, lost, outputs, blocks)})
 	}
 	d.receiverLost(name)
 	d.step(scheduler.WorkerLost{Worker: scheduler.WorkerID(name)})
 	d.placeReceivers()
+}
+
+// forget drops what the driver keeps of a running attempt.
+func (d *Driver) forget(t scheduler.Task) {
+	delete(d.running, t)
+	delete(d.launchedAt, t)
 }
 
 func without(xs []string, x string) []string {

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/blockstore"
 	"github.com/sluicehq/sluice/internal/lineage"
@@ -21,6 +22,8 @@ func (d *Driver) submit(j *job) {
 	stages := d.plan(rs)
 	d.jobs[j.id] = j
 	j.resultStage = rs.id
+	j.started = time.Now()
+	d.observeJob(j, false, nil)
 	if err := d.sched.Step(scheduler.SubmitJob{Job: scheduler.Job{ID: j.id, Stages: stages}}); err != nil {
 		d.endJob(j)
 		j.reply <- jobResult{err: fmt.Errorf("runtime: job %d refused by the scheduler: %w", j.id, err)}

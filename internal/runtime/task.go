@@ -109,7 +109,20 @@ type TaskResult struct {
 	// Records is the number of records the task produced.
 	Records  int
 	Duration time.Duration
+	// ShuffleWriteBytes and ShuffleReadBytes estimate the encoded size
+	// of the shuffle buckets the task wrote and fetched.
+	ShuffleWriteBytes, ShuffleReadBytes int64
+	// Figures are what its compute functions recorded (at most
+	// MaxFigures).
+	Figures []lineage.Figure
 }
+
+// MaxFigures bounds the figures one task attempt reports; MaxFigureKey
+// the length of a figure's key.
+const (
+	MaxFigures   = 256
+	MaxFigureKey = 128
+)
 
 // FetchError is returned by a task that could not read a shuffle output.
 type FetchError struct {

@@ -225,6 +225,8 @@ func (w *Worker) run(ctx context.Context, d *TaskDesc) (res TaskResult) {
 		}
 		res.Cached = tc.cached
 		res.Replicated = tc.replicated
+		res.Figures = tc.figures
+		res.ShuffleReadBytes = tc.shuffleRead
 		res.Duration = time.Since(start)
 	}()
 	if c, ok := w.resolver.(Cutter); ok && len(d.Cuts) > 0 {
@@ -236,7 +238,7 @@ func (w *Worker) run(ctx context.Context, d *TaskDesc) (res TaskResult) {
 		return res
 	}
 	if d.Shuffle != nil {
-		res.Records, res.Err = w.writeShuffle(tc, d, ds)
+		res.Records, res.ShuffleWriteBytes, res.Err = w.writeShuffle(tc, d, ds)
 		return res
 	}
 	part, err := tc.Partition(ds, d.Task.Partition)
@@ -284,19 +286,19 @@ func (w *Worker) act(tc *taskCtx, d *TaskDesc, ds *lineage.Dataset, part any, re
 }
 
 // writeShuffle computes a map partition and stores its buckets; it
-// returns the number of records written.
-func (w *Worker) writeShuffle(tc *taskCtx, d *TaskDesc, parent *lineage.Dataset) (int, error) {
+// returns the number of records written and an estimate of their size.
+func (w *Worker) writeShuffle(tc *taskCtx, d *TaskDesc, parent *lineage.Dataset) (int, int64, error) {
 	child, err := w.resolver.Lookup(d.Shuffle.Child)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	deps := child.Dependencies()
 	if d.Shuffle.Index >= len(deps) {
-		return 0, fmt.Errorf("runtime: %v has no dependency %d", child, d.Shuffle.Index)
+		return 0, 0, fmt.Errorf("runtime: %v has no dependency %d", child, d.Shuffle.Index)
 	}
 	dep, ok := deps[d.Shuffle.Index].(*lineage.ShuffleDep)
 	if !ok || dep.P.ID != parent.ID {
-		return 0, fmt.Errorf("runtime: dependency %d of %v is not a shuffle of %v", d.Shuffle.Index, child, parent)
+		return 0, 0, fmt.Errorf("runtime: dependency %d of %v is not a shuffle of %v", d.Shuffle.Index, child, parent)
 	}
 	// A worker rebuilding datasets may hold an older copy of the child (one
 	// whose shuffle outputs the driver keeps) than of the parent: the same
@@ -316,14 +318,14 @@ func (w *Worker) writeShuffle(tc *taskCtx, d *TaskDesc, parent *lineage.Dataset)
 		err = tc.ctx.Err()
 	}
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	n := 0
 	for _, b := range buckets {
 		n += dep.Bucket.Len(b)
 	}
 	w.Shuffle.Put(dep.ID, p, buckets, dep.Bucket)
-	return n, nil
+	return n, shuffleBytes(dep.Bucket, buckets, n), nil
 }
 
 // taskCtx implements lineage.TaskContext for one attempt.
@@ -333,6 +335,18 @@ type taskCtx struct {
 	desc       *TaskDesc
 	cached     []blockstore.ID
 	replicated []BlockCopy
+	// figures are those compute functions recorded (Record); shuffleRead
+	// estimates the bytes of the buckets fetched.
+	figures     []lineage.Figure
+	shuffleRead int64
+}
+
+// Record implements lineage.Recorder: figures beyond MaxFigures, or with
+// too long a key, are dropped.
+func (tc *taskCtx) Record(f lineage.Figure) {
+	if len(tc.figures) < MaxFigures && len(f.Key) <= MaxFigureKey {
+		tc.figures = append(tc.figures, f)
+	}
 }
 
 func (tc *taskCtx) Context() context.Context { return tc.ctx }
@@ -460,6 +474,11 @@ func (tc *taskCtx) Fetch(dep *lineage.ShuffleDep, r int) ([]any, error) {
 			out[m] = bs[i]
 		}
 	}
+	n := 0
+	for _, b := range out {
+		n += dep.Bucket.Len(b)
+	}
+	tc.shuffleRead += shuffleBytes(dep.Bucket, out, n)
 	return out, nil
 }
 

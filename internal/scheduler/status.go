@@ -99,3 +99,7 @@ func (s *Scheduler) Status() Status {
 	}
 	return out
 }
+
+// Counters returns the speculation and exclusion counters (cheaper than
+// Status).
+func (s *Scheduler) Counters() Counters { return s.counters }

@@ -35,6 +35,11 @@ type Source interface {
 // not a stateful operator of the job; the API answers 404.
 var ErrUnknownOperator = errors.New("ui: no such stateful operator")
 
+// ErrBadQuery is returned (wrapped) by Lookup for a key that does not
+// parse as the operator's key type, or a sample out of range; the API
+// answers 400.
+var ErrBadQuery = errors.New("ui: bad state query")
+
 // ErrNoState is returned (wrapped) by Lookup before the operator's first
 // batch completed; the API answers 409.
 var ErrNoState = errors.New("ui: no state yet")
