@@ -174,13 +174,18 @@ func TestBrowser(t *testing.T) {
 		if st := uitest.Eval[string](b, `document.querySelector('[data-lookup-result="fresh"] .error').dataset.status`); st != "409" {
 			t.Errorf("the error shows status %q, want 409", st)
 		}
-		// The lookup form survives the table's refreshes.
+		// The lookup form survives the table's refreshes, focus included
+		// (someone may be typing a key).
+		uitest.Eval[bool](b, `(document.querySelector('form[data-lookup="counts"] input[name="key"]').focus(), true)`)
 		f.mu.Lock()
 		f.ops[0].Keys = 99
 		f.mu.Unlock()
 		b.WaitFor("the new key count", `document.querySelector('tr[data-operator="counts"]').textContent.includes("99")`)
 		if n := uitest.Eval[int](b, `document.querySelectorAll('[data-lookup-result="counts"] tr.entry').length`); n != 2 {
 			t.Errorf("after a refresh the sample shows %d entries, want 2", n)
+		}
+		if !uitest.Eval[bool](b, `document.activeElement === document.querySelector('form[data-lookup="counts"] input[name="key"]')`) {
+			t.Error("a refresh of the operators took the focus from the key input")
 		}
 		b.Screenshot("state")
 	}

@@ -658,6 +658,7 @@
   function renderOperators(ops) {
     const tbody = $('#operators tbody');
     const seen = new Set();
+    let next = tbody.firstElementChild; // where the next operator's rows go
     for (const o of ops || []) {
       seen.add(o.name);
       let r = opRows.get(o.name);
@@ -668,7 +669,11 @@
       const vals = [o.name, o.kind, o.node, o.batch ? fmtClock(o.batch) : 'no batch yet', fmtInt(o.keys), fmtBytes(o.bytes),
         fmtInt(o.evictions), fmtInt(o.evictions_total), fmtInt(o.partitions), o.checkpoint_every ? `${o.checkpoint_every} batches` : '–'];
       vals.forEach((v, i) => { if (r.cells[i].textContent !== String(v)) r.cells[i].textContent = String(v); });
-      tbody.append(r.row, r.form); // keeps the API's order; moving keeps inputs
+      // Keep the API's order, moving rows only when it changed: moving a
+      // row takes the focus from its input.
+      if (next !== r.row) tbody.insertBefore(r.row, next);
+      if (r.row.nextElementSibling !== r.form) tbody.insertBefore(r.form, r.row.nextElementSibling);
+      next = r.form.nextElementSibling;
     }
     for (const [name, r] of opRows) {
       if (!seen.has(name)) { r.row.remove(); r.form.remove(); opRows.delete(name); }
@@ -764,6 +769,7 @@
       S.dirty = false;
       redrawCharts();
       renderBatchTable();
+      if (S.view === 'batch') renderBatchNav(batchShown);
     }
     setTimeout(tick, POLL_MS);
   }
