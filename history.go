@@ -300,12 +300,12 @@ func (h *history) batchDone(b BatchInfo, interval time.Duration) {
 	}
 }
 
-// rateChanged logs an input's new rate limit when it moved by a fifth or
+// rateChanged logs an input's new rate limit when it moved by half or
 // more since the last one logged (backpressure adjusts it every batch).
 func (h *history) rateChanged(input string, rate float64) {
 	h.mu.Lock()
 	last, seen := h.rates[input]
-	big := !seen || (last == 0) != (rate == 0) || rate > last*1.2 || rate < last/1.2
+	big := !seen || (last == 0) != (rate == 0) || rate > last*1.5 || rate < last/1.5
 	if big {
 		h.rates[input] = rate
 	}

@@ -2,9 +2,11 @@ package sluice
 
 import (
 	"maps"
+	"net/http"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/runtime"
+	"github.com/sluicehq/sluice/internal/ui"
 
 	"github.com/sluicehq/sluice/internal/metrics"
 )
@@ -93,12 +95,19 @@ func (c *Context) startObserver() error {
 		Exclusions:          stat(func(s statsView) float64 { return float64(s.Speculation.Exclusions) }),
 		ExcludedWorkers:     stat(func(s statsView) float64 { return float64(len(s.Excluded)) }),
 	})
-	srv, err := metrics.Serve(c.cfg.http, m.Handler(func() any { return c.Status() }))
+	mh := m.Handler(func() any { return c.Status() })
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", mh)
+	mux.Handle("/status", mh)
+	if c.hist != nil {
+		mux.Handle("/", ui.Handler(uiSource{c}))
+	}
+	srv, err := metrics.Serve(c.cfg.http, mux)
 	if err != nil {
 		return err
 	}
 	c.obs = &observer{m: m, srv: srv}
-	c.cfg.logger.Info("serving metrics and status", "metrics", "http://"+srv.Addr()+"/metrics", "status", "http://"+srv.Addr()+"/status")
+	c.cfg.logger.Info("serving the web UI", "ui", "http://"+srv.Addr()+"/", "metrics", "http://"+srv.Addr()+"/metrics", "status", "http://"+srv.Addr()+"/status")
 	return nil
 }
 

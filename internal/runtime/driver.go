@@ -98,10 +98,10 @@ type Driver struct {
 	// Observer (observeExclusions).
 	exclusions int
 	excluded   map[string]bool
-	workers   map[string]int
-	reserved  map[string]bool // workers that run pinned stages only
-	nextStage scheduler.StageID
-	stats     Stats
+	workers    map[string]int
+	reserved   map[string]bool // workers that run pinned stages only
+	nextStage  scheduler.StageID
+	stats      Stats
 	// recv says where each push receiver runs (receive.go).
 	recv         map[int32]*recvState
 	recvSeq      int32
@@ -216,24 +216,24 @@ func NewDriver(cfg Config, t Transport) *Driver {
 		cfg.DrainWait = DefaultDrainWait
 	}
 	d := &Driver{
-		cfg:       cfg,
-		transport: t,
-		events:    make(chan any, cfg.EventQueue),
-		quit:      make(chan struct{}),
-		done:      make(chan struct{}),
-		sched:     scheduler.New(cfg.Scheduler),
-		jobs:      make(map[scheduler.JobID]*job),
-		stages:    make(map[scheduler.StageID]*stage),
-		byShuffle: make(map[lineage.ShuffleID]scheduler.StageID),
-		mapOut:    make(map[lineage.ShuffleID][]string),
-		blocks:    make(map[blockstore.ID][]string),
-		running:   make(map[scheduler.Task]string),
+		cfg:        cfg,
+		transport:  t,
+		events:     make(chan any, cfg.EventQueue),
+		quit:       make(chan struct{}),
+		done:       make(chan struct{}),
+		sched:      scheduler.New(cfg.Scheduler),
+		jobs:       make(map[scheduler.JobID]*job),
+		stages:     make(map[scheduler.StageID]*stage),
+		byShuffle:  make(map[lineage.ShuffleID]scheduler.StageID),
+		mapOut:     make(map[lineage.ShuffleID][]string),
+		blocks:     make(map[blockstore.ID][]string),
+		running:    make(map[scheduler.Task]string),
 		launchedAt: make(map[scheduler.Task]time.Time),
-		excluded:  make(map[string]bool),
-		workers:   make(map[string]int),
-		reserved:  make(map[string]bool),
-		recv:      make(map[int32]*recvState),
-		draining:  make(map[string]*drainState),
+		excluded:   make(map[string]bool),
+		workers:    make(map[string]int),
+		reserved:   make(map[string]bool),
+		recv:       make(map[int32]*recvState),
+		draining:   make(map[string]*drainState),
 	}
 	d.bgCtx, d.bgCancel = context.WithCancel(context.Background())
 	go d.loop()
