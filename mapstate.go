@@ -242,12 +242,13 @@ func mapWithStateStep[K comparable, V, S, U any](f func(time.Time, K, Optional[V
 			if e, ok := m.get(kv.Key); ok {
 				st.value, st.exists = e.value, true
 			}
+			had := st.exists
 			if u, ok := f(t, kv.Key, dataset.Some(kv.Value), &st); ok {
 				mapped = append(mapped, u)
 			}
 			switch {
 			case st.removed:
-				if st.exists {
+				if had {
 					evicted++
 				}
 				m.put(kv.Key, stateEntry[S]{deleted: true})

@@ -269,6 +269,9 @@ func (f *fakeSource) Lookup(ctx context.Context, q Query) (StateEntries, error) 
 	} else {
 		f.deadlines = append(f.deadlines, 0)
 	}
+	if q.Operator == "counts" && q.HasKey && q.Key == "not-a-key" {
+		return StateEntries{}, fmt.Errorf("%w: key %q is not an int", ErrBadQuery, q.Key)
+	}
 	if q.Operator == "broken" {
 		return StateEntries{}, fmt.Errorf("fake: reading partition 3 of %q: connection refused", q.Operator)
 	}

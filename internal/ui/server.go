@@ -219,6 +219,8 @@ func (s *server) state(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, err)
 	case errors.Is(err, ErrNoState):
 		writeError(w, http.StatusConflict, err)
+	case errors.Is(err, ErrBadQuery):
+		writeError(w, http.StatusBadRequest, err)
 	case err != nil:
 		writeError(w, http.StatusInternalServerError, err)
 	default:

@@ -269,7 +269,8 @@ func TestState(t *testing.T) {
 	wantError(t, h, "/api/state/nope", http.StatusNotFound, "no such stateful operator")
 	wantError(t, h, "/api/state/fresh", http.StatusConflict, "no state yet")
 	wantError(t, h, "/api/state/broken?key=x", http.StatusInternalServerError, "connection refused")
-	n += 3
+	wantError(t, h, "/api/state/counts?key=not-a-key", http.StatusBadRequest, "bad state query")
+	n += 4
 	for _, c := range []struct{ target, msg string }{
 		{"/api/state/counts?sample=0", "bad sample"},
 		{"/api/state/counts?sample=1001", "bad sample"},
