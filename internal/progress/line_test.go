@@ -8,10 +8,10 @@ import (
 )
 
 // still is a Status that draws into a buffer when told to (no goroutine),
-// its clock set: elapsed 0 at t0.
+// a phase begun, its clock set: elapsed 0 at t0.
 func still(t0 time.Time) (*Status, *bytes.Buffer) {
 	var b bytes.Buffer
-	return &Status{w: &b, fd: -1, on: true, start: t0, phaseStart: t0}, &b
+	return &Status{w: &b, fd: -1, on: true, start: t0, phaseStart: t0, begun: true}, &b
 }
 
 func TestLine(t *testing.T) {
@@ -30,7 +30,7 @@ func TestLine(t *testing.T) {
 	s.Note("2 worker kills")
 	// 15,000 records over 5 one-second batches; 54 batches left, the
 	// latest observed 5 s ago: 49 s left.
-	want := "chaos · batch 6/60 (1 failed) · 3.0k rec/s · sched 1ms · proc 69ms · delay 70ms (p50 50ms) · 1m10s, 49s left · 2 worker kills"
+	want := "chaos · batch 6/60 (1 failed) · 1m10s, 49s left · 2 worker kills · 3.0k rec/s · delay 70ms, p50 50ms · proc 69ms · sched 1ms"
 	if got := s.line(t0.Add(70 * time.Second)); got != want {
 		t.Errorf("line:\n got %q\nwant %q", got, want)
 	}
@@ -96,5 +96,22 @@ func TestWriterAndMidLine(t *testing.T) {
 	s.draw(t0)
 	if !strings.HasPrefix(b.String(), clearLine+"waiting") {
 		t.Errorf("not drawn after the newline: %q", b.String())
+	}
+}
+
+// Nothing is drawn before the first phase begins.
+func TestNothingBeforeBegin(t *testing.T) {
+	t0 := time.Now()
+	s, b := still(t0)
+	s.begun = false
+	s.Observe(Batch{Records: 1})
+	s.draw(t0)
+	if b.Len() != 0 {
+		t.Errorf("drawn before Begin: %q", b.String())
+	}
+	s.Begin(Phase{Label: "run"})
+	s.draw(t0)
+	if !strings.HasPrefix(b.String(), clearLine+"run · waiting") {
+		t.Errorf("not drawn after Begin: %q", b.String())
 	}
 }

@@ -88,6 +88,7 @@ type Status struct {
 	batches    []Batch   // the last recent successful batches, oldest first
 	observedAt time.Time // when the latest batch was observed
 	note       string
+	begun      bool // Begin was called: there is something to draw
 	// drawn says the status is on the screen, the cursor at its end;
 	// midLine that output through Writer left the cursor within a line,
 	// where the status must not go until a newline ends it.
@@ -123,14 +124,15 @@ func New(w io.Writer, o Options) *Status {
 func (s *Status) Drawing() bool { return s != nil && s.on }
 
 // Begin starts a phase: the batch count, figures and time left start
-// again; the elapsed time does not.
+// again; the elapsed time does not. Nothing is drawn before the first
+// phase begins (a command may have output of its own to print first).
 func (s *Status) Begin(p Phase) {
 	if s == nil {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.phase, s.phaseStart = p, time.Now()
+	s.phase, s.phaseStart, s.begun = p, time.Now(), true
 	s.done, s.failed, s.batches, s.observedAt, s.note = 0, 0, nil, time.Time{}, ""
 }
 
@@ -246,7 +248,7 @@ const clearLine = "\r\x1b[K"
 // draw draws the status in place (s.mu held). A failed write is ignored:
 // the status is an aid, and the command's own output reports trouble.
 func (s *Status) draw(now time.Time) {
-	if s.midLine || s.closed {
+	if !s.begun || s.midLine || s.closed {
 		return
 	}
 	io.WriteString(s.w, clearLine+fit(s.line(now), s.width()-1))
@@ -281,7 +283,9 @@ func fit(line string, n int) string {
 	return string(r[:max(n-1, 0)]) + "…"
 }
 
-// line is the status at now (s.mu held).
+// line is the status at now (s.mu held). The most telling parts come
+// first, since a narrow terminal cuts the end: progress and time, the
+// note, then the rate and the delays.
 func (s *Status) line(now time.Time) string {
 	var b strings.Builder
 	if s.phase.Label != "" {
@@ -298,6 +302,13 @@ func (s *Status) line(now time.Time) string {
 	if s.failed > 0 {
 		fmt.Fprintf(&b, " (%d failed)", s.failed)
 	}
+	fmt.Fprintf(&b, " · %s", clock(now.Sub(s.start)))
+	if left, ok := s.left(now); ok {
+		fmt.Fprintf(&b, ", %s left", clock(left))
+	}
+	if s.note != "" {
+		b.WriteString(" · " + s.note)
+	}
 	if n := len(s.batches); n > 0 && s.phase.Interval > 0 {
 		last := s.batches[n-1]
 		var records int64
@@ -308,15 +319,8 @@ func (s *Status) line(now time.Time) string {
 		}
 		slices.Sort(delays)
 		rate := float64(records) / (float64(n) * s.phase.Interval.Seconds())
-		fmt.Fprintf(&b, " · %s rec/s · sched %s · proc %s · delay %s (p50 %s)", count(rate),
-			duration(last.SchedulingDelay), duration(last.ProcessingTime), duration(last.TotalDelay), duration(delays[(n-1)/2]))
-	}
-	fmt.Fprintf(&b, " · %s", clock(now.Sub(s.start)))
-	if left, ok := s.left(now); ok {
-		fmt.Fprintf(&b, ", %s left", clock(left))
-	}
-	if s.note != "" {
-		b.WriteString(" · " + s.note)
+		fmt.Fprintf(&b, " · %s rec/s · delay %s, p50 %s · proc %s · sched %s", count(rate),
+			duration(last.TotalDelay), duration(delays[(n-1)/2]), duration(last.ProcessingTime), duration(last.SchedulingDelay))
 	}
 	return b.String()
 }
