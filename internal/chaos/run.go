@@ -251,9 +251,9 @@ func killNote(res *Result) string {
 	if res.WorkerKills+res.DriverKills+res.WorkerDrains == 0 {
 		return ""
 	}
-	note := fmt.Sprintf("%d worker kills, %d driver kills", res.WorkerKills, res.DriverKills)
+	note := fmt.Sprintf("worker kills %d, driver kills %d", res.WorkerKills, res.DriverKills)
 	if res.WorkerDrains > 0 {
-		note += fmt.Sprintf(", %d drains", res.WorkerDrains)
+		note += fmt.Sprintf(", drains %d", res.WorkerDrains)
 	}
 	return note
 }
