@@ -111,7 +111,7 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 		args := []string{"bench", *workload, "--json", "--master", *master, "--batch", batch.String(),
 			"--duration", total.String(), "--rate", strconv.Itoa(rate),
 			"--seed", strconv.FormatUint(*seed, 10), "--warmup", strconv.Itoa(warmup), "--baseline=false"}
-		st.Begin(progress.Phase{Label: fmt.Sprintf("latency %v, %s at %d/s", batch, what, rate),
+		st.Begin(progress.Phase{Label: fmt.Sprintf("latency %v, %s %d/s", batch, what, rate),
 			Total: int(total / batch), Interval: batch})
 		r, err := benchProcess(ctx, bin, args, *verbose, st)
 		if err != nil {

@@ -93,8 +93,9 @@ func runBenchRecovery(ctx context.Context, args []string, stdout, stderr io.Writ
 				c.Workers, c.Keys, c.CheckpointEvery = w, k, e
 				c.Dir = filepath.Join(*dir, fmt.Sprintf("w%d-k%d-c%v", w, k, e))
 				fmt.Fprintf(st.stderr, "recovery: %d workers, %d keys, checkpoint every %v, batch %v\n", w, k, e, c.Batch)
-				st.Begin(progress.Phase{Label: fmt.Sprintf("recovery %d/%d (%d workers, %d keys, checkpoint %v)", len(res.Runs)+1, runs, w, k, e),
-					Interval: c.Batch})
+				// The settings are on the line above: a short label leaves room
+				// for the figures.
+				st.Begin(progress.Phase{Label: fmt.Sprintf("recovery %d/%d", len(res.Runs)+1, runs), Interval: c.Batch})
 				run, err := chaos.RunRecovery(ctx, c)
 				if err != nil {
 					return fmt.Errorf("sluice bench recovery (kept in %s): %w", *dir, err)

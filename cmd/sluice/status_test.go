@@ -148,7 +148,7 @@ func TestBenchLatencyStatusOnATerminal(t *testing.T) {
 		t.Fatalf("bench latency: %v\n%s", err, shown)
 	}
 	// 1 s after a warm-up of 5 batches of 200 ms: 10 batches a run.
-	if !strings.Contains(shown, clearLine+"latency 200ms, probe at 20000/s · batch ") ||
+	if !strings.Contains(shown, clearLine+"latency 200ms, probe 20000/s · batch ") ||
 		!strings.Contains(shown, "/10 · ") {
 		t.Errorf("no status line with the runs' batches:\n%q", shown)
 	}

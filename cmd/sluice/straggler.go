@@ -105,8 +105,7 @@ func runBenchStraggler(ctx context.Context, args []string, stdout, stderr io.Wri
 	defer st.close()
 	for i, r := range runs {
 		fmt.Fprintf(st.stderr, "straggler: %s, %s\n", *workload, r.name)
-		st.Begin(progress.Phase{Label: fmt.Sprintf("straggler %d/%d (%s)", i+1, len(runs), r.name),
-			Total: int(*duration / *batch), Interval: *batch})
+		st.Begin(progress.Phase{Label: fmt.Sprintf("straggler %d/%d", i+1, len(runs)), Total: int(*duration / *batch), Interval: *batch})
 		br, err := benchProcess(ctx, bin, append(append([]string{}, common...), r.args...), *verbose, st)
 		if err != nil {
 			return fmt.Errorf("sluice bench straggler: run %q: %w", r.name, err)
