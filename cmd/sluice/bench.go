@@ -11,10 +11,12 @@ import (
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/bench"
+	"github.com/sluicehq/sluice/internal/progress"
 )
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -46,6 +48,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	exclusion := fs.Bool("exclusion", true, "exclude workers that keep straggling or failing")
 	query := fs.String("query", "", "with the nexmark workload: the query (q0, q1, q2, q3, q4, q5, q7, q8, q12)")
 	baseline := fs.Bool("baseline", true, "also run the single-threaded baseline over the same input (baseline_records_per_sec, cost_ratio)")
+	progressFD := fs.Int("progress-fd", 0, "write each batch's figures as a line of JSON to this file descriptor (how the straggler and latency benchmarks, which run workloads as processes of their own, show their progress)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: sluice bench WORKLOAD [flags]\n\nworkloads:\n")
 		var queries []string
@@ -108,10 +111,31 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if !*exclusion {
 		o.Context = append(o.Context, sluice.WorkerExclusion(0, 0))
 	}
+	st := startStatus(stdout, stderr)
+	defer st.close()
 	if !*asJSON {
-		fmt.Fprintf(stdout, "sluice bench %s: master %s, batch %v, %d records/s for %v\n", w.Name, o.Master, o.Batch, o.Rate, o.Duration)
-		o.Progress = func(b sluice.BatchInfo) {
-			fmt.Fprintf(stdout, "  batch %s: %d records, processing %v, total delay %v\n", b.Time.Format("15:04:05"),
+		fmt.Fprintf(st.stdout, "sluice bench %s: master %s, batch %v, %d records/s for %v\n", w.Name, o.Master, o.Batch, o.Rate, o.Duration)
+	}
+	var report func(sluice.BatchInfo) // to --progress-fd
+	if *progressFD > 0 && !sluice.IsWorker() {
+		write, done, err := batchWriter(*progressFD)
+		if err != nil {
+			return fmt.Errorf("sluice bench: %w", err)
+		}
+		defer done()
+		report = write
+	}
+	var begin sync.Once // the status starts with the first batch, after the workers' start
+	o.Progress = func(b sluice.BatchInfo) {
+		begin.Do(func() {
+			st.Begin(progress.Phase{Label: "bench " + w.Name, Total: int(o.Duration / o.Batch), Interval: o.Batch})
+		})
+		st.Observe(batchOf(b))
+		if report != nil {
+			report(b)
+		}
+		if !*asJSON {
+			fmt.Fprintf(st.stdout, "  batch %s: %d records, processing %v, total delay %v\n", b.Time.Format("15:04:05"),
 				b.Records, b.ProcessingTime.Round(time.Millisecond), b.TotalDelay.Round(time.Millisecond))
 		}
 	}
@@ -128,6 +152,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer pprof.StopCPUProfile()
 	}
 	r, err := bench.Run(ctx, w, o)
+	st.close()
 	if err != nil {
 		return err
 	}

@@ -65,8 +65,12 @@ func runChaos(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	fmt.Fprintf(stderr, "chaos: seed %d, working in %s\n", cfg.Seed, cfg.Dir)
+	st := startStatus(stdout, stderr)
+	defer st.close()
+	cfg.Log, cfg.Status = st.stderr, st.Status
+	fmt.Fprintf(st.stderr, "chaos: seed %d, working in %s\n", cfg.Seed, cfg.Dir)
 	res, err := chaos.Run(ctx, cfg)
+	st.close()
 	if err == nil && !res.Identical {
 		err = fmt.Errorf("chaos: the outputs differ from a run without failures (seed %d, kept in %s): %v", cfg.Seed, cfg.Dir, res.Differences)
 		keep = true

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/demo"
+	"github.com/sluicehq/sluice/internal/progress"
 )
 
 var errUsage = errors.New("usage")
@@ -28,11 +29,14 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// demoUI is where the demo serves its web UI by default.
+const demoUI = "127.0.0.1:4040"
+
 // demoFlags makes the demo's flag set, which sets f and cfg.
 func demoFlags(stderr io.Writer) (fs *flag.FlagSet, f *sluice.Flags, cfg *demo.Config) {
 	fs = flag.NewFlagSet("sluice demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	f = &sluice.Flags{Master: "local-cluster[2]", Batch: time.Second, HTTP: "127.0.0.1:0"}
+	f = &sluice.Flags{Master: "local-cluster[2]", Batch: time.Second, HTTP: demoUI}
 	f.Register(fs)
 	def := demo.DefaultConfig()
 	cfg = &def
@@ -77,25 +81,24 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if f.Duration > 0 {
 		backstop = 3*f.Duration + 10*f.Batch
 	}
+	st := startStatus(stdout, stderr)
+	defer st.close()
+	out := st.stdout
 	var job *demo.Job
-	var (
-		c   *sluice.Context
-		err error
-	)
+	// ready is closed once the first lines are out: batches print after
+	// them.
+	ready := make(chan struct{})
 	start, n := time.Now(), 0
 	// OnBatch runs after each batch, in order, so the report of the batch
 	// (sent by its last output operation) is already there.
-	c, err = sluice.NewContext(append(f.Options(), sluice.Program(demoProgram, args...), sluice.OnBatch(func(b sluice.BatchInfo) {
+	c, err := sluice.NewContext(append(f.Options(), sluice.Program(demoProgram, args...), sluice.OnBatch(func(b sluice.BatchInfo) {
+		<-ready
+		st.Observe(batchOf(b))
 		if b.Err != nil {
 			return
 		}
-		if n == 0 {
-			if addr := c.HTTPAddr(); addr != "" {
-				fmt.Fprintf(stdout, "status: http://%s/status · metrics: http://%s/metrics\n\n", addr, addr)
-			}
-		}
-		demo.Print(stdout, <-job.Reports, start)
-		fmt.Fprintf(stdout, "   processed in %v, total delay %v\n\n",
+		demo.Print(out, <-job.Reports, start)
+		fmt.Fprintf(out, "   processed in %v, total delay %v\n\n",
 			b.ProcessingTime.Round(time.Millisecond), b.TotalDelay.Round(time.Millisecond))
 		if n++; n == want {
 			cancel()
@@ -108,7 +111,45 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if sluice.IsWorker() { // a worker process serves the driver from Start on
 		return sluice.RunUntilDone(ctx, c, backstop)
 	}
-	fmt.Fprintf(stdout, "sluice demo: master %s, batch %v, %d events/s, window %d batches (Ctrl-C to stop)\n\n",
-		f.Master, f.Batch, cfg.Rate, cfg.Window)
-	return sluice.RunUntilDone(ctx, c, backstop)
+	return runStarted(ctx, c, backstop, func(err error) {
+		defer close(ready)
+		if err != nil {
+			return
+		}
+		if addr := c.HTTPAddr(); addr != "" {
+			fmt.Fprintf(out, "web UI: http://%s/  (metrics: /metrics, status: /status)\n", addr)
+		}
+		fmt.Fprintf(out, "sluice demo: master %s, batch %v, %d events/s, window %d batches (Ctrl-C to stop)\n\n",
+			f.Master, f.Batch, cfg.Rate, cfg.Window)
+		st.Begin(progress.Phase{Label: "demo", Total: want, Interval: f.Batch})
+	})
+}
+
+// runStarted is sluice.RunUntilDone with a call in between: it starts c,
+// calls started with Start's error (after a successful Start, c's HTTP
+// address is known), and runs c until ctx is done, d passes (if d > 0) or
+// the job fails; then it stops c gracefully and returns the job's error.
+// (The context has no hook of its own for "started": the demo prints its
+// web UI address there, before the first batch's results.) Signals are
+// the caller's: run stops ctx on SIGINT and SIGTERM.
+func runStarted(ctx context.Context, c *sluice.Context, d time.Duration, started func(error)) error {
+	err := c.Start()
+	started(err)
+	if err != nil {
+		c.Stop()
+		return err
+	}
+	if d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	err = c.AwaitTermination(ctx)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		err = nil
+	}
+	if serr := c.Stop(); serr != nil {
+		return serr
+	}
+	return err
 }

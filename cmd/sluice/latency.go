@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/bench"
+	"github.com/sluicehq/sluice/internal/progress"
 )
 
 // latencyResult is what `sluice bench latency --json` prints.
@@ -100,12 +101,19 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	run := func(batch time.Duration, rate int, d time.Duration) (bench.Result, error) {
+	st := startStatus(stdout, stderr)
+	defer st.close()
+	// run runs the workload for d after its warm-up; what is "probe" or
+	// "measure", for the status.
+	run := func(batch time.Duration, rate int, d time.Duration, what string) (bench.Result, error) {
 		warmup := max(2, int(time.Second/batch))
+		total := d + time.Duration(warmup)*batch
 		args := []string{"bench", *workload, "--json", "--master", *master, "--batch", batch.String(),
-			"--duration", (d + time.Duration(warmup)*batch).String(), "--rate", strconv.Itoa(rate),
+			"--duration", total.String(), "--rate", strconv.Itoa(rate),
 			"--seed", strconv.FormatUint(*seed, 10), "--warmup", strconv.Itoa(warmup), "--baseline=false"}
-		r, err := benchProcess(ctx, bin, args, *verbose, stderr)
+		st.Begin(progress.Phase{Label: fmt.Sprintf("latency %v, %s %d/s", batch, what, rate),
+			Total: int(total / batch), Interval: batch})
+		r, err := benchProcess(ctx, bin, args, *verbose, st)
 		if err != nil {
 			return bench.Result{}, fmt.Errorf("sluice bench latency: batch %v, rate %d: %w", batch, rate, err)
 		}
@@ -116,13 +124,13 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 	for _, batch := range intervals {
 		li := latencyInterval{BatchMS: batch.Milliseconds()}
 		try := func(rate int) (bool, error) {
-			r, err := run(batch, rate, *probeFor)
+			r, err := run(batch, rate, *probeFor, "probe")
 			if err != nil {
 				// A run that fails (one so far behind that fewer batches
 				// than the warm-up ended, say) did not keep up; if no rate
 				// does, the search ends with an error below.
 				li.Probes = append(li.Probes, probe{Rate: rate, Error: err.Error()})
-				fmt.Fprintf(stderr, "latency: batch %v, %d records/s: %v\n", batch, rate, err)
+				fmt.Fprintf(st.stderr, "latency: batch %v, %d records/s: %v\n", batch, rate, err)
 				return false, nil
 			}
 			p := probe{Rate: rate, ProcessingMsP90: r.ProcessingMsP90, TotalDelayMsMax: r.TotalDelayMsMax}
@@ -132,7 +140,7 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 			b := float64(batch.Milliseconds())
 			p.KeptUp = r.ProcessingMsP90 <= b && r.TotalDelayMsMax <= 3*b && p.ReadShare >= 0.95
 			li.Probes = append(li.Probes, p)
-			fmt.Fprintf(stderr, "latency: batch %v, %d records/s: processing p90 %.0f ms, latest batch %.0f ms after its time, kept up %v\n",
+			fmt.Fprintf(st.stderr, "latency: batch %v, %d records/s: processing p90 %.0f ms, latest batch %.0f ms after its time, kept up %v\n",
 				batch, rate, p.ProcessingMsP90, p.TotalDelayMsMax, p.KeptUp)
 			return p.KeptUp, nil
 		}
@@ -173,7 +181,7 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 			return fmt.Errorf("sluice bench latency: batch %v: no rate down to %d records/s kept up", batch, bad)
 		}
 		li.MaxRate, li.Rate = good, max(good/2, 1)
-		r, err := run(batch, li.Rate, *measureFor)
+		r, err := run(batch, li.Rate, *measureFor, "measurement")
 		if err != nil {
 			return err
 		}
@@ -184,6 +192,7 @@ func runBenchLatency(ctx context.Context, args []string, stdout, stderr io.Write
 		}
 		res.Intervals = append(res.Intervals, li)
 	}
+	st.close()
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}

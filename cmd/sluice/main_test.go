@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -25,10 +27,27 @@ func TestDemoPrintsOneTablePerBatch(t *testing.T) {
 	if n := strings.Count(out, "── batch"); n != 10 {
 		t.Fatalf("%d batch tables, want 10:\n%s", n, out)
 	}
+	// The web UI's address comes first, before the first batch.
+	lines := strings.SplitN(out, "\n", 3)
+	if !webUIRE.MatchString(lines[0]) || !strings.HasPrefix(lines[1], "sluice demo: master local[2], batch 200ms") {
+		t.Errorf("the demo starts with %q, want the web UI's address, then the settings", lines[:2])
+	}
+	if strings.Contains(errs, "\x1b[K") {
+		t.Errorf("a status line on a standard error that is no terminal: %q", errs)
+	}
 	for _, want := range []string{"campaign", "advertiser", "spend so far", "flagged users", "1,000 events"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+}
+
+var webUIRE = regexp.MustCompile(`^web UI: http://127\.0\.0\.1:\d+/  \(metrics: /metrics, status: /status\)$`)
+
+func TestDemoServesItsUIOn4040(t *testing.T) {
+	_, f, _ := demoFlags(io.Discard)
+	if f.HTTP != "127.0.0.1:4040" {
+		t.Errorf("the demo's web UI is on %q by default, want 127.0.0.1:4040", f.HTTP)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/chaos"
+	"github.com/sluicehq/sluice/internal/progress"
 )
 
 // recoveryResult is what `sluice bench recovery --json` prints.
@@ -66,8 +67,11 @@ func runBenchRecovery(ctx context.Context, args []string, stdout, stderr io.Writ
 			return fmt.Errorf("sluice bench recovery: %w", err)
 		}
 	}
+	st := startStatus(stdout, stderr)
+	defer st.close()
+	cfg.Status = st.Status
 	if *verbose {
-		cfg.Log = stderr
+		cfg.Log = st.stderr
 	}
 	bin, err := os.Executable()
 	if err != nil {
@@ -81,13 +85,17 @@ func runBenchRecovery(ctx context.Context, args []string, stdout, stderr io.Writ
 		}
 	}
 	res := recoveryResult{Workload: "recovery", Cores: goruntime.NumCPU()}
+	runs := len(ws) * len(ks) * len(es)
 	for _, w := range ws {
 		for _, k := range ks {
 			for _, e := range es {
 				c := cfg
 				c.Workers, c.Keys, c.CheckpointEvery = w, k, e
 				c.Dir = filepath.Join(*dir, fmt.Sprintf("w%d-k%d-c%v", w, k, e))
-				fmt.Fprintf(stderr, "recovery: %d workers, %d keys, checkpoint every %v, batch %v\n", w, k, e, c.Batch)
+				fmt.Fprintf(st.stderr, "recovery: %d workers, %d keys, checkpoint every %v, batch %v\n", w, k, e, c.Batch)
+				// The settings are on the line above: a short label leaves room
+				// for the figures.
+				st.Begin(progress.Phase{Label: fmt.Sprintf("recovery %d/%d", len(res.Runs)+1, runs), Interval: c.Batch})
 				run, err := chaos.RunRecovery(ctx, c)
 				if err != nil {
 					return fmt.Errorf("sluice bench recovery (kept in %s): %w", *dir, err)
@@ -99,6 +107,7 @@ func runBenchRecovery(ctx context.Context, args []string, stdout, stderr io.Writ
 			}
 		}
 	}
+	st.close()
 	if !keep {
 		os.RemoveAll(*dir)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/bench"
+	"github.com/sluicehq/sluice/internal/progress"
 )
 
 // stragglerResult is what `sluice bench straggler --json` prints: the
@@ -100,14 +101,18 @@ func runBenchStraggler(ctx context.Context, args []string, stdout, stderr io.Wri
 		{"straggler, speculation on, exclusion off", append(slow, "--exclusion=false", "--baseline=false")},
 	}
 	res := stragglerResult{Workload: *workload, Master: master, Slowdown: *slowdown}
-	for _, r := range runs {
-		fmt.Fprintf(stderr, "straggler: %s, %s\n", *workload, r.name)
-		br, err := benchProcess(ctx, bin, append(append([]string{}, common...), r.args...), *verbose, stderr)
+	st := startStatus(stdout, stderr)
+	defer st.close()
+	for i, r := range runs {
+		fmt.Fprintf(st.stderr, "straggler: %s, %s\n", *workload, r.name)
+		st.Begin(progress.Phase{Label: fmt.Sprintf("straggler %d/%d", i+1, len(runs)), Total: int(*duration / *batch), Interval: *batch})
+		br, err := benchProcess(ctx, bin, append(append([]string{}, common...), r.args...), *verbose, st)
 		if err != nil {
 			return fmt.Errorf("sluice bench straggler: run %q: %w", r.name, err)
 		}
 		res.Runs = append(res.Runs, stragglerRun{r.name, br})
 	}
+	st.close()
 	res.BaselineMsP50 = res.Runs[0].ProcessingMsP50
 	res.BaselineRecordsPerSec, res.CostRatio = res.Runs[0].BaselineRecordsPerSec, res.Runs[0].CostRatio
 	res.StragglerOffMsP50 = res.Runs[1].ProcessingMsP50
@@ -133,16 +138,26 @@ func runBenchStraggler(ctx context.Context, args []string, stdout, stderr io.Wri
 // benchProcess runs `sluice bench WORKLOAD … --json` (args) as a process
 // of its own, so that a local-cluster run starts its own workers and one
 // run's garbage does not slow the next, and returns what it printed. Its
-// log goes to stderr if verbose.
-func benchProcess(ctx context.Context, bin string, args []string, verbose bool, stderr io.Writer) (bench.Result, error) {
+// log goes to st's standard error if verbose; its batches show on st.
+func benchProcess(ctx context.Context, bin string, args []string, verbose bool, st *commandStatus) (bench.Result, error) {
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdout = &out
 	cmd.Stderr = io.Discard
 	if verbose {
-		cmd.Stderr = stderr
+		cmd.Stderr = st.stderr
 	}
-	if err := cmd.Run(); err != nil {
+	started, ended, err := followBatches(cmd, st)
+	if err != nil {
+		return bench.Result{}, err
+	}
+	err = cmd.Start()
+	started()
+	if err == nil {
+		err = cmd.Wait()
+	}
+	ended()
+	if err != nil {
 		return bench.Result{}, err
 	}
 	var r bench.Result

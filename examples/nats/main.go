@@ -33,6 +33,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"sync"
@@ -209,7 +210,7 @@ func startPublisher(js jetstream.JetStream, rate int) *publisher {
 				for due := int(now.Sub(start).Seconds() * float64(rate)); p.n < due; p.n++ {
 					k := keys[rand.IntN(len(keys))]
 					if _, err := js.Publish(context.Background(), "events."+k, []byte(k)); err != nil {
-						fmt.Fprintln(os.Stderr, "publishing:", err)
+						slog.Error("example: publishing stopped", "err", err)
 						return
 					}
 				}

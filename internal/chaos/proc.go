@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/progress"
 )
 
 // What the job processes share with the harness that breaks them: the job
@@ -37,6 +38,8 @@ type batchLog struct {
 	// Value is a figure the job reports for the batch (the recovery
 	// job: the keys in its state).
 	Value int64 `json:"v,omitempty"`
+	// Records is the batch's input records.
+	Records int64 `json:"n,omitempty"`
 }
 
 // runJobProcess runs a job process (on the driver and, with the same
@@ -60,7 +63,8 @@ func runJobProcess(ctx context.Context, dir string, batches int, opts []sluice.O
 		if b.Err != nil {
 			return
 		}
-		l := batchLog{Batch: b.Time.UnixMilli(), Done: time.Now().UnixMilli(), Proc: float64(b.ProcessingTime.Microseconds()) / 1000}
+		l := batchLog{Batch: b.Time.UnixMilli(), Done: time.Now().UnixMilli(), Proc: float64(b.ProcessingTime.Microseconds()) / 1000,
+			Records: b.Records}
 		if value != nil {
 			l.Value = value(b.Time)
 		}
@@ -252,6 +256,68 @@ func readLog(dir string) []batchLog {
 		}
 	}
 	return out
+}
+
+// follower reads a job's batch log as it grows, for a progress status.
+type follower struct {
+	path string
+	f    *os.File
+	rest []byte // the start of a line not yet complete
+	last int64  // the latest batch read (Unix ms)
+	due  time.Time
+}
+
+func newFollower(dir string) *follower {
+	return &follower{path: filepath.Join(dir, "batches.jsonl")}
+}
+
+// show shows on st the batches logged since it last looked, at most ten
+// times a second (often enough for a status redrawn four times a second).
+func (fl *follower) show(st *progress.Status) {
+	if st == nil || time.Now().Before(fl.due) {
+		return
+	}
+	fl.due = time.Now().Add(100 * time.Millisecond)
+	for _, b := range fl.next() {
+		st.Observe(b)
+	}
+}
+
+// next returns the batches logged since the last call, each batch once (a
+// restarted driver logs again the batches it runs again).
+func (fl *follower) next() []progress.Batch {
+	if fl.f == nil {
+		f, err := os.Open(fl.path)
+		if err != nil {
+			return nil // not yet written
+		}
+		fl.f = f
+	}
+	b, _ := io.ReadAll(fl.f) // what was appended since
+	fl.rest = append(fl.rest, b...)
+	var out []progress.Batch
+	for {
+		i := bytes.IndexByte(fl.rest, '\n')
+		if i < 0 {
+			break
+		}
+		var l batchLog
+		if json.Unmarshal(fl.rest[:i], &l) == nil && l.Batch > fl.last {
+			fl.last = l.Batch
+			total := time.Duration(l.Done-l.Batch) * time.Millisecond
+			proc := time.Duration(l.Proc * float64(time.Millisecond))
+			out = append(out, progress.Batch{Time: time.UnixMilli(l.Batch), Records: l.Records,
+				SchedulingDelay: max(total-proc, 0), ProcessingTime: proc, TotalDelay: total})
+		}
+		fl.rest = fl.rest[i+1:]
+	}
+	return out
+}
+
+func (fl *follower) close() {
+	if fl.f != nil {
+		fl.f.Close()
+	}
 }
 
 // ranBatchSince reports whether a batch completed after t.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/progress"
 )
 
 // The recovery benchmark (`sluice bench recovery`): a job keeping a state
@@ -48,6 +49,9 @@ type RecoveryConfig struct {
 	Binary string
 	// Log receives progress and the job's standard error.
 	Log io.Writer
+	// Status, if set, shows the job's batches (RunRecovery sets the
+	// phase's total; the caller begins it).
+	Status *progress.Status
 }
 
 // RecoveryRun is what one run measured. Times are in milliseconds; delays
@@ -166,6 +170,7 @@ func RunRecovery(ctx context.Context, cfg RecoveryConfig) (*RecoveryRun, error) 
 	}
 	run := &RecoveryRun{Workers: cfg.Workers, Keys: cfg.Keys, CheckpointEveryMS: cfg.CheckpointEvery.Milliseconds(),
 		BatchMS: cfg.Batch.Milliseconds(), Rate: cfg.Rate, Partitions: partitions(cfg), KillAt: cfg.KillAt, DetectionMS: -1, ReplacementMS: -1, Dir: cfg.Dir}
+	cfg.Status.SetTotal(p.batches)
 	w := &lossWatch{}
 	d, err := startDriver(cfg.Binary, recoveryArgs(cfg, p.batches), cfg.Log, w.line)
 	if err != nil {
@@ -199,6 +204,8 @@ func killOnPlan(ctx context.Context, cfg RecoveryConfig, p recoveryPlan, d *driv
 	deadline := d.started.Add(time.Duration(p.batches)*cfg.Batch + 3*time.Minute)
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
+	batches := newFollower(cfg.Dir)
+	defer batches.close()
 	for {
 		select {
 		case err := <-d.done:
@@ -217,6 +224,7 @@ func killOnPlan(ctx context.Context, cfg RecoveryConfig, p recoveryPlan, d *driv
 				d.kill()
 				return kill, fmt.Errorf("chaos: the job did not finish within %v", deadline.Sub(d.started))
 			}
+			batches.show(cfg.Status)
 			if at.IsZero() {
 				if log := readLog(cfg.Dir); len(log) > 0 {
 					zero := time.UnixMilli(log[0].Batch).Add(-cfg.Batch)
@@ -237,6 +245,7 @@ func killOnPlan(ctx context.Context, cfg RecoveryConfig, p recoveryPlan, d *driv
 			}
 			run.Killed, run.KilledPID = true, pid
 			fmt.Fprintf(cfg.Log, "chaos: SIGKILL to worker pid %d at %s\n", pid, kill.Format("15:04:05.000"))
+			cfg.Status.Note(fmt.Sprintf("worker pid %d killed at %s", pid, kill.Format("15:04:05")))
 			if !ckpt.IsZero() {
 				run.KillAfterCheckpointMS = ms(kill.Sub(ckpt))
 				next := kill.Sub(ckpt) / cfg.Batch // batches of lineage, up to the next scheduled batch

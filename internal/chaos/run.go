@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/progress"
 	"github.com/sluicehq/sluice/sink/file"
 )
 
@@ -51,6 +52,8 @@ type Config struct {
 	Binary string
 	// Log receives progress and the job's standard error.
 	Log io.Writer
+	// Status, if set, shows the job's batches and the reference run's.
+	Status *progress.Status
 }
 
 // Result is what a chaos run found.
@@ -117,6 +120,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, err
 	}
 	defer p.stop()
+	cfg.Status.Begin(progress.Phase{Label: "chaos", Total: res.ExpectedBatches, Interval: cfg.Batch})
 	kills, drains, err := runWithKills(ctx, cfg, append(jobArgs(cfg, table), peerArgs...), res)
 	if err != nil {
 		return res, err
@@ -133,6 +137,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	recoveries(cfg, kills, res)
 	drainLateness(cfg, drains, res)
 	fmt.Fprintf(cfg.Log, "chaos: running the same %d batches without failures\n", res.ExpectedBatches)
+	cfg.Status.Begin(progress.Phase{Label: "chaos: run without failures", Total: res.ExpectedBatches})
 	if err := runReference(ctx, cfg, p, info.First); err != nil {
 		return res, err
 	}
@@ -174,6 +179,8 @@ func runWithKills(ctx context.Context, cfg Config, args []string, res *Result) (
 		return nil, nil, err
 	}
 	start := d.started
+	batches := newFollower(cfg.Dir)
+	defer batches.close()
 	nextWorker := start.Add(cfg.KillWorkerEvery)
 	nextDrain := start.Add(cfg.DrainWorkerEvery)
 	drained := make(map[int]bool) // SIGTERM sent: not again (a second one ends it at once)
@@ -195,6 +202,8 @@ func runWithKills(ctx context.Context, cfg Config, args []string, res *Result) (
 				d.kill()
 				return kills, drains, fmt.Errorf("chaos: the job did not finish within %v", deadline.Sub(start))
 			}
+			batches.show(cfg.Status)
+			cfg.Status.Note(killNote(res))
 			// Kill only a driver that runs batches: one still starting
 			// its workers has nothing to lose yet.
 			running := ranBatchSince(cfg.Dir, d.started)
@@ -235,6 +244,18 @@ func runWithKills(ctx context.Context, cfg Config, args []string, res *Result) (
 			}
 		}
 	}
+}
+
+// killNote is what the status says of the kills so far.
+func killNote(res *Result) string {
+	if res.WorkerKills+res.DriverKills+res.WorkerDrains == 0 {
+		return ""
+	}
+	note := fmt.Sprintf("worker kills %d, driver kills %d", res.WorkerKills, res.DriverKills)
+	if res.WorkerDrains > 0 {
+		note += fmt.Sprintf(", drains %d", res.WorkerDrains)
+	}
+	return note
 }
 
 // recoveries sets the recovery figures: for each kill, the time until a
@@ -312,6 +333,8 @@ func runReference(ctx context.Context, cfg Config, p *peers, first time.Time) er
 	var failed error
 	c, err := sluice.NewContext(sluice.Master(fmt.Sprintf("local[%d]", cfg.Workers)), sluice.Batch(cfg.Batch),
 		sluice.WithClock(clock), noBackpressure, sluice.OnBatch(func(b sluice.BatchInfo) {
+			// On the fast clock, delays say nothing: the count does.
+			cfg.Status.Observe(progress.Batch{Time: b.Time, Records: b.Records, Failed: b.Err != nil})
 			if b.Err != nil {
 				failed = b.Err
 			}

@@ -465,7 +465,7 @@ func (d *Driver) session(ctx context.Context, recv func() (*toDriver, error), se
 	defer cancel(nil)
 	s, refusal := d.admit(first.Hello, cancel)
 	if refusal != "" {
-		d.log.Warn("cluster: worker refused", "peer", rpc.PeerAddr(ctx), "reason", refusal)
+		d.log.Warn("cluster: worker refused", "addr", rpc.PeerAddr(ctx), "reason", refusal)
 		return send(&toWorker{Refused: refusal})
 	}
 	if err := send(&toWorker{Welcome: &welcome{Name: s.name, First: s.first, Heartbeat: int64(d.cfg.Heartbeat)}}); err != nil {
@@ -645,7 +645,7 @@ func (d *Driver) monitor() {
 		}
 		d.mu.Unlock()
 		for _, s := range silent {
-			d.log.Warn("cluster: no heartbeat", "worker", s.name, "timeout", d.cfg.WorkerTimeout)
+			d.log.Warn("cluster: no heartbeat", "worker", s.name, "timeout_ms", d.cfg.WorkerTimeout.Milliseconds())
 			if s.cancel != nil {
 				s.cancel(fmt.Errorf("no heartbeat for %v", d.cfg.WorkerTimeout)) // its handler returns and drops it
 			}

@@ -214,7 +214,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.cfg.Welcome != nil && m.Welcome.First != 0 {
 		w.cfg.Welcome(m.Welcome.First)
 	}
-	w.log.Info("cluster: joined", "worker", m.Welcome.Name, "driver", w.cfg.Driver)
+	w.log.Info("cluster: joined the driver", "worker", m.Welcome.Name, "addr", w.cfg.Driver)
 	var wg sync.WaitGroup
 	sendErr := make(chan error, 1)
 	wg.Add(1)
@@ -275,7 +275,7 @@ func (w *Worker) commands(stream *rpc.BidiStream[toDriver, toWorker]) error {
 			if r.Stop {
 				w.runtime.StopReceiver(r.Node)
 			} else if err := w.runtime.StartReceiver(runtime.ReceiverSpec{Node: r.Node, Incarnation: r.Incarnation, ReplicateTo: r.ReplicateTo, Rate: r.Rate}); err != nil {
-				w.log.Error("cluster: starting a receiver", "node", r.Node, "err", err)
+				w.log.Error("cluster: cannot start a receiver", "worker", w.runtime.Name, "node", r.Node, "err", err)
 			}
 		case m.Peers != nil:
 			w.setPeers(m.Peers)
@@ -301,7 +301,7 @@ func (w *Worker) send(ctx context.Context, stream *rpc.BidiStream[toDriver, toWo
 			m.Result = resultToWire(r)
 		case <-w.drain:
 			m.Drain = true
-			w.log.Info("cluster: asking the driver to drain this worker")
+			w.log.Info("cluster: asking the driver to drain this worker", "worker", w.runtime.Name)
 		case <-t.C:
 			st := w.runtime.Blocks.Stats()
 			m.Heartbeat = &heartbeat{Blocks: st.Blocks, Shuffles: w.runtime.Shuffle.Len(), MemoryBytes: st.MemoryBytes, SpilledBytes: st.SpilledBytes, Running: w.runtime.Running()}

@@ -51,10 +51,11 @@
 // the only thing to protect: pass it by environment or file, not on a
 // command line that other users can read.
 //
-// Servers log every refused connection as a warning naming the remote
-// address and the reason ("rpc: refused connection from 10.0.0.9:53122:
-// peer does not hold the cluster secret (…)") and count it in
-// Security.Refusals if that is set. Clients learn the same from Explain.
+// Servers log every refused connection as a warning with the remote
+// address, the reason and the error (`msg="rpc: refused connection"
+// addr=10.0.0.9:53122 reason="peer does not hold the cluster secret"
+// err=…`) and count it in Security.Refusals if that is set. Clients learn
+// the same from Explain.
 //
 // Plaintext is an explicit development mode: no TLS and no authentication,
 // so Listen and Dial accept only loopback addresses and the server drops

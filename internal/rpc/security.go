@@ -256,9 +256,8 @@ func (c *serverCreds) refuse(remote net.Addr, reason string, err error) {
 	if c.sec.Refusals != nil {
 		c.sec.Refusals.Add(1)
 	}
-	c.sec.logger().LogAttrs(context.Background(), slog.LevelWarn,
-		fmt.Sprintf("rpc: refused connection from %s: %s (%v)", remote, reason, err),
-		slog.String("remote", remote.String()))
+	c.sec.logger().LogAttrs(context.Background(), slog.LevelWarn, "rpc: refused connection",
+		slog.String("addr", remote.String()), slog.String("reason", reason), slog.Any("err", err))
 }
 
 func (c *serverCreds) Clone() credentials.TransportCredentials {

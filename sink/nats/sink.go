@@ -163,7 +163,7 @@ func (s *Sink[T]) checkWindow(ctx context.Context) error {
 			name, w, s.cfg.minWindow)
 	}
 	s.cfg.logger.Warn("nats: the stream's duplicate window is short: a batch rerun later than it after its first attempt is written twice",
-		"stream", name, "subject", s.subject, "window", w, "want", s.cfg.minWindow)
+		"stream", name, "subject", s.subject, "window_ms", w.Milliseconds(), "want_ms", s.cfg.minWindow.Milliseconds())
 	return nil
 }
 
