@@ -46,8 +46,9 @@ type node struct {
 	// each batch's run wrote.
 	counted func(t time.Time, records int64)
 
-	// lookup, for stateful operators, reads the state (the UI).
-	lookup lookupFunc
+	// view, for stateful operators, reads the state for people (the UI,
+	// ReadState).
+	view *stateView
 
 	// rtype is the record type of the node's datasets.
 	rtype lineage.Type

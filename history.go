@@ -475,7 +475,7 @@ func (s uiSource) Graph() ui.Graph {
 	g := ui.Graph{Nodes: []ui.Node{}, Edges: []ui.Edge{}}
 	for _, n := range nodes {
 		g.Nodes = append(g.Nodes, ui.Node{ID: int(n.id), Kind: n.kind, Name: n.name, Type: n.typ,
-			Input: len(n.parents) == 0, Output: n.output != nil, Stateful: n.lookup != nil, SlideMS: n.slide.Milliseconds()})
+			Input: len(n.parents) == 0, Output: n.output != nil, Stateful: n.view != nil, SlideMS: n.slide.Milliseconds()})
 		for _, p := range n.parents {
 			g.Edges = append(g.Edges, ui.Edge{From: int(p.id), To: int(n.id)})
 		}
@@ -488,7 +488,7 @@ func (s uiSource) Operators() []ui.Operator {
 	c.mu.Lock()
 	var ops []*node
 	for _, n := range c.names {
-		if n.lookup != nil {
+		if n.view != nil {
 			ops = append(ops, n)
 		}
 	}

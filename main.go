@@ -129,7 +129,9 @@ func secretFile(name string) Option {
 // local-cluster[N] …` starts its own workers; with `--master
 // standalone[N]`, start the workers by hand, anywhere: `PROGRAM worker
 // --driver HOST:PORT` asks the driver for the job's arguments and runs the
-// program with them as a worker (see RunWorker).
+// program with them as a worker (see RunWorker). `PROGRAM state
+// --checkpoint DIR --operator NAME [--key K]` prints a stateful operator's
+// state from the job's latest state checkpoint (see ReadState).
 func Main(build func(c *Context), opts ...Option) {
 	if err := Run(context.Background(), os.Args[1:], build, opts...); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -142,6 +144,9 @@ func Main(build func(c *Context), opts ...Option) {
 func Run(ctx context.Context, args []string, build func(c *Context), opts ...Option) error {
 	if len(args) > 0 && args[0] == "worker" {
 		return WorkerMain(ctx, args[1:])
+	}
+	if len(args) > 0 && args[0] == "state" {
+		return StateMain(ctx, "state", args[1:], func(*CheckpointInfo) (func(*Context), error) { return build, nil }, os.Stdout, os.Stderr)
 	}
 	f := Flags{HTTP: DefaultUI}
 	fs := flag.NewFlagSet("sluice", flag.ContinueOnError)

@@ -168,7 +168,7 @@ func MapWithState[K comparable, V, S, U any](s *Stream[KV[K, V]], f func(t time.
 		ld.Partitioning = lineage.Partitioning{Name: p.Name(), Parts: p.Partitions()}
 		return ld, nil
 	}
-	n.lookup = stateLookup(c, n, p, func(part []stateRecord[K, S, U], each func(K, S) bool) {
+	n.view = newStateView(p, func(part []stateRecord[K, S, U], each func(K, S) bool) {
 		for _, r := range part {
 			if r.states == nil {
 				continue

@@ -123,7 +123,7 @@ func UpdateStateByKey[K comparable, V, S any](s *Stream[KV[K, V]], update func(k
 			return out
 		}).Lineage(), nil
 	}
-	n.lookup = stateLookup(c, n, p, func(part []KV[K, S], each func(K, S) bool) {
+	n.view = newStateView(p, func(part []KV[K, S], each func(K, S) bool) {
 		for _, kv := range part {
 			if !each(kv.Key, kv.Value) {
 				return
