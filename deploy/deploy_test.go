@@ -1,10 +1,28 @@
 package deploy
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary.dir != "" {
+		os.RemoveAll(binary.dir)
+	}
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "deploy: leaked goroutines:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // TestManifests decodes the Kubernetes folder strictly into the API types
 // and checks it (see checkManifests).
