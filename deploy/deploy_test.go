@@ -78,6 +78,7 @@ func TestBrokenManifests(t *testing.T) {
 		{"listed missing file", "kustomization.yaml", "  - worker-pdb.yaml\n", "  - worker-pdb.yaml\n  - network-policy.yaml\n", "network-policy.yaml: no such file"},
 		{"unknown job flag", "driver-deployment.yaml", "--checkpoint=$(SLUICE_CHECKPOINT)", "--checkpoints=$(SLUICE_CHECKPOINT)", "flag provided but not defined: -checkpoints"},
 		{"bad job flag value", "driver-deployment.yaml", "--checkpoint=$(SLUICE_CHECKPOINT)\n", "--checkpoint=$(SLUICE_CHECKPOINT)\n            - --max-rate=fast\n", `invalid value "fast" for flag -max-rate`},
+		{"old flag name", "driver-deployment.yaml", "--ui=0.0.0.0:4040", "--http=0.0.0.0:4040", "--http is the old name of --ui"},
 		{"undefined variable", "driver-deployment.yaml", "--checkpoint=$(SLUICE_CHECKPOINT)", "--checkpoint=$(CHECKPOINT)", "undefined variable CHECKPOINT"},
 		{"unknown role flag", "driver-deployment.yaml", "--workers=2", "--worker=2", "sluice driver has no flag --worker"},
 		{"unknown worker flag", "worker-deployment.yaml", "--driver=sluice-driver:7077", "--driver-addr=sluice-driver:7077", "flag provided but not defined: -driver-addr"},

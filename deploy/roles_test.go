@@ -28,8 +28,7 @@ const (
 )
 
 // uiFlags are the job flags that make the driver serve its UI, /metrics
-// and /status, newest first: --ui replaces --http (issue 8), which stays
-// as an alias.
+// and /status: --ui, and its old name --http.
 var uiFlags = []string{"ui", "http"}
 
 // driverCommand is a `sluice driver` command line, split.
@@ -100,6 +99,15 @@ func parseJobFlags(args []string) (*flag.FlagSet, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("arguments after the flags: %q", fs.Args())
+	}
+	var old []string
+	fs.Visit(func(f *flag.Flag) {
+		if strings.HasPrefix(f.Usage, "old name of ") {
+			old = append(old, fmt.Sprintf("--%s is the %s", f.Name, f.Usage))
+		}
+	})
+	if len(old) > 0 {
+		return nil, fmt.Errorf("deprecated flags: %s", strings.Join(old, "; "))
 	}
 	return fs, nil
 }
