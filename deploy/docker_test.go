@@ -89,7 +89,12 @@ func parseDockerfile(r io.Reader) ([]stage, error) {
 
 // shellWords splits a shell command line into words, with '…' and "…"
 // quoting (no expansions: the Dockerfile's commands use none).
-func shellWords(s string) ([]string, error) {
+func shellWords(s string) ([]string, error) { return splitWords(s, false) }
+
+// splitWords splits s into words at white space, with '…' and "…"
+// quoting; a $ is part of a word if dollar is set, else an error (as are
+// the shell's other operators).
+func splitWords(s string, dollar bool) ([]string, error) {
 	var words []string
 	var w strings.Builder
 	inWord := false
@@ -109,7 +114,7 @@ func shellWords(s string) ([]string, error) {
 				w.Reset()
 				inWord = false
 			}
-		case ch == '$' || ch == '`' || ch == '\\' || ch == ';' || ch == '&' || ch == '|':
+		case (ch == '$' && !dollar) || ch == '`' || ch == '\\' || ch == ';' || ch == '&' || ch == '|':
 			return nil, fmt.Errorf("%q: the build command must be one plain command", s)
 		default:
 			w.WriteByte(ch)
