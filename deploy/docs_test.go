@@ -426,3 +426,72 @@ func TestConfigurationEnvironment(t *testing.T) {
 		t.Fatalf("found %d environment variables: the scan missed them", seen)
 	}
 }
+
+// TestDocLinks: every relative link of the operator docs (and of the
+// README's section on them) names a file that exists, and a heading of it
+// when it has an #anchor.
+func TestDocLinks(t *testing.T) {
+	docs, err := filepath.Glob("../docs/*.md")
+	if err != nil || len(docs) < 6 {
+		t.Fatalf("docs: %v %v", docs, err)
+	}
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	for _, doc := range append(docs, "../README.md") {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		if strings.HasSuffix(doc, "README.md") {
+			i := strings.Index(text, "\n## Operating Sluice")
+			if i < 0 {
+				t.Fatal("README.md has no section Operating Sluice")
+			}
+			text = text[i:]
+		}
+		text = regexp.MustCompile("(?s)```.*?```").ReplaceAllString(text, "")
+		text = regexp.MustCompile("`[^`]*`").ReplaceAllString(text, "")
+		for _, m := range link.FindAllStringSubmatch(text, -1) {
+			target := m[1]
+			if strings.Contains(target, "://") {
+				continue
+			}
+			file, anchor, _ := strings.Cut(target, "#")
+			path := doc
+			if file != "" {
+				path = filepath.Join(filepath.Dir(doc), file)
+			}
+			tb, err := os.ReadFile(path)
+			if err != nil {
+				t.Errorf("%s: link %s: %v", doc, target, err)
+				continue
+			}
+			if anchor != "" && !slices.Contains(anchors(string(tb)), anchor) {
+				t.Errorf("%s: link %s: %s has no heading #%s (it has %v)", doc, target, file, anchor, anchors(string(tb)))
+			}
+		}
+	}
+}
+
+// anchors returns the GitHub anchors of a Markdown file's headings.
+func anchors(md string) []string {
+	var out []string
+	for _, l := range strings.Split(md, "\n") {
+		h, ok := strings.CutPrefix(l, "#")
+		if !ok {
+			continue
+		}
+		h = strings.TrimSpace(strings.TrimLeft(h, "#"))
+		var b strings.Builder
+		for _, r := range strings.ToLower(h) {
+			switch {
+			case r == ' ':
+				b.WriteByte('-')
+			case r == '-' || r == '_' || (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r > 127:
+				b.WriteRune(r)
+			}
+		}
+		out = append(out, b.String())
+	}
+	return out
+}
