@@ -322,7 +322,11 @@ func checkUnits(us *units) error {
 		if (s("User") == "" || s("User") == "root") && s("DynamicUser") != "yes" {
 			failf("%s: runs as root: set User= (not root) or DynamicUser=yes", u.name)
 		}
-		for k, want := range map[string]string{"NoNewPrivileges": "yes", "ProtectSystem": "strict", "Restart": "on-failure", "KillSignal": "SIGTERM"} {
+		// A driver that ends (--duration, a graceful stop) stays down; a
+		// worker comes back, also after a driver's graceful stop released
+		// it (exit 0), to join the next driver.
+		restart := map[*unit]string{us.driver: "on-failure", us.worker: "always"}[u]
+		for k, want := range map[string]string{"NoNewPrivileges": "yes", "ProtectSystem": "strict", "Restart": restart, "KillSignal": "SIGTERM"} {
 			if s(k) != want {
 				failf("%s: %s=%s, want %s", u.name, k, s(k), want)
 			}
@@ -422,6 +426,7 @@ func TestBrokenSystemdUnits(t *testing.T) {
 		{"not key=value", workerUnit, "PrivateTmp=yes", "PrivateTmp yes", `"PrivateTmp yes" is not a Key=Value line`},
 		{"bad boolean", driverUnit, "PrivateTmp=yes", "PrivateTmp=sure", "PrivateTmp=sure: want one of"},
 		{"twice", driverUnit, "Restart=on-failure", "Restart=on-failure\nRestart=always", "Restart given twice"},
+		{"worker not restarted", workerUnit, "Restart=always", "Restart=on-failure", "Restart=on-failure, want always"},
 		{"relative binary", workerUnit, "ExecStart=/usr/local/bin/sluice", "ExecStart=sluice", "want an absolute path"},
 		{"root", driverUnit, "User=sluice", "User=root", "runs as root"},
 		{"not strict", workerUnit, "ProtectSystem=strict", "ProtectSystem=full", "ProtectSystem=full, want strict"},
