@@ -13,6 +13,7 @@ import (
 	goruntime "runtime"
 	"runtime/pprof"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,6 +39,11 @@ const (
 	metricsEnv = "SLUICE_WORKER_METRICS"
 	// profileEnv is where a worker writes its CPU profile ("": none).
 	profileEnv = "SLUICE_WORKER_CPUPROFILE"
+	// listenEnv and advertiseEnv are where a worker serves other workers
+	// and the address it tells them (see cluster.WorkerConfig; set by
+	// `worker --listen/--advertise`).
+	listenEnv    = "SLUICE_WORKER_LISTEN"
+	advertiseEnv = "SLUICE_WORKER_ADVERTISE"
 	// slotsEnv is a worker's task slots (default: one per core).
 	slotsEnv = "SLUICE_WORKER_SLOTS"
 	// straggleEnv makes a worker a straggler (a testing aid): a slowdown
@@ -376,7 +382,7 @@ func (c *Context) runWorker() error {
 	}
 	w, err := cluster.NewWorker(cluster.WorkerConfig{Driver: os.Getenv(driverEnv), Name: os.Getenv(nameEnv),
 		Security: sec, Fingerprint: fp, Graph: (*resolver)(c), Logger: c.cfg.logger, Metrics: os.Getenv(metricsEnv),
-		Slots: workerSlots(), Straggle: straggle,
+		Slots: workerSlots(), Straggle: straggle, Listen: os.Getenv(listenEnv), Advertise: os.Getenv(advertiseEnv),
 		Welcome: func(first int64) {
 			c.mu.Lock()
 			c.first = time.Unix(0, first)
@@ -583,11 +589,25 @@ func RunWorker(ctx context.Context, driverAddr string, opts ...Option) error {
 	if err != nil {
 		return err
 	}
-	env := append(os.Environ(), roleEnv+"=worker", driverEnv+"="+driverAddr, keyEnv+"=")
+	own := []string{roleEnv + "=worker", driverEnv + "=" + driverAddr, keyEnv + "="}
 	if sec.Plaintext {
-		env = append(env, plainEnv+"=1")
+		own = append(own, plainEnv+"=1")
 	} else {
-		env = append(env, secretEnv+"="+rpc.EncodeSecret(sec.Secret))
+		own = append(own, secretEnv+"="+rpc.EncodeSecret(sec.Secret))
 	}
-	return syscall.Exec(exe, append([]string{exe}, args...), env)
+	return syscall.Exec(exe, append([]string{exe}, args...), withEnv(os.Environ(), own))
+}
+
+// withEnv returns env with the variables of own set (replacing any of the
+// same name: Go reads the first of two, so a user's SLUICE_DRIVER would
+// otherwise win over --driver).
+func withEnv(env, own []string) []string {
+	out := slices.Clone(own)
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if !slices.ContainsFunc(own, func(o string) bool { return strings.HasPrefix(o, k+"=") }) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

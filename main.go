@@ -195,6 +195,8 @@ func WorkerMain(ctx context.Context, args []string) error {
 	file := fs.String("secret-file", "", "file holding the cluster secret in hex (default: $SLUICE_SECRET)")
 	plain := fs.Bool("plaintext", false, "no TLS (development, loopback only)")
 	wait := fs.Duration("wait", workerJoinWait, "how long to wait for the driver to listen")
+	listen := fs.String("listen", "", "serve other workers here (default: 127.0.0.1:0 with a loopback driver, else :0)")
+	advertise := fs.String("advertise", "", "the host:port other workers reach this one at (default: the listen address, or this host's address towards the driver)")
 	slowdown := fs.Float64("slowdown", 0, "testing aid: make each task take this many times as long, sleeping (see Straggler)")
 	stall := fs.Bool("stall", false, "testing aid: hold every task until it is cancelled (see StalledWorker)")
 	if err := fs.Parse(args); err != nil {
@@ -211,6 +213,12 @@ func WorkerMain(ctx context.Context, args []string) error {
 	}
 	if *driver == "" {
 		return errors.New("sluice: worker needs --driver HOST:PORT")
+	}
+	if *listen != "" {
+		os.Setenv(listenEnv, *listen)
+	}
+	if *advertise != "" {
+		os.Setenv(advertiseEnv, *advertise)
 	}
 	var opts []Option
 	if *file != "" {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,10 +30,16 @@ type WorkerConfig struct {
 	// Name is the name to register under ("" : the driver picks one).
 	Name string
 	// Listen is where to serve shuffle outputs and blocks to other
-	// workers ("127.0.0.1:0" by default).
-	Listen   string
-	Slots    int
-	Security rpc.Security
+	// workers. Default: "127.0.0.1:0" when the driver is on loopback,
+	// else ":0" (every interface: workers on other hosts fetch here).
+	Listen string
+	// Advertise is the address other workers reach this one at. Default:
+	// the listener's address, or, when it listens on every interface, the
+	// local address this host reaches the driver from, with the
+	// listener's port.
+	Advertise string
+	Slots     int
+	Security  rpc.Security
 	// Fingerprint is this worker's; the driver refuses a mismatch.
 	Fingerprint Fingerprint
 	// Graph resolves task descriptors in this process's copy of the
@@ -89,6 +96,9 @@ type Worker struct {
 func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:0"
+		if !loopback(cfg.Driver) {
+			cfg.Listen = ":0"
+		}
 	}
 	if cfg.Slots < 1 {
 		cfg.Slots = 1
@@ -102,6 +112,12 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	l, err := cfg.Security.Listen(cfg.Listen)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Advertise == "" {
+		if cfg.Advertise, err = advertised(l.Addr(), cfg.Driver); err != nil {
+			l.Close()
+			return nil, err
+		}
 	}
 	srv, err := cfg.Security.NewServer()
 	if err != nil {
@@ -141,7 +157,12 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 }
 
 // Addr is where this worker serves its peers.
-func (w *Worker) Addr() string { return w.listener.Addr().String() }
+func (w *Worker) Addr() string {
+	if w.cfg.Advertise != "" {
+		return w.cfg.Advertise
+	}
+	return w.listener.Addr().String()
+}
 
 // Plan fetches an input's plan of batch t from the driver.
 func (w *Worker) Plan(ctx context.Context, node int32, t int64) ([]byte, error) {
@@ -397,4 +418,36 @@ func (w *Worker) metricsHandler() http.Handler {
 		BytesFetched:   f(w.fetched.Load),
 		BytesServed:    f(w.served.Load),
 	})
+}
+
+// loopback reports whether addr's host is a loopback address or
+// "localhost".
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// advertised is the address other workers reach a listener on l at: l
+// itself, unless it listens on every interface; then the local address
+// this host routes to the driver from (a UDP socket's, which sends
+// nothing), with l's port.
+func advertised(l net.Addr, driver string) (string, error) {
+	tcp, ok := l.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return l.String(), nil
+	}
+	c, err := net.Dial("udp", driver)
+	if err != nil {
+		return "", fmt.Errorf("cluster: finding the address workers reach this one at (set the worker's advertised address): %w", err)
+	}
+	defer c.Close()
+	ip := c.LocalAddr().(*net.UDPAddr).IP
+	return net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port)), nil
 }
