@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/dataset"
+	"github.com/sluicehq/sluice/internal/blockstore"
 	"github.com/sluicehq/sluice/internal/lineage"
 )
 
@@ -162,15 +163,30 @@ func incrementalWindow[K comparable, V any](c *Context, s *Stream[KV[K, V]], f, 
 			sides = append(sides, view[KV[K, V]](reduced.n, d, sc))
 		}
 		merged := dataset.CoGroupN(p, "reduceByKeyAndWindow", sides...)
-		return dataset.MapKeyedPartitions(merged, mergeWindow(f, inv, len(oldDs), keep)).Lineage(), nil
+		merge := mergeWindow(f, inv, len(oldDs), keep)
+		typ := dataset.RecordType[KV[K, V]]()
+		return dataset.MapKeyedPartitionsWith(merged, func(tc lineage.TaskContext, part int, in []KV[K, [][]V]) []KV[K, V] {
+			out, evicted := merge(in)
+			recordState(tc, cfg.name, t, part, p.Partitions(), int64(len(out)), evicted, func() int64 { return blockstore.EstimateBytes(typ, out) })
+			return out
+		}).Lineage(), nil
 	}
+	n.view = newStateView(p, func(part []KV[K, V], each func(K, V) bool) {
+		for _, kv := range part {
+			if !each(kv.Key, kv.Value) {
+				return
+			}
+		}
+	})
 	return newStream[KV[K, V]](c, n)
 }
 
 // mergeWindow computes a key's window value from the previous window's
 // value, the reduced values of the batches that left and of those that
 // entered, as Spark's ReducedWindowedDStream does.
-func mergeWindow[K comparable, V any](f, inv func(V, V) V, nOld int, keep func(KV[K, V]) bool) func([]KV[K, [][]V]) []KV[K, V] {
+//
+// It also returns how many keys of the previous window keep dropped.
+func mergeWindow[K comparable, V any](f, inv func(V, V) V, nOld int, keep func(KV[K, V]) bool) func([]KV[K, [][]V]) ([]KV[K, V], int) {
 	reduceAll := func(groups [][]V) (V, bool) {
 		var acc V
 		seen := false
@@ -185,8 +201,9 @@ func mergeWindow[K comparable, V any](f, inv func(V, V) V, nOld int, keep func(K
 		}
 		return acc, seen
 	}
-	return func(in []KV[K, [][]V]) []KV[K, V] {
+	return func(in []KV[K, [][]V]) ([]KV[K, V], int) {
 		out := make([]KV[K, V], 0, len(in))
+		evicted := 0
 		for _, kv := range in {
 			g := kv.Value
 			oldV, hasOld := reduceAll(g[1 : 1+nOld])
@@ -220,9 +237,11 @@ func mergeWindow[K comparable, V any](f, inv func(V, V) V, nOld int, keep func(K
 			r := KV[K, V]{Key: kv.Key, Value: v}
 			if keep == nil || keep(r) {
 				out = append(out, r)
+			} else if len(g[0]) > 0 {
+				evicted++
 			}
 		}
-		return out
+		return out, evicted
 	}
 }
 

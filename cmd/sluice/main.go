@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -33,6 +34,7 @@ commands:
   bench   run a benchmark workload (grep, wordcount, topk, ysb, recovery)
   chaos   kill workers and the driver of a stateful job, then compare its output with a failure-free run
   replay  compute one batch of a built-in job again from its checkpoint and print its outputs (--checkpoint DIR --batch T)
+  state   print a stateful operator's state from a built-in job's checkpoint (--checkpoint DIR --operator NAME [--key K])
   sim     simulate recovery (parallel against upstream backup) and stragglers on up to thousands of nodes
   driver  run a built-in job as a standalone driver that workers join
   worker  join a standalone driver (--driver HOST:PORT)
@@ -57,6 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runChaos(ctx, args[1:], stdout, stderr)
 	case "replay":
 		err = runReplay(ctx, args[1:], stdout, stderr)
+	case "state":
+		err = runState(ctx, args[1:], stdout, stderr)
 	case "sim":
 		err = runSim(ctx, args[1:], stdout, stderr)
 	case "driver":
@@ -74,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "sluice:", err)
+		fmt.Fprintln(stderr, "sluice:", strings.TrimPrefix(err.Error(), "sluice: "))
 		return 1
 	}
 	return 0
