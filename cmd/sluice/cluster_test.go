@@ -55,8 +55,10 @@ func sluiceBinary(t *testing.T) string {
 // process is a running sluice command whose standard error is watched
 // for the workers that joined.
 type process struct {
-	cmd    *exec.Cmd
-	stdout bytes.Buffer
+	cmd *exec.Cmd
+	// stdout may be read while the command runs (the demo's first line
+	// is its web UI's address).
+	stdout lockedBuffer
 	mu     sync.Mutex
 	stderr bytes.Buffer
 	pids   []int
@@ -100,6 +102,32 @@ func start(t *testing.T, args ...string) *process {
 		}
 	})
 	return p
+}
+
+// lockedBuffer is a bytes.Buffer that the command's output goroutine
+// writes while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Bytes returns a copy of the output so far.
+func (b *lockedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
 }
 
 func (p *process) workerPIDs() []int {

@@ -204,7 +204,7 @@
   function makeChart(c) {
     const box = document.getElementById('chart-' + c.id);
     const series = [
-      {},
+      { label: 'batch', value: (u, v) => (v === null || v === undefined ? '–' : fmtClock(v * 1000)) },
       { label: c.label, stroke: c.color, width: 1.5, fill: c.color + '1f', points: { show: false },
         value: (u, v) => (v === null || v === undefined ? '–' : c.fmt(v)) },
     ];
@@ -217,8 +217,12 @@
       width: Math.max(box.clientWidth, 240),
       height: CHART_HEIGHT,
       series,
+      // Room on the right for half the last time label (uPlot's default
+      // is narrower than "00:00:00.0").
+      padding: [null, 36, null, null],
       scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.08 : 1] } },
-      axes: [axis, Object.assign({}, axis, { size: 46, values: (u, vals) => vals.map(fmtShort) })],
+      axes: [Object.assign({}, axis, { space: 80, incrs: TIME_INCRS, values: timeTicks }),
+        Object.assign({}, axis, { size: 46, values: (u, vals) => vals.map(fmtShort) })],
       cursor: { drag: { x: false, y: false } },
       legend: { show: true, live: true },
     };
@@ -230,6 +234,24 @@
       const w = Math.floor(entries[0].contentRect.width);
       if (w > 0 && w !== c.plot.width) c.plot.setSize({ width: w, height: CHART_HEIGHT });
     }).observe(box);
+  }
+
+  // TIME_INCRS are the time axis' tick steps, in seconds: uPlot's lack 2 s,
+  // which leaves 10 s of one-second batches with two labels.
+  const TIME_INCRS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800,
+    3600, 7200, 10800, 21600, 43200, 86400];
+
+  // timeTicks labels the time axis (x in seconds) with times of day on
+  // one line, as the tables show them, with tenths (or hundredths…) of a
+  // second when ticks are closer than a second. (uPlot's default adds a
+  // date line and 12-hour times.)
+  function timeTicks(u, splits, axisIdx, space, incr) {
+    const digits = incr >= 1 ? 0 : incr >= 0.1 ? 1 : incr >= 0.01 ? 2 : 3;
+    return splits.map((s) => {
+      const d = new Date(Math.round(s * 1000));
+      const hms = `${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}`;
+      return digits ? hms + '.' + String(d.getMilliseconds()).padStart(3, '0').slice(0, digits) : hms;
+    });
   }
 
   function redrawCharts() {
@@ -466,7 +488,7 @@
 
   // ---- stream graph ------------------------------------------------------
 
-  const NODE_W = 192, NODE_H = 58, GAP_X = 52, GAP_Y = 22, DUMMY_H = 14, PAD = 16;
+  const NODE_W = 200, NODE_H = 58, GAP_X = 44, GAP_Y = 22, DUMMY_H = 14, PAD = 16;
 
   // layoutGraph places the nodes in layers (the longest path from the
   // inputs), orders each layer by the barycentre of its neighbours (a few
@@ -559,6 +581,14 @@
     };
   }
 
+  // shortType is a record type as a node shows it: without import paths
+  // (github.com/x/y/demo.Counts is demo.Counts), and sluice.KV, an alias
+  // of the engine's dataset.KV that reflection names, as KV. The tooltip
+  // has the full type.
+  function shortType(t) {
+    return String(t || '').replace(/[\w.~-]+\//g, '').replace(/(^|[^\w.])dataset\.KV\[/g, '$1KV[');
+  }
+
   // edgePath draws an edge through its chain as joined cubic curves.
   function edgePath(chain) {
     const pts = chain.map((v, i) => {
@@ -616,13 +646,14 @@
         n.slide_ms ? `every ${fmtMs(n.slide_ms)}` : '', n.stateful ? 'stateful' : ''].filter(Boolean).join('\n');
       const lines = [svgEl('text', { x: 10, y: 18, class: 'kind' }, n.kind)];
       if (n.name) lines.push(svgEl('text', { x: 10, y: 34, class: 'nname' }, n.name));
-      lines.push(svgEl('text', { x: 10, y: n.name ? 50 : 36, class: 'ntype' }, n.type));
+      lines.push(svgEl('text', { x: 10, y: n.name ? 50 : 36, class: 'ntype' }, shortType(n.type)));
       const gnode = svgEl('g', { class: 'node ' + cls, 'data-node': n.id, transform: `translate(${v.x},${v.y})` },
         svgEl('title', null, tip),
         svgEl('rect', { width: NODE_W, height: NODE_H, rx: 7 }),
         svgEl('text', { x: NODE_W - 8, y: 18, class: 'nid', 'text-anchor': 'end' }, '#' + n.id),
         ...lines);
       gnode.fitLines = lines;
+      gnode.idText = gnode.querySelector('.nid');
       if (n.stateful) {
         gnode.classList.add('clickable');
         gnode.addEventListener('click', () => { location.hash = '#/state'; });
@@ -638,7 +669,12 @@
     }
     box.replaceChildren(root);
     for (const g of root.querySelectorAll('g.node')) {
-      g.fitLines.forEach((t, i) => fitText(t, i === 0 ? NODE_W - 40 : NODE_W - 18));
+      // A long kind (ReduceByKeyAndWindow) takes the place of the id,
+      // which the tooltip still shows.
+      const room = NODE_W - 18, [kind, ...rest] = g.fitLines;
+      if (kind.getComputedTextLength() > room - g.idText.getComputedTextLength() - 6) g.idText.remove();
+      fitText(kind, g.idText.isConnected ? room - g.idText.getComputedTextLength() - 6 : room);
+      rest.forEach((t) => fitText(t, room));
     }
   }
 
