@@ -67,7 +67,12 @@ type batchDetail struct {
 	dropped int
 }
 
-type workerTimes struct{ joined, lost time.Time }
+// workerTimes is what the history keeps of a worker: when it joined and
+// was lost, and its last row while alive (shown once it is lost).
+type workerTimes struct {
+	joined, lost time.Time
+	last         ui.Worker
+}
 
 // opFigures holds a stateful operator's figures of its recent batches.
 type opFigures struct {
@@ -287,7 +292,7 @@ func (h *history) batchDone(b BatchInfo, interval time.Duration) {
 	if b.Err != nil {
 		h.failed++
 	} else if !h.lastLoss.IsZero() {
-		recovered = fmt.Sprintf("batch %s completed %v after worker %s was lost (total delay %v)",
+		recovered = fmt.Sprintf("batch %s completed %v after %s was lost (total delay %v)",
 			b.Time.Format("15:04:05.000"), time.Since(h.lastLoss).Round(time.Millisecond), h.lastLossName, b.TotalDelay.Round(time.Millisecond))
 		h.lastLoss = time.Time{}
 	}
@@ -445,6 +450,9 @@ func (s uiSource) Workers() []ui.Worker {
 			SpilledBytes: w.SpilledBytes, Blocks: w.Blocks, Running: max(w.Running, running[w.Name]), Tasks: w.Tasks, LastSeen: w.LastSeen}
 		if t := h.workers[w.Name]; t != nil {
 			row.Joined = t.joined
+			if t.lost.IsZero() {
+				t.last = row
+			}
 		}
 		out = append(out, row)
 	}
@@ -454,7 +462,12 @@ func (s uiSource) Workers() []ui.Worker {
 			continue
 		}
 		live[name] = true
-		out = append(out, ui.Worker{Name: name, State: "lost", Joined: t.joined, Lost: t.lost})
+		// Its last known row: address, pid, cores and tasks run; it holds
+		// no memory, blocks or running tasks any more.
+		row := t.last
+		row.Name, row.State, row.Joined, row.Lost = name, "lost", t.joined, t.lost
+		row.MemoryBytes, row.SpilledBytes, row.Blocks, row.Running = 0, 0, 0, 0
+		out = append(out, row)
 	}
 	return out
 }

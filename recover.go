@@ -161,10 +161,10 @@ func (c *Context) recompute(ctx context.Context, worker string, n *node, d *line
 		}
 		// The next job that reads the state recomputes it.
 		c.cfg.logger.Warn("sluice: recomputing state after a worker was lost", "op", n.kind, "name", n.name, "worker", worker, "err", err)
-		c.uiEvent(ui.EventRecovery, time.Unix(0, d.ID.Time), "recomputing the state of %q lost with worker %s failed: %v", n.name, worker, err)
+		c.uiEvent(ui.EventRecovery, time.Unix(0, d.ID.Time), "recomputing the state of %q lost with %s failed: %v", n.name, worker, err)
 		return
 	}
-	c.uiEvent(ui.EventRecovery, time.Unix(0, d.ID.Time), "state of %q lost with worker %s recomputed in parallel in %v", n.name, worker, time.Since(start).Round(time.Millisecond))
+	c.uiEvent(ui.EventRecovery, time.Unix(0, d.ID.Time), "state of %q lost with %s recomputed in parallel in %v", n.name, worker, time.Since(start).Round(time.Millisecond))
 	c.cfg.logger.Info("sluice: recomputed state after a worker was lost", "op", n.kind, "name", n.name, "worker", worker,
 		"batch", d.ID.Time/1e6, "took", time.Since(start).Round(time.Millisecond))
 }

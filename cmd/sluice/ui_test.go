@@ -75,6 +75,13 @@ func TestWebUIOnLocalCluster(t *testing.T) {
 		t.Errorf("the lost worker's row reads %q", lost)
 	}
 	b.Screenshot("workers-after-kill")
+	// The API keeps the lost worker's last known figures.
+	var ws []ui.Worker
+	getJSON(t, base+"api/workers", &ws)
+	if i := slices.IndexFunc(ws, func(w ui.Worker) bool { return w.Name == victim.Name }); i < 0 ||
+		ws[i].State != "lost" || ws[i].PID != victim.PID || ws[i].Cores != victim.Cores || ws[i].Tasks < victim.Tasks || ws[i].Lost.IsZero() {
+		t.Errorf("lost worker %+v in /api/workers %+v", victim, ws)
+	}
 
 	b.Click(`#tabs a[data-view="events"]`)
 	lostRow := fmt.Sprintf(`[...document.querySelectorAll('#events tr[data-kind="worker-lost"]')].find(r => r.textContent.includes(%q))`, victim.Name)

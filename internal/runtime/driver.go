@@ -465,7 +465,7 @@ func (d *Driver) handle(ev any) {
 		d.workers[e.name] = e.slots
 		d.reserved[e.name] = e.reserved
 		if !e.reserved {
-			d.event(Event{Kind: EventWorkerJoined, Worker: e.name, Message: fmt.Sprintf("worker %s joined with %d slots", e.name, e.slots)})
+			d.event(Event{Kind: EventWorkerJoined, Worker: e.name, Message: fmt.Sprintf("%s joined (task slots: %d)", e.name, e.slots)})
 		}
 		d.step(scheduler.WorkerJoined{Worker: scheduler.WorkerID(e.name), Slots: e.slots, Reserved: e.reserved})
 		d.placeReceivers()
@@ -810,7 +810,7 @@ func (d *Driver) workerLost(name string) {
 	}
 	if !reserved {
 		d.event(Event{Kind: EventWorkerLost, Worker: name, Message: fmt.Sprintf(
-			"worker %s lost: %d running tasks, %d shuffle outputs and %d blocks held nowhere else to recompute", name, lost, outputs, blocks)})
+			"%s lost: %d running tasks, %d shuffle outputs and %d blocks held nowhere else to recompute", name, lost, outputs, blocks)})
 	}
 	d.receiverLost(name)
 	d.step(scheduler.WorkerLost{Worker: scheduler.WorkerID(name)})

@@ -165,7 +165,7 @@ func (d *Driver) observeExclusions() {
 	for _, w := range d.sched.Status().Workers {
 		if w.Excluded && !d.excluded[string(w.ID)] {
 			d.event(Event{Kind: EventWorkerExcluded, Worker: string(w.ID),
-				Message: fmt.Sprintf("worker %s excluded for failing or straggling", w.ID)})
+				Message: fmt.Sprintf("%s excluded for failing or straggling", w.ID)})
 		}
 		d.excluded[string(w.ID)] = w.Excluded
 	}
