@@ -365,7 +365,7 @@ func (c *Context) writeState(ctx context.Context, n *node, d *lineage.Dataset, t
 	c.ck.committed[n.name] = insertSorted(c.ck.committed[n.name], t)
 	c.ck.mu.Unlock()
 	n.setCut(t, d)
-	c.cfg.logger.Debug("sluice: state checkpoint", "name", n.name, "batch", t/1e6, "parts", d.NumParts, "took", time.Since(start))
+	c.cfg.logger.Debug("sluice: state checkpoint", "op", n.kind, "name", n.name, "batch", t/1e6, "parts", d.NumParts, "took_ms", ms(time.Since(start)))
 	c.uiEvent(ui.EventCheckpoint, time.Unix(0, t), "state of %q checkpointed (%d partitions) in %v", n.name, d.NumParts, time.Since(start).Round(time.Millisecond))
 	return nil
 }

@@ -158,7 +158,7 @@ func eventStateNode[K comparable, V any](c *Context, op string, cfg opConfig, g 
 	typ := dataset.RecordType[eventState[K, V]]()
 	logDropped := func(t time.Time, part int, records int64) {
 		c.cfg.logger.Debug("sluice: event-time windows dropped late records", "op", op, "name", cfg.name,
-			"batch", t.UnixMilli(), "partition", part, "records", records)
+			"batch", t.UnixMilli(), "part", part, "records", records)
 	}
 	n.compute = func(t time.Time) (*lineage.Dataset, error) {
 		batch, _, err := assigned.n.at(t)

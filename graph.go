@@ -556,7 +556,7 @@ func (g *generator) Completed(t time.Time) {
 		go func() { // owned by the checkpoint writers' group
 			defer c.ck.wg.Done()
 			if err := c.ck.store.Delete(context.Background(), wal...); err != nil {
-				c.cfg.logger.Warn("deleting write-ahead log blocks", "err", err)
+				c.cfg.logger.Warn("sluice: cannot delete write-ahead log blocks", "err", err)
 			}
 		}()
 	}

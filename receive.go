@@ -674,7 +674,7 @@ func (c *Context) drainReceivers() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if late := c.env.driver.StopReceivers(ctx); len(late) > 0 {
-		c.cfg.logger.Warn("receivers did not confirm their stop", "nodes", late)
+		c.cfg.logger.Warn("sluice: receivers did not confirm their stop", "nodes", late)
 	}
 	if _, wall := c.cfg.clock.(runtime.WallClock); !wall {
 		return
@@ -697,7 +697,7 @@ func (c *Context) drainReceivers() {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	c.cfg.logger.Warn("stopping before the last received blocks were processed")
+	c.cfg.logger.Warn("sluice: stopping before the last received blocks were processed")
 }
 
 // recoverWAL, at a start over a checkpoint with the write-ahead log on,
@@ -728,7 +728,7 @@ func (c *Context) recoverWAL(ctx context.Context) error {
 			var t int64
 			var inc int32
 			if _, err := fmt.Sscanf(strings.TrimPrefix(name, prefix), "%d-%d", &t, &inc); err != nil {
-				c.cfg.logger.Warn("skipping a write-ahead log entry with a malformed name", "key", name)
+				c.cfg.logger.Warn("sluice: skipping a write-ahead log entry with a malformed name", "key", name)
 				continue
 			}
 			r := blockRef{Inc: inc, Time: t}

@@ -166,7 +166,7 @@ func (c *Context) recompute(ctx context.Context, worker string, n *node, d *line
 	}
 	c.uiEvent(ui.EventRecovery, time.Unix(0, d.ID.Time), "state of %q lost with %s recomputed in parallel in %v", n.name, worker, time.Since(start).Round(time.Millisecond))
 	c.cfg.logger.Info("sluice: recomputed state after a worker was lost", "op", n.kind, "name", n.name, "worker", worker,
-		"batch", d.ID.Time/1e6, "took", time.Since(start).Round(time.Millisecond))
+		"batch", d.ID.Time/1e6, "took_ms", ms(time.Since(start)))
 }
 
 // stateRead returns the stateful nodes out's datasets derive from.

@@ -152,7 +152,7 @@ func (r *Receiving) Put(ctx context.Context, id lineage.ID, part any) error {
 		if errors.Is(err, blockstore.ErrClosed) {
 			return err
 		}
-		w.log.Warn("block store over budget", "worker", w.Name, "err", err)
+		w.log.Warn("runtime: block store over budget", "worker", w.Name, "err", err)
 	}
 	locs := []string{w.Name}
 	r.mu.Lock()
@@ -163,7 +163,7 @@ func (r *Receiving) Put(ctx context.Context, id lineage.ID, part any) error {
 			continue
 		}
 		if err := w.peers.Replicate(ctx, peer, ds, 0, part); err != nil {
-			w.log.Warn("replicating a received block", "worker", w.Name, "to", peer, "block", id, "err", err)
+			w.log.Warn("runtime: cannot replicate a received block", "worker", w.Name, "to", peer, "block", id, "err", err)
 			continue
 		}
 		locs = append(locs, peer)
@@ -172,7 +172,7 @@ func (r *Receiving) Put(ctx context.Context, id lineage.ID, part any) error {
 	if len(locs) == 1 {
 		r.mu.Lock()
 		if !r.warned {
-			w.log.Warn("received blocks have no second copy: no other worker took one", "worker", w.Name, "receiver", r.spec.Node)
+			w.log.Warn("runtime: received blocks have no second copy: no other worker took one", "worker", w.Name, "node", r.spec.Node)
 			r.warned = true
 		}
 		r.mu.Unlock()
@@ -184,7 +184,7 @@ func (r *Receiving) Put(ctx context.Context, id lineage.ID, part any) error {
 		if errors.Is(err, ErrReceiverStale) || strings.Contains(err.Error(), ErrReceiverStale.Error()) {
 			// The driver runs this receiver elsewhere now (it lost this
 			// worker for a while): this one ends.
-			w.log.Warn("receiver superseded: stopping it", "worker", w.Name, "node", r.spec.Node)
+			w.log.Warn("runtime: receiver superseded: stopping it", "worker", w.Name, "node", r.spec.Node)
 			r.stop()
 		}
 	}

@@ -207,7 +207,7 @@ func (w *Worker) Close() {
 	w.mu.Unlock()
 	w.wg.Wait()
 	if err := w.Blocks.Close(); err != nil {
-		w.log.Warn("closing the block store", "worker", w.Name, "err", err)
+		w.log.Warn("runtime: cannot close the block store", "worker", w.Name, "err", err)
 	}
 }
 
@@ -362,7 +362,7 @@ func (tc *taskCtx) Partition(d *lineage.Dataset, p int) (any, error) {
 	id := blockstore.ID{Dataset: d.ID, Part: p}
 	if v, ok, err := tc.w.Blocks.Get(id); err != nil {
 		// A spilled block that cannot be read is recomputed, as if lost.
-		tc.w.log.Warn("reading a cached block", "worker", tc.w.Name, "block", id, "err", err)
+		tc.w.log.Warn("runtime: cannot read a cached block", "worker", tc.w.Name, "block", id, "err", err)
 	} else if ok {
 		return v, nil
 	}
@@ -375,7 +375,7 @@ func (tc *taskCtx) Partition(d *lineage.Dataset, p int) (any, error) {
 	}
 	if err := tc.w.Blocks.Put(id, v, d.Type); err != nil {
 		// The block is kept in memory; only spilling others failed.
-		tc.w.log.Warn("block store over budget", "worker", tc.w.Name, "err", err)
+		tc.w.log.Warn("runtime: block store over budget", "worker", tc.w.Name, "err", err)
 	}
 	tc.cached = append(tc.cached, id)
 	tc.replicate(d, p, v)
@@ -395,7 +395,7 @@ func (tc *taskCtx) replicate(d *lineage.Dataset, p int, v any) {
 			continue
 		}
 		if err := tc.w.peers.Replicate(tc.ctx, peer, d, p, v); err != nil {
-			tc.w.log.Warn("replicating a block", "worker", tc.w.Name, "to", peer, "dataset", d.String(), "part", p, "err", err)
+			tc.w.log.Warn("runtime: cannot replicate a block", "worker", tc.w.Name, "to", peer, "dataset", d.String(), "part", p, "err", err)
 			continue
 		}
 		tc.replicated = append(tc.replicated, BlockCopy{blockstore.ID{Dataset: d.ID, Part: p}, peer})
@@ -501,7 +501,7 @@ func (w *Worker) CopyBlocks(ctx context.Context, copies []BlockCopy) []BlockCopy
 		}
 		v, ok, err := w.Blocks.Get(c.ID)
 		if err != nil || !ok {
-			w.log.Warn("draining: cannot read a block to copy", "worker", w.Name, "block", c.ID, "err", err)
+			w.log.Warn("runtime: draining: cannot read a block to copy", "worker", w.Name, "block", c.ID, "err", err)
 			continue
 		}
 		ds, err := w.resolver.Lookup(c.ID.Dataset)
@@ -509,7 +509,7 @@ func (w *Worker) CopyBlocks(ctx context.Context, copies []BlockCopy) []BlockCopy
 			err = w.peers.Replicate(ctx, c.Worker, ds, c.ID.Part, v)
 		}
 		if err != nil {
-			w.log.Warn("draining: cannot copy a block", "worker", w.Name, "block", c.ID, "to", c.Worker, "err", err)
+			w.log.Warn("runtime: draining: cannot copy a block", "worker", w.Name, "block", c.ID, "to", c.Worker, "err", err)
 			continue
 		}
 		done = append(done, c)
