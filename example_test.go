@@ -1183,7 +1183,7 @@ func ExampleFlags_Register() {
 	// -batch: batch interval (e.g. 1s, 500ms)
 	// -checkpoint: checkpoint to (and resume from) this directory or s3://bucket/prefix?endpoint=… (empty: no checkpoints)
 	// -duration: stop after this long (0: until Ctrl-C or SIGTERM)
-	// -http: serve Prometheus /metrics and JSON /status here (e.g. 127.0.0.1:4040; empty: off)
+	// -http: old name of --ui
 	// -listen: standalone master: accept workers on this address (default 127.0.0.1:7077)
 	// -master: where to run: local, local[N], local[*], local-cluster[N] or standalone[N]
 	// -max-rate: most records per second each input may read (0: no maximum)
@@ -1191,6 +1191,7 @@ func ExampleFlags_Register() {
 	// -parallelism: default number of partitions (0: one per worker)
 	// -plaintext: no TLS between driver and workers (development, loopback only)
 	// -secret-file: file holding the cluster secret in hex (default: $SLUICE_SECRET)
+	// -ui: serve the web UI, Prometheus /metrics and JSON /status here (a taken port: the next free one of 16; empty: off)
 }
 
 // Options turns the flags that were set into context options; flags left

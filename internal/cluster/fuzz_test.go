@@ -51,6 +51,8 @@ func FuzzToDriver(f *testing.F) {
 		&toDriver{Hello: &hello{Name: "w", Addr: "127.0.0.1:1", Slots: 2, PID: 7, Fingerprint: testFingerprint}},
 		&toDriver{Heartbeat: &heartbeat{Blocks: 1, Shuffles: 2, MemoryBytes: 3, SpilledBytes: 4, Running: 5}},
 		&toDriver{Result: resultToWire(runtime.TaskResult{Task: fuzzTask, Value: int64(9)})},
+		&toDriver{Result: resultToWire(runtime.TaskResult{Task: fuzzTask, Value: int64(1), ShuffleWriteBytes: 9,
+			Figures: []lineage.Figure{{Key: "state/s/keys", Time: 1, Part: 0, Parts: 1, Value: 3}}})},
 		&toDriver{Result: resultToWire(runtime.TaskResult{Task: fuzzTask, Value: []int{1, 2}, ValueType: ints{}, Shipped: true, Cached: []blockstore.ID{fuzzBlock}})},
 		&toDriver{Result: resultToWire(runtime.TaskResult{Task: fuzzTask, Err: &runtime.FetchError{Shuffle: fuzzShuffle, MapPart: 1, Worker: "b", Err: errTest}})},
 	)
@@ -68,8 +70,8 @@ func FuzzToDriver(f *testing.F) {
 		}
 		if m.Result != nil {
 			r := resultFromWire("w", m.Result)
-			if r.Duration < 0 {
-				t.Fatalf("negative duration %v", r.Duration)
+			if r.Duration < 0 || r.ShuffleWriteBytes < 0 || r.ShuffleReadBytes < 0 || len(r.Figures) > runtime.MaxFigures {
+				t.Fatalf("malformed result %+v", r)
 			}
 			if r.Err != nil {
 				_ = r.Err.Error()

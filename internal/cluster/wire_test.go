@@ -352,6 +352,34 @@ func TestWireConversions(t *testing.T) {
 	}
 }
 
+// A result's shuffle bytes and figures cross the wire; malformed figures
+// and those beyond the limit are dropped, not fatal.
+func TestResultFiguresOnTheWire(t *testing.T) {
+	good := lineage.Figure{Key: "state/s/keys", Time: 5, Part: 1, Parts: 2, Value: 7}
+	in := runtime.TaskResult{Task: scheduler.Task{Job: 1, Stage: 2}, ShuffleWriteBytes: 100, ShuffleReadBytes: 50,
+		Figures: []lineage.Figure{good, {Key: "", Parts: 1}, {Key: "x", Part: 3, Parts: 2}, {Key: "x", Part: -1, Parts: 2},
+			{Key: strings.Repeat("k", runtime.MaxFigureKey+1), Parts: 1}}}
+	b, err := rpc.Marshal(&toDriver{Result: resultToWire(in)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m toDriver
+	if err := rpc.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	got := resultFromWire("w", m.Result)
+	if got.ShuffleWriteBytes != 100 || got.ShuffleReadBytes != 50 || len(got.Figures) != 1 || got.Figures[0] != good {
+		t.Fatalf("got %+v", got)
+	}
+	many := make([]lineage.Figure, runtime.MaxFigures+10)
+	for i := range many {
+		many[i] = good
+	}
+	if r := resultFromWire("w", &resultWire{Figures: many, WriteBytes: -3}); len(r.Figures) != runtime.MaxFigures || r.ShuffleWriteBytes != 0 {
+		t.Fatalf("%d figures, %d bytes", len(r.Figures), r.ShuffleWriteBytes)
+	}
+}
+
 func TestReceiverWireCheck(t *testing.T) {
 	for _, r := range []float64{0, 1, 1500.5, maxReceiverRate} {
 		if err := (&receiverWire{Rate: r}).check(); err != nil {
