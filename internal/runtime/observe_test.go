@@ -19,7 +19,11 @@ type recorder struct {
 	events  []Event
 }
 
-func (r *recorder) JobStarted(j JobReport) { r.mu.Lock(); r.started = append(r.started, j); r.mu.Unlock() }
+func (r *recorder) JobStarted(j JobReport) {
+	r.mu.Lock()
+	r.started = append(r.started, j)
+	r.mu.Unlock()
+}
 func (r *recorder) JobEnded(j JobReport)   { r.mu.Lock(); r.ended = append(r.ended, j); r.mu.Unlock() }
 func (r *recorder) TaskEnded(t TaskReport) { r.mu.Lock(); r.tasks = append(r.tasks, t); r.mu.Unlock() }
 func (r *recorder) Event(e Event)          { r.mu.Lock(); r.events = append(r.events, e); r.mu.Unlock() }
