@@ -2,7 +2,9 @@ package metrics
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -73,14 +75,54 @@ func TestWorkerMetrics(t *testing.T) {
 	}
 }
 
-func TestServeRefusesABusyPort(t *testing.T) {
-	srv, err := Serve("127.0.0.1:0", http.NewServeMux())
+// A taken port moves the server to the next free one, as Spark's UI does;
+// when all PortTries ports are taken, Serve says so.
+func TestServeMovesOffABusyPort(t *testing.T) {
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	// PortTries consecutive free ports, all taken.
+	var base int
+	for try := 0; base == 0 && try < 50; try++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		run := []net.Listener{l}
+		for i := 1; i < PortTries; i++ {
+			m, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+i))
+			if err != nil {
+				break
+			}
+			run = append(run, m)
+		}
+		if len(run) == PortTries {
+			base, held = p, run
+		} else {
+			for _, m := range run {
+				m.Close()
+			}
+		}
+	}
+	if base == 0 {
+		t.Skip("found no run of free ports")
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", base)
+	if _, err := Serve(addr, http.NewServeMux()); err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("Serve with %d busy ports = %v", PortTries, err)
+	}
+	held[PortTries-1].Close()
+	srv, err := Serve(addr, http.NewServeMux())
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("Serve with the last port free: %v", err)
 	}
 	defer srv.Close()
-	if _, err := Serve(srv.Addr(), http.NewServeMux()); err == nil || !strings.Contains(err.Error(), "address already in use") {
-		t.Fatalf("Serve on a busy port = %v", err)
+	if want := fmt.Sprintf("127.0.0.1:%d", base+PortTries-1); srv.Addr() != want {
+		t.Errorf("served at %s, want %s", srv.Addr(), want)
 	}
 }
 
