@@ -316,7 +316,7 @@ func markerKey(key sluice.OutputKey) string {
 func (s *Sink[T]) writeOnce(ctx context.Context, key sluice.OutputKey, recs []*kgo.Record) error {
 	mpart, err := s.markerPartition(ctx, key)
 	if err != nil {
-		return err
+		return fmt.Errorf("DBG markerPartition: %w", err)
 	}
 	txnID := s.cfg.txnPrefix + "/" + key.Output + "/" + strconv.Itoa(key.Partition)
 	cl, err := kgo.NewClient(s.clientOpts(
@@ -337,16 +337,25 @@ func (s *Sink[T]) writeOnce(ctx context.Context, key sluice.OutputKey, recs []*k
 	}
 	done, err := s.committed(ctx, mpart, markerKey(key))
 	if err != nil || done {
+		if err != nil {
+			return fmt.Errorf("DBG committed: %w", err)
+		}
 		return err
 	}
 	if err := cl.BeginTransaction(); err != nil {
-		return err
+		return fmt.Errorf("DBG begin: %w", err)
 	}
 	marker := &kgo.Record{Topic: s.cfg.marker, Partition: mpart, Key: []byte(markerKey(key)),
 		Value: strconv.AppendInt(nil, int64(len(recs)), 10), Headers: Headers(key)}
 	var perr error
 	var pmu sync.Mutex
 	for _, r := range append(slices.Clip(recs), marker) {
+		// A fresh record every attempt: Produce keeps its context in the
+		// record (Record.Context), and a record produced again carries the
+		// earlier attempt's, cancelled when that attempt ended, which
+		// failed every retry after a fenced attempt with "context
+		// canceled".
+		r = &kgo.Record{Topic: r.Topic, Partition: r.Partition, Key: r.Key, Value: r.Value, Headers: r.Headers}
 		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
 			if err != nil {
 				pmu.Lock()
@@ -361,11 +370,11 @@ func (s *Sink[T]) writeOnce(ctx context.Context, key sluice.OutputKey, recs []*k
 	pmu.Unlock()
 	if perr != nil {
 		_ = cl.EndTransaction(context.WithoutCancel(ctx), kgo.TryAbort)
-		return perr
+		return fmt.Errorf("DBG produce: %w", perr)
 	}
 	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		_ = cl.EndTransaction(context.WithoutCancel(ctx), kgo.TryAbort)
-		return err
+		return fmt.Errorf("DBG end: %w", err)
 	}
 	return nil
 }
