@@ -211,7 +211,8 @@ func WorkerArgs(args ...string) Option {
 
 // HTTP serves the driver's web UI at /, its Prometheus metrics at
 // /metrics and a JSON status at /status on addr ("127.0.0.1:0" picks a
-// free port; a taken port, the next free one of 16; see Context.HTTPAddr).
+// free port; see Context.HTTPAddr; with DefaultUI, a taken port moves to
+// the next free one of 16).
 // The workers of a local-cluster then serve /metrics too, on ports they
 // pick. Default: off (Main's --ui flag defaults to DefaultUI). The UI keeps
 // a bounded history of recent batches, tasks and events.

@@ -1191,7 +1191,7 @@ func ExampleFlags_Register() {
 	// -parallelism: default number of partitions (0: one per worker)
 	// -plaintext: no TLS between driver and workers (development, loopback only)
 	// -secret-file: file holding the cluster secret in hex (default: $SLUICE_SECRET)
-	// -ui: serve the web UI, Prometheus /metrics and JSON /status here (a taken port: the next free one of 16; empty: off)
+	// -ui: serve the web UI, Prometheus /metrics and JSON /status here (the default's port taken: the next free one of 16; empty: off)
 }
 
 // Options turns the flags that were set into context options; flags left

@@ -53,7 +53,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.Batch, "batch", f.Batch, "batch interval (e.g. 1s, 500ms)")
 	fs.IntVar(&f.Parallelism, "parallelism", f.Parallelism, "default number of partitions (0: one per worker)")
 	fs.DurationVar(&f.Duration, "duration", f.Duration, "stop after this long (0: until Ctrl-C or SIGTERM)")
-	fs.StringVar(&f.HTTP, "ui", f.HTTP, "serve the web UI, Prometheus /metrics and JSON /status here (a taken port: the next free one of 16; empty: off)")
+	fs.StringVar(&f.HTTP, "ui", f.HTTP, "serve the web UI, Prometheus /metrics and JSON /status here (the default's port taken: the next free one of 16; empty: off)")
 	fs.StringVar(&f.HTTP, "http", f.HTTP, "old name of --ui")
 	fs.StringVar(&f.Listen, "listen", f.Listen, "standalone master: accept workers on this address (default 127.0.0.1:7077)")
 	fs.StringVar(&f.SecretFile, "secret-file", f.SecretFile, "file holding the cluster secret in hex (default: $SLUICE_SECRET)")

@@ -102,7 +102,11 @@ func (c *Context) startObserver() error {
 	if c.hist != nil {
 		mux.Handle("/", ui.Handler(uiSource{c}))
 	}
-	srv, err := metrics.Serve(c.cfg.http, mux)
+	tries := 1 // an address asked for is that address: probes and proxies point at it
+	if c.cfg.http == DefaultUI {
+		tries = metrics.PortTries
+	}
+	srv, err := metrics.ServeFrom(c.cfg.http, tries, mux)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -63,25 +64,35 @@ type process struct {
 	probed map[string]bool
 }
 
-// ports hands out free loopback ports.
+// ports hands out free loopback ports, below the kernel's ephemeral
+// range: a port the kernel picks for some process's ":0" listener (a
+// worker's peer server) cannot then take the port a test chose and
+// released (it did once: the UI found its port taken).
 type ports struct {
 	t    *testing.T
 	used map[int]bool
 }
 
+// portsFrom and portsTo bound the ports handed out: under Linux's default
+// ephemeral range (32768–60999).
+const portsFrom, portsTo = 20000, 32000
+
 func (p *ports) free() int {
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for try := 0; try < 1000; try++ {
+		port := portsFrom + rand.IntN(portsTo-portsFrom)
+		if p.used[port] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
-			p.t.Fatal(err)
+			continue
 		}
-		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
-		if !p.used[port] {
-			p.used[port] = true
-			return port
-		}
+		p.used[port] = true
+		return port
 	}
+	p.t.Fatal("no free port in 1000 tries")
+	return 0
 }
 
 // runDeployment starts the driver, then the workers, polls their probes

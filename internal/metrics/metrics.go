@@ -209,15 +209,18 @@ type Server struct {
 	done chan struct{}
 }
 
-// PortTries is how many ports Serve tries: when addr's port is taken, the
-// next ones, as Spark's UI does (4040, 4041, …), so that several drivers
-// can run on one host with the default.
+// PortTries is how many ports the driver tries for its default UI address
+// (ServeFrom): when 4040 is taken, the next ones, as Spark's UI does, so
+// that several drivers can run on one host with the default.
 const PortTries = 17
 
-// Serve listens on addr and serves h until Close. When addr's port (not
-// 0) is in use, it tries the next PortTries-1 ports; Addr says which it got.
-func Serve(addr string, h http.Handler) (*Server, error) {
-	l, err := listen(addr)
+// Serve listens on addr and serves h until Close.
+func Serve(addr string, h http.Handler) (*Server, error) { return ServeFrom(addr, 1, h) }
+
+// ServeFrom is Serve that, when addr's port (not 0) is in use, tries the
+// next tries-1 ports; Addr says which it got.
+func ServeFrom(addr string, tries int, h http.Handler) (*Server, error) {
+	l, err := listen(addr, tries)
 	if err != nil {
 		return nil, err
 	}
@@ -242,10 +245,11 @@ func (s *Server) Close() {
 	<-s.done
 }
 
-// listen listens on addr, or on one of the next ports if it is taken.
-func listen(addr string) (net.Listener, error) {
+// listen listens on addr, or on one of the next tries-1 ports if it is
+// taken.
+func listen(addr string, tries int) (net.Listener, error) {
 	l, err := net.Listen("tcp", addr)
-	if err == nil || !errors.Is(err, syscall.EADDRINUSE) {
+	if err == nil || tries <= 1 || !errors.Is(err, syscall.EADDRINUSE) {
 		if err != nil {
 			return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
 		}
@@ -256,10 +260,10 @@ func listen(addr string) (net.Listener, error) {
 	if perr != nil || aerr != nil || p == 0 {
 		return nil, fmt.Errorf("metrics: listen on %s: %w", addr, err)
 	}
-	for i := 1; i < PortTries && p+i <= 65535; i++ {
+	for i := 1; i < tries && p+i <= 65535; i++ {
 		if l, err2 := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p+i))); err2 == nil {
 			return l, nil
 		}
 	}
-	return nil, fmt.Errorf("metrics: listen on %s and the next %d ports: %w", addr, PortTries-1, err)
+	return nil, fmt.Errorf("metrics: listen on %s and the next %d ports: %w", addr, tries-1, err)
 }

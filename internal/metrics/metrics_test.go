@@ -75,8 +75,8 @@ func TestWorkerMetrics(t *testing.T) {
 	}
 }
 
-// A taken port moves the server to the next free one, as Spark's UI does;
-// when all PortTries ports are taken, Serve says so.
+// ServeFrom moves off a taken port to the next free one, as Spark's UI
+// does, and says so when all are taken; Serve refuses a taken port.
 func TestServeMovesOffABusyPort(t *testing.T) {
 	var held []net.Listener
 	defer func() {
@@ -112,11 +112,14 @@ func TestServeMovesOffABusyPort(t *testing.T) {
 		t.Skip("found no run of free ports")
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", base)
-	if _, err := Serve(addr, http.NewServeMux()); err == nil || !strings.Contains(err.Error(), "address already in use") {
-		t.Fatalf("Serve with %d busy ports = %v", PortTries, err)
+	if _, err := ServeFrom(addr, PortTries, http.NewServeMux()); err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("ServeFrom with %d busy ports = %v", PortTries, err)
 	}
 	held[PortTries-1].Close()
-	srv, err := Serve(addr, http.NewServeMux())
+	if _, err := Serve(addr, http.NewServeMux()); err == nil {
+		t.Fatal("Serve on a busy port: no error")
+	}
+	srv, err := ServeFrom(addr, PortTries, http.NewServeMux())
 	if err != nil {
 		t.Fatalf("Serve with the last port free: %v", err)
 	}
