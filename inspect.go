@@ -272,17 +272,8 @@ type StateEntry struct {
 // is served by its driver instead: GET /api/state/NAME?key=K on the web
 // UI's address.
 func ReadState(ctx context.Context, location, operator string, build func(c *Context), q StateQuery, opts ...Option) (*StateSnapshot, error) {
-	st, err := checkpoint.Open(ctx, location)
+	ro, m, err := openReadOnly(ctx, location, "state")
 	if err != nil {
-		return nil, fmt.Errorf("sluice: state: %w", err)
-	}
-	ro := readOnly{st}
-	m, err := latestMetadata(ctx, ro, slog.Default())
-	if err == nil && m == nil {
-		err = fmt.Errorf("sluice: state: no checkpoint in %s", st)
-	}
-	if err != nil {
-		st.Close()
 		return nil, err
 	}
 	var meta *stateMeta
@@ -294,12 +285,12 @@ func ReadState(ctx context.Context, location, operator string, build func(c *Con
 		}
 	}
 	if meta == nil || len(meta.Checkpoints) == 0 {
-		st.Close()
+		ro.Close()
 		return nil, fmt.Errorf("sluice: state: %s has no state checkpoint of %q (operators with state: %s)", location, operator, strings.Join(names, ", "))
 	}
 	c, err := NewContext(append(slices.Clone(opts), replayConfig(m, ro))...)
 	if err != nil {
-		st.Close()
+		ro.Close()
 		return nil, err
 	}
 	defer c.Stop()
