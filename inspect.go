@@ -272,8 +272,17 @@ type StateEntry struct {
 // is served by its driver instead: GET /api/state/NAME?key=K on the web
 // UI's address.
 func ReadState(ctx context.Context, location, operator string, build func(c *Context), q StateQuery, opts ...Option) (*StateSnapshot, error) {
-	ro, m, err := openReadOnly(ctx, location, "state")
+	st, err := checkpoint.Open(ctx, location)
 	if err != nil {
+		return nil, fmt.Errorf("sluice: state: %w", err)
+	}
+	ro := readOnly{st}
+	m, err := latestMetadata(ctx, ro, slog.Default())
+	if err == nil && m == nil {
+		err = fmt.Errorf("sluice: state: no checkpoint in %s", st)
+	}
+	if err != nil {
+		st.Close()
 		return nil, err
 	}
 	var meta *stateMeta
@@ -285,12 +294,12 @@ func ReadState(ctx context.Context, location, operator string, build func(c *Con
 		}
 	}
 	if meta == nil || len(meta.Checkpoints) == 0 {
-		ro.Close()
+		st.Close()
 		return nil, fmt.Errorf("sluice: state: %s has no state checkpoint of %q (operators with state: %s)", location, operator, strings.Join(names, ", "))
 	}
 	c, err := NewContext(append(slices.Clone(opts), replayConfig(m, ro))...)
 	if err != nil {
-		ro.Close()
+		st.Close()
 		return nil, err
 	}
 	defer c.Stop()

@@ -133,13 +133,22 @@ func (o ReplayOutput) Strings() []string {
 // input added, removed or of another type), or when a state checkpoint or
 // an input's plan it needs is missing.
 func Replay(ctx context.Context, location string, batch time.Time, build func(c *Context), opts ...Option) (*ReplayResult, error) {
-	ro, m, err := openReadOnly(ctx, location, "replay")
+	st, err := checkpoint.Open(ctx, location)
 	if err != nil {
+		return nil, fmt.Errorf("sluice: replay: %w", err)
+	}
+	ro := readOnly{st}
+	m, err := latestMetadata(ctx, ro, slog.Default())
+	if err == nil && m == nil {
+		err = fmt.Errorf("sluice: replay: no checkpoint in %s", st)
+	}
+	if err != nil {
+		st.Close()
 		return nil, err
 	}
 	c, err := NewContext(append(slices.Clone(opts), replayConfig(m, ro))...)
 	if err != nil {
-		ro.Close()
+		st.Close()
 		return nil, err
 	}
 	defer c.Stop()
@@ -173,26 +182,6 @@ var errReadOnly = errors.New("sluice: replay: the checkpoint is read-only in a r
 // readOnly is the checkpoint store as a replay sees it: a debugging replay
 // must not change the job's checkpoint.
 type readOnly struct{ checkpoint.Store }
-
-// openReadOnly opens the checkpoint at location for reading only and
-// reads its latest metadata (what names the caller in errors); the caller
-// closes the store.
-func openReadOnly(ctx context.Context, location, what string) (readOnly, *metadata, error) {
-	st, err := checkpoint.Open(ctx, location)
-	if err != nil {
-		return readOnly{}, nil, fmt.Errorf("sluice: %s: %w", what, err)
-	}
-	ro := readOnly{st}
-	m, err := latestMetadata(ctx, ro, slog.Default())
-	if err == nil && m == nil {
-		err = fmt.Errorf("sluice: %s: no checkpoint in %s", what, st)
-	}
-	if err != nil {
-		st.Close()
-		return readOnly{}, nil, err
-	}
-	return ro, m, nil
-}
 
 func (readOnly) Put(context.Context, string, []byte) error { return errReadOnly }
 func (readOnly) Delete(context.Context, ...string) error   { return errReadOnly }

@@ -343,7 +343,23 @@ func ZipPartitions[A, B, U any](a Dataset[A], b Dataset[B], f func([]A, []B) []U
 	if f == nil {
 		mustFunc("ZipPartitions", nil)
 	}
-	return ZipPartitionsWith(a, b, func(_ lineage.TaskContext, _ int, x []A, y []B) []U { return f(x, y) })
+	la, lb := a.must(), b.must()
+	a.sc = common(a.sc, b.sc)
+	if la.NumParts != lb.NumParts {
+		panic(fmt.Sprintf("dataset: ZipPartitions of %d and %d partitions", la.NumParts, lb.NumParts))
+	}
+	ld := a.sc.New("zipPartitions", recordType[U](), la.NumParts, func(tc lineage.TaskContext, p int) (any, error) {
+		x, err := tc.Partition(la, p)
+		if err != nil {
+			return nil, err
+		}
+		y, err := tc.Partition(lb, p)
+		if err != nil {
+			return nil, err
+		}
+		return f(slice[A](x), slice[B](y)), nil
+	}, lineage.OneToOne{P: la}, lineage.OneToOne{P: lb})
+	return Dataset[U]{ld: ld, sc: a.sc, env: a.env}
 }
 
 // MapKeyedPartitions applies f to each whole partition of a keyed
@@ -354,7 +370,9 @@ func MapKeyedPartitions[K comparable, V, W any](d Dataset[KV[K, V]], f func([]KV
 	if f == nil {
 		mustFunc("MapKeyedPartitions", nil)
 	}
-	return MapKeyedPartitionsWith(d, func(_ lineage.TaskContext, _ int, in []KV[K, V]) []KV[K, W] { return f(in) })
+	out := narrow(d, "mapKeyedPartitions", f)
+	out.ld.Partitioning = d.ld.Partitioning
+	return out
 }
 
 // MapKeyedPartitionsWith is MapKeyedPartitions whose f also gets the
